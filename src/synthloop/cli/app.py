@@ -1,0 +1,23 @@
+"""The typer application every `synthloop.cli.<area>` module registers its commands on."""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    name="synthloop",
+    help="A closed-loop data engine for multimodal training data.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Exit non-zero with one line that says what is wrong."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)

@@ -1,0 +1,56 @@
+"""Reading and decoding the images a sample refers to."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path
+
+from PIL import Image
+
+# Pillow warns above this many pixels and raises `DecompressionBombError` at twice it.
+MAX_PIXELS = 89_478_485
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+
+class ImageError(ValueError):
+    """An image that cannot be read or decoded; the message says why."""
+
+
+def image_bytes(ref: dict, image_root: str | Path | None = None) -> bytes:
+    """The encoded bytes of an image reference `{bytes, path}`, reading the file if needed."""
+    if ref.get("bytes") is not None:
+        return ref["bytes"]
+    path = Path(ref.get("path") or "")
+    if image_root is not None and not path.is_absolute():
+        path = Path(image_root) / path
+    try:
+        return path.read_bytes()
+    except OSError as err:
+        raise ImageError(f"image file {path}: {err.strerror or err}") from None
+
+
+def decode(data: bytes, max_side: int | None = None) -> Image.Image:
+    """Decode to RGB. With `max_side`, JPEGs decode at reduced scale (`Image.draft`) first."""
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            if img.width * img.height > 2 * MAX_PIXELS:
+                raise ImageError(f"decompression bomb: {img.width}x{img.height} pixels")
+            if max_side is not None:
+                img.draft("RGB", (max_side, max_side))
+            return img.convert("RGB")
+    except ImageError:
+        raise
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        raise ImageError(f"cannot decode image: {err}") from None
+
+
+def content_hash(data: bytes) -> str:
+    """Stable hash of encoded image bytes (exact-duplicate key)."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def encode_png(img: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    img.save(buffer, format="PNG", optimize=False)
+    return buffer.getvalue()
