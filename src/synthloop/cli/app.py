@@ -17,6 +17,11 @@ app = typer.Typer(
 console = Console(stderr=True)
 
 
+@app.callback()
+def main() -> None:
+    """A closed-loop data engine for multimodal training data."""
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     """Exit non-zero with one line that says what is wrong."""
     typer.echo(f"error: {message}", err=True)
