@@ -1,0 +1,35 @@
+"""`image_decodable`: quarantine samples whose images are missing, corrupt, truncated or bombs."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+
+from synthloop.images import MAX_PIXELS
+from synthloop.ops.base import Batch, Drop, Filter, Quarantine, register
+from synthloop.ops.image_checks import header_size, per_image
+
+
+@register
+class ImageDecodable(Filter):
+    """Every image must read, have at most `max_pixels` pixels, and decode completely.
+
+    The header check runs before any pixels are allocated, so a decompression bomb costs nothing.
+    The full decode goes through `batch.image`, which loads every coded block: a reduced-scale JPEG
+    decode still reads the whole stream, so truncation is caught at any thumbnail size.
+    """
+
+    name: ClassVar[str] = "image_decodable"
+    pixels: ClassVar[int | None] = 1  # any scale will do (see above)
+    max_pixels: int = Field(MAX_PIXELS, gt=0)
+
+    def compute(self, batch: Batch) -> list[bool | Quarantine]:
+        def check(batch: Batch, i: int, j: int) -> None:
+            header_size(batch.image_bytes(i, j), self.max_pixels)
+            batch.image(i, j)
+
+        return [v if isinstance(v, Quarantine) else True for v in per_image(batch, check)]
+
+    def decide(self, value: bool) -> Drop | None:
+        return None
