@@ -1,0 +1,126 @@
+"""`LoopRecipe`: the closed loop's YAML (unknown keys are errors that name the key and line).
+
+```yaml
+run_dir: runs/loop
+seed: 0
+seed_pool: {world: 1500, easy_vqa: 300}     # or {path: curated/}  (canonical Parquet)
+benchmark: {world: 400}                     # or {path: bench/}
+curate: [...]                               # engine ops over the seed pool before round 0 (optional)
+synthesis:
+  synthesizer: {kind: world, image_size: 64}
+  budget: 400                               # samples synthesized per round, the same for both arms
+  ops: [...]                                # filters + dedup (+ selection) over each round's new data
+rounds: 2
+baseline: true
+train: {epochs: 3, global_batch_size: 32}
+```
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, Self
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+
+class LoopRecipeError(ValueError):
+    """A loop recipe that cannot run; one line naming the file, line and key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PoolSpec(_Strict):
+    """A canonical Parquet dataset at `path`, or one generated here (world samples + easy-vqa)."""
+
+    path: str | None = None
+    world: int = Field(default=0, ge=0)
+    mix: dict[str, float] | None = None  # world qtype mix; None: the world's default mix
+    easy_vqa: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Self:
+        if self.path is None and self.world + self.easy_vqa == 0:
+            raise ValueError("give a path, or a number of world and/or easy_vqa samples")
+        if self.path is not None and self.world + self.easy_vqa > 0:
+            raise ValueError("give a path or generated samples, not both")
+        return self
+
+
+class SynthesizerSpec(_Strict):
+    kind: Literal["world"] = "world"  # model generators (issue 7) plug in as further kinds
+    image_size: int = Field(default=64, ge=16)
+    difficulty: dict[str, Any] | None = None
+
+
+class SynthesisSpec(_Strict):
+    synthesizer: SynthesizerSpec = SynthesizerSpec()
+    budget: int = Field(default=400, ge=1, description="samples synthesized per round and arm")
+    ops: list[dict[str, dict[str, Any]]] = []
+    min_bad_cases: int = Field(default=2, ge=0)
+
+    @field_validator("ops", mode="before")
+    @classmethod
+    def _ops_known(cls, ops: Any) -> list[dict[str, dict[str, Any]]]:
+        return _resolve_ops(ops)
+
+
+class TrainSpec(_Strict):
+    stage: Literal["1", "2", "both"] = "2"
+    epochs: int = Field(default=2, ge=1)
+    global_batch_size: int = Field(default=32, ge=1)
+    max_samples: int | None = Field(default=None, ge=1)
+    settings: dict[str, Any] = {}  # TinyVLMConfig / TrainConfig overrides
+
+
+class ExecutorSpec(_Strict):
+    workers: int = Field(default=1, ge=0)
+    batch_size: int = Field(default=256, ge=1)
+
+
+class LoopRecipe(_Strict):
+    run_dir: str
+    seed: int = 0
+    seed_pool: PoolSpec
+    benchmark: PoolSpec
+    curate: list[dict[str, dict[str, Any]]] = []
+    synthesis: SynthesisSpec = SynthesisSpec()
+    rounds: int = Field(default=2, ge=0)
+    baseline: bool = True
+    train: TrainSpec = TrainSpec()
+    executor: ExecutorSpec = ExecutorSpec()
+
+    @field_validator("curate", mode="before")
+    @classmethod
+    def _ops_known(cls, ops: Any) -> list[dict[str, dict[str, Any]]]:
+        return _resolve_ops(ops)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> LoopRecipe:
+        from synthloop.engine.recipe import describe_error, load_yaml_with_lines
+
+        path = Path(path)
+        try:
+            data, lines = load_yaml_with_lines(path.read_text())
+        except OSError as err:
+            raise LoopRecipeError(f"{path}: {err.strerror or err}") from None
+        except yaml.YAMLError as err:
+            raise LoopRecipeError(f"{path}: invalid YAML: {err}") from None
+        if not isinstance(data, dict):
+            raise LoopRecipeError(f"{path}: a loop recipe is a mapping (run_dir, seed_pool, benchmark, ...)")
+        try:
+            return cls.model_validate(data)
+        except ValidationError as err:
+            raise LoopRecipeError(describe_error(err, lines, str(path))) from None
+
+
+def _resolve_ops(ops: Any) -> list[dict[str, dict[str, Any]]]:
+    """Check each op exactly as an engine recipe does, so errors point at the op's key and line."""
+    from synthloop.engine.recipe import _resolve_op
+
+    if not isinstance(ops, list):
+        raise ValueError("ops must be a list of {op_name: {params}}")
+    return [_resolve_op(index, entry) for index, entry in enumerate(ops)]

@@ -1,0 +1,37 @@
+"""The synthesizer interface the loop calls, and its world-renderer implementation.
+
+A synthesizer turns `{qtype: n}` into about that many new canonical samples. It also receives
+the current bad cases per qtype, which a model generator uses as in-context examples (as
+MLLM-DataEngine does); the world renderer ignores them and renders fresh scenes of each type.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Protocol, runtime_checkable
+
+
+@runtime_checkable
+class Synthesizer(Protocol):
+    def synthesize(self, counts: dict[str, int], seed: int, bad_cases: dict[str, list[dict]]) -> list[dict]: ...
+
+
+class WorldSynthesizer:
+    """Targeted synthesis by rendering new `synthloop.world` scenes of the asked qtypes."""
+
+    def __init__(self, image_size: int = 64, difficulty: dict | None = None):
+        self.image_size = image_size
+        self.difficulty = difficulty
+
+    def synthesize(self, counts: dict[str, int], seed: int, bad_cases: dict[str, list[dict]]) -> list[dict]:
+        from synthloop import world
+
+        samples: list[dict] = []
+        for qtype, n in sorted(counts.items()):
+            if n <= 0:
+                continue
+            # One seed per (round seed, qtype): both arms render the same scenes for a qtype they share.
+            qtype_seed = seed * 1_000 + zlib.crc32(qtype.encode()) % 1_000
+            samples.extend(world.generate(n, mix={qtype: 1.0}, seed=qtype_seed, image_size=self.image_size,
+                                          difficulty=self.difficulty))
+        return samples

@@ -1,0 +1,130 @@
+"""Everything the report shows, gathered from a run directory's files.
+
+The report reads what runs leave behind and nothing else: `ledger.json` files (engine runs),
+`loop.json`, `curation.json`, resolved recipes, and the Parquet of kept, dropped and quarantined
+samples. Each part is optional, so the report works for a plain `synthloop run` as well as for a
+loop or the demo.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+import pyarrow.parquet as pq
+import yaml
+
+MAX_SCORE_ROWS = 50_000  # per score key, roughly: enough for a histogram
+GALLERY_SIZE = 12
+RECIPE_NAMES = ("recipe.yaml", "recipe.yml", "recipe.json", "loop_recipe.yaml", "resolved_recipe.yaml")
+
+
+@dataclass
+class Ledger:
+    name: str
+    data: dict
+
+
+@dataclass
+class Example:
+    id: str
+    status: str  # kept | dropped | quarantined
+    question: str
+    answer: str
+    reason: str
+    image: bytes | None
+
+
+@dataclass
+class RunFiles:
+    ledgers: list[Ledger] = field(default_factory=list)
+    loop: dict | None = None
+    curation: dict | None = None
+    recipes: dict[str, str] = field(default_factory=dict)
+    scores: dict[str, list[float]] = field(default_factory=dict)
+    thresholds: dict[str, dict[str, float]] = field(default_factory=dict)
+    examples: list[Example] = field(default_factory=list)
+
+
+def _relative(path: Path, root: Path) -> str:
+    return str(path.relative_to(root)) if path != root else "."
+
+
+def _status(file: Path) -> str:
+    name = str(file).lower()
+    if "quarantin" in name:
+        return "quarantined"
+    return "dropped" if "dropped" in name else "kept"
+
+
+def _thresholds(recipe: dict) -> dict[str, dict[str, float]]:
+    """Numeric bound parameters of each op (`min_side: 32`), keyed by the op's name (its score key)."""
+    found: dict[str, dict[str, float]] = {}
+    for entry in recipe.get("ops") or []:
+        if not isinstance(entry, dict) or len(entry) != 1:
+            continue
+        (op, params), = entry.items()
+        for key, value in (params or {}).items():
+            bound = key.startswith(("min", "max")) or key in ("low", "high", "threshold")
+            if bound and isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+                found.setdefault(op, {})[key] = float(value)
+    return found
+
+
+def _example(row: dict, status: str) -> Example:
+    messages = row.get("messages") or []
+    question = next((m["content"] for m in messages if m["role"] == "user"), "")
+    answer = next((m["content"] for m in messages if m["role"] == "assistant"), "")
+    reason = " ".join(str(row[k]) for k in ("op", "reason", "value", "error") if row.get(k) not in (None, ""))
+    images = row.get("images") or []
+    return Example(row["id"], status, question.replace("<image>", "").strip(), answer, reason,
+                   images[0].get("bytes") if images else None)
+
+
+def _read_parquet(file: Path, run: RunFiles, seen_examples: dict[str, int]) -> None:
+    parquet = pq.ParquetFile(file)
+    columns = parquet.schema_arrow.names
+    if "scores" not in columns or "id" not in columns:
+        return
+    status = _status(file)
+    for batch in parquet.iter_batches(batch_size=8192, columns=["scores"]):
+        for text in batch.column(0).to_pylist():
+            for key, value in (orjson.loads(text) if text else {}).items():
+                if isinstance(value, (int, float)) and math.isfinite(value):
+                    run.scores.setdefault(key, []).append(float(value))
+        if sum(len(v) for v in run.scores.values()) > MAX_SCORE_ROWS * 10:
+            break
+    wanted = GALLERY_SIZE - seen_examples.get(status, 0)
+    if wanted > 0 and "messages" in columns:
+        rows = next(parquet.iter_batches(batch_size=wanted), None)
+        for row in rows.to_pylist() if rows is not None else []:
+            run.examples.append(_example(row, status))
+            seen_examples[status] = seen_examples.get(status, 0) + 1
+
+
+def collect(run_dir: str | Path) -> RunFiles:
+    root = Path(run_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: no such run directory")
+    run = RunFiles()
+    for file in sorted(root.rglob("ledger.json")):
+        run.ledgers.append(Ledger(_relative(file.parent, root), orjson.loads(file.read_bytes())))
+    loops = sorted(root.rglob("loop.json"))
+    if loops:
+        run.loop = orjson.loads(loops[0].read_bytes())
+    if (root / "curation.json").is_file():
+        run.curation = orjson.loads((root / "curation.json").read_bytes())
+    for name in RECIPE_NAMES:
+        for file in sorted(root.rglob(name)):
+            text = file.read_text()
+            run.recipes[_relative(file, root)] = text
+            loaded = yaml.safe_load(text)
+            for op, bounds in _thresholds(loaded if isinstance(loaded, dict) else {}).items():
+                run.thresholds.setdefault(op, {}).update(bounds)
+    seen: dict[str, int] = {}
+    # Kept data first (the curated output), then what was removed, so each gallery fills from each kind.
+    for file in sorted(root.rglob("*.parquet"), key=lambda f: (_status(f) != "kept", str(f))):
+        _read_parquet(file, run, seen)
+    return run
