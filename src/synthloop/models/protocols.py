@@ -77,3 +77,17 @@ class OcrToken:
 @runtime_checkable
 class Ocr(Protocol):
     def read(self, images: list[Image.Image]) -> list[list[OcrToken]]: ...
+
+
+@runtime_checkable
+class SafetyClassifier(Protocol):
+    def unsafe_scores(self, images: list[Image.Image]) -> list[float]:
+        """Probability-like score in [0, 1] that each image is unsafe (NSFW)."""
+        ...
+
+
+@runtime_checkable
+class NextTokenScorer(Protocol):
+    def next_token_logprobs(self, requests: list[Request], top_k: int = 20) -> list[list[tuple[str, float]]]:
+        """The `top_k` most likely next tokens of the assistant's reply, as (text, log-prob), best first."""
+        ...
