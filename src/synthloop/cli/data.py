@@ -1,0 +1,147 @@
+"""`synthloop convert`, `synthloop subset`, `synthloop stats`: moving data between formats."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from synthloop.cli.app import app, console, fail
+from synthloop.formats import dataoptim, registry
+from synthloop.formats.common import FormatError, Rejected
+from synthloop.formats.stats import DatasetStats, compute_stats
+
+FORMATS_HELP = "llava, dj, messages, parquet, webdataset (convert --to also: ids)"
+PROGRESS_EVERY = 1000
+
+
+def _default_image_root(src: Path, image_root: Path | None) -> Path:
+    """Image paths are relative to --image-root, by default the folder the data is in."""
+    if image_root is not None:
+        return image_root
+    return src if src.is_dir() else src.parent
+
+
+class _Quarantine:
+    """Collects rejected samples: counts them, and writes them with their reason to a JSONL file."""
+
+    def __init__(self, file: Path):
+        file.parent.mkdir(parents=True, exist_ok=True)
+        self.handle = open(file, "wb")  # noqa: SIM115  (closed in close())
+        self.count = 0
+        self.unread = 0  # rejected by the reader, so never counted as a sample read
+
+    def reader_rejected(self, rejected: Rejected) -> None:
+        self.unread += 1
+        self.writer_rejected(rejected)
+
+    def writer_rejected(self, rejected: Rejected) -> None:
+        self.handle.write(rejected.to_json() + b"\n")
+        self.count += 1
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+def _counted(samples: Iterable[dict], counter: list[int], progress: Progress, task: int) -> Iterator[dict]:
+    for sample in samples:
+        counter[0] += 1
+        if counter[0] % PROGRESS_EVERY == 0:
+            progress.update(task, completed=counter[0])
+        yield sample
+
+
+@app.command()
+def convert(
+    src: Path = typer.Argument(..., help="Input file or folder."),
+    dst: Path = typer.Argument(..., help="Output file (.json/.jsonl/.tar/.txt) or folder (parquet, tar shards)."),
+    from_format: str = typer.Option(..., "--from", help=f"Input format: {FORMATS_HELP}."),
+    to_format: str = typer.Option(..., "--to", help=f"Output format: {FORMATS_HELP}."),
+    image_root: Path | None = typer.Option(None, help="Folder image paths are relative to (default: SRC's folder)."),
+    quarantine: Path | None = typer.Option(None, help="Write bad samples with their reason here (JSONL) and go on."),
+    pad_boxes: bool = typer.Option(False, help="Move boxes to LLaVA's padded square (--image_aspect_ratio pad)."),
+) -> None:
+    """Convert a dataset between formats, keeping every turn, role and id."""
+    root = _default_image_root(src, image_root)
+    sink = _Quarantine(quarantine) if quarantine else None
+    read = [0]
+    try:
+        with Progress(SpinnerColumn(), TextColumn("{task.description} {task.completed} samples"),
+                      TimeElapsedColumn(), console=console, transient=True) as progress:
+            task = progress.add_task(f"{from_format} -> {to_format}", total=None)
+            samples = registry.read(from_format, src, root, on_bad=sink and sink.reader_rejected)
+            written = registry.write(to_format, _counted(samples, read, progress, task), dst, root,
+                                     on_bad=sink and sink.writer_rejected, pad_boxes=pad_boxes)
+    except FormatError as err:
+        fail(str(err))
+    finally:
+        if sink is not None:
+            sink.close()
+    quarantined = sink.count if sink else 0
+    total = read[0] + (sink.unread if sink else 0)
+    typer.echo(f"read {total}, written {written}, quarantined {quarantined}"
+               f"{f' (to {quarantine})' if quarantined else ''}")
+
+
+@app.command()
+def subset(
+    pool: Path = typer.Argument(..., help="Folder of LLaVA JSON/JSONL files, or our Parquet."),
+    ids: Path = typer.Argument(..., help="Text file of sample ids, one per line (DataOptim submission)."),
+    out: Path = typer.Argument(..., help="Output LLaVA training JSON."),
+) -> None:
+    """Resolve an id list against a pool into LLaVA training JSON, in the order of the ids."""
+    try:
+        count = dataoptim.subset(pool, ids, out)
+    except FormatError as err:
+        fail(str(err))
+    typer.echo(f"wrote {count} samples to {out}")
+
+
+def _counter_table(title: str, column: str, counts: dict, total: int) -> Table:
+    table = Table(title=title)
+    table.add_column(column)
+    table.add_column("samples", justify="right")
+    table.add_column("share", justify="right")
+    for name, count in sorted(counts.items(), key=lambda item: (-item[1], str(item[0]))):
+        table.add_row(str(name), str(count), f"{count / total:.1%}")
+    return table
+
+
+def print_stats(stats: DatasetStats, out: Console) -> None:
+    out.print(f"[bold]{stats.samples}[/bold] samples")
+    if not stats.samples:
+        return
+    for title, column, counts in (("by source", "source", stats.by_source), ("by task", "task", stats.by_task),
+                                  ("by qtype", "qtype", stats.by_qtype),
+                                  ("images per sample", "images", stats.images_per_sample)):
+        out.print(_counter_table(title, column, counts, stats.samples))
+    summary = Table(title="turns and image sizes")
+    for column in ("", "count", "min", "mean", "median", "max"):
+        summary.add_column(column, justify="right")
+    rows = {"turns": stats.turn_summary(), **{f"image {k}": v for k, v in stats.size_summary().items()}}
+    for name, values in rows.items():
+        summary.add_row(name, *(str(values.get(key, "-")) for key in ("count", "min", "mean", "median", "max")))
+    out.print(summary)
+    if stats.unreadable_images:
+        out.print(f"[yellow]{stats.unreadable_images} image(s) could not be read[/yellow]")
+
+
+@app.command()
+def stats(
+    data: Path = typer.Argument(..., help="Dataset file or folder."),
+    from_format: str | None = typer.Option(None, "--from", help=f"Format (default: guessed): {FORMATS_HELP}."),
+    image_root: Path | None = typer.Option(None, help="Folder image paths are relative to (default: DATA's folder)."),
+    image_sizes: bool = typer.Option(True, help="Read image headers for sizes."),
+) -> None:
+    """Counts by source, task and qtype; turns; images per sample; image sizes."""
+    try:
+        fmt = from_format or registry.detect(data)
+        result = compute_stats(registry.read(fmt, data, _default_image_root(data, image_root)),
+                               _default_image_root(data, image_root), image_sizes)
+    except FormatError as err:
+        fail(str(err))
+    print_stats(result, Console())

@@ -1,0 +1,86 @@
+"""LLaVA conversation JSON (a list) and JSONL: `{id, image, conversations: [{from, value}]}`.
+
+`image` is absent (text-only), a path, or a list of paths, relative to the image root. Every
+`value` is kept exactly, `<image>` wherever it stands (start, end of the first turn, inline).
+Fields other than `id`, `image` and `conversations` go to `meta["extra_fields"]` and are written
+back, so LLaVA -> canonical -> LLaVA gives the same records. The canonical `source` is the file
+name (DataOptim ships one file per source); LLaVA output carries no task/qtype/source fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from synthloop.formats.common import (
+    JsonRecordWriter,
+    OnBad,
+    Rejected,
+    canonical_meta,
+    extra_fields,
+    image_paths,
+    read_json_samples,
+    sample_id,
+    split_extras,
+)
+from synthloop.sample import new_sample
+
+TO_ROLE = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"}
+FROM_ROLE = {"user": "human", "assistant": "gpt", "system": "system"}
+KNOWN = ("id", "image", "conversations")
+# meta flag: a single image was given as a one-element list, so write it back as one
+IMAGE_LIST = "image_list"
+
+
+def record_to_sample(record: object, fallback_id: str, source: str) -> dict:
+    """One LLaVA record -> canonical sample (not validated); raises ValueError on a bad shape."""
+    if not isinstance(record, dict):
+        raise ValueError(f"expected a JSON object, got {type(record).__name__}")
+    turns = record.get("conversations")
+    if not isinstance(turns, list) or not turns:
+        raise ValueError("'conversations' must be a non-empty list")
+    messages = []
+    for number, turn in enumerate(turns, 1):
+        if not isinstance(turn, dict) or not isinstance(turn.get("value"), str):
+            raise ValueError(f"turn {number}: expected {{from, value}} with a string value")
+        role = TO_ROLE.get(turn.get("from"))  # type: ignore[arg-type]
+        if role is None:
+            raise ValueError(f"turn {number}: unknown speaker {turn.get('from')!r} (expected human, gpt or system)")
+        messages.append({"role": role, "content": turn["value"]})
+    image = record.get("image")
+    paths = [] if image is None else [image] if isinstance(image, str) else image
+    if not isinstance(paths, list) or not all(isinstance(p, str) and p for p in paths):
+        raise ValueError("'image' must be a path or a list of paths")
+    meta = canonical_meta(None, split_extras(record, KNOWN))
+    if isinstance(image, list) and len(image) == 1:
+        meta[IMAGE_LIST] = True
+    return new_sample(sample_id(record, fallback_id), messages, [{"bytes": None, "path": p} for p in paths],
+                      source=source, meta=meta)
+
+
+def sample_to_record(sample: dict, paths: list[str]) -> dict:
+    """Canonical sample (its image paths given) -> LLaVA record."""
+    record: dict = {"id": sample["id"]}
+    if len(paths) == 1 and not sample["meta"].get(IMAGE_LIST):
+        record["image"] = paths[0]
+    elif paths:
+        record["image"] = paths
+    record["conversations"] = [{"from": FROM_ROLE[m["role"]], "value": m["content"]} for m in sample["messages"]]
+    record.update(extra_fields(sample))
+    return record
+
+
+def read(path: str | Path, image_root: str | Path | None = None) -> Iterator[dict | Rejected]:
+    del image_root  # paths stay relative; only formats that embed images load them
+    path = Path(path)
+    return read_json_samples(path, lambda record, fallback: record_to_sample(record, fallback, path.stem))
+
+
+def write(samples: Iterable[dict], path: str | Path, on_bad: OnBad, image_root: str | Path | None = None) -> int:
+    """Write a JSON list (`.json`) or JSONL; images with bytes but no path are saved beside the file."""
+    del on_bad, image_root  # every valid sample has a LLaVA form
+    path = Path(path)
+    with JsonRecordWriter(path) as writer:
+        for sample in samples:
+            writer.write(sample_to_record(sample, image_paths(sample, path)))
+    return writer.count

@@ -1,0 +1,81 @@
+"""Dataset statistics: counts by source, task and qtype; turns; images per sample; image sizes."""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from synthloop.images import ImageError, image_bytes
+
+
+@dataclass
+class DatasetStats:
+    samples: int = 0
+    by_source: Counter = field(default_factory=Counter)
+    by_task: Counter = field(default_factory=Counter)
+    by_qtype: Counter = field(default_factory=Counter)
+    turns: list[int] = field(default_factory=list)
+    images_per_sample: Counter = field(default_factory=Counter)
+    widths: list[int] = field(default_factory=list)
+    heights: list[int] = field(default_factory=list)
+    unreadable_images: int = 0
+
+    def turn_summary(self) -> dict[str, float]:
+        return _summary(self.turns)
+
+    def size_summary(self) -> dict[str, dict[str, float]]:
+        return {"width": _summary(self.widths), "height": _summary(self.heights)}
+
+
+def _summary(values: list[int]) -> dict[str, float]:
+    if not values:
+        return {"count": 0}
+    array = np.asarray(values)
+    return {"count": int(array.size), "total": int(array.sum()), "min": int(array.min()),
+            "mean": round(float(array.mean()), 2), "median": float(np.median(array)), "max": int(array.max())}
+
+
+def image_size(ref: dict, image_root: str | Path | None) -> tuple[int, int]:
+    """(width, height) from the image header; raises ImageError if unreadable."""
+    if ref.get("bytes") is None and ref.get("path"):
+        path = Path(ref["path"])
+        path = path if image_root is None or path.is_absolute() else Path(image_root) / path
+        try:
+            with Image.open(path) as img:  # reads the header only
+                return img.size
+        except (OSError, SyntaxError, ValueError) as err:
+            raise ImageError(f"image file {path}: {err}") from None
+    try:
+        with Image.open(io.BytesIO(image_bytes(ref, image_root))) as img:
+            return img.size
+    except (OSError, SyntaxError, ValueError) as err:
+        raise ImageError(f"cannot read image: {err}") from None
+
+
+def compute_stats(samples: Iterable[dict], image_root: str | Path | None = None,
+                  image_sizes: bool = True) -> DatasetStats:
+    stats = DatasetStats()
+    for sample in samples:
+        stats.samples += 1
+        stats.by_source[sample.get("source") or "-"] += 1
+        stats.by_task[sample.get("task") or "-"] += 1
+        stats.by_qtype[sample.get("qtype") or "-"] += 1
+        stats.turns.append(len(sample["messages"]))
+        stats.images_per_sample[len(sample["images"])] += 1
+        if not image_sizes:
+            continue
+        for ref in sample["images"]:
+            try:
+                width, height = image_size(ref, image_root)
+            except ImageError:
+                stats.unreadable_images += 1
+                continue
+            stats.widths.append(width)
+            stats.heights.append(height)
+    return stats
