@@ -1,6 +1,7 @@
 """`synthloop` command line: each area's module registers its commands on the shared app."""
 
 from synthloop.cli import demo  # noqa: F401  (registers commands)
+from synthloop.cli import data  # noqa: F401  (registers commands)
 from synthloop.cli import loop, report  # noqa: F401  (registers commands)
 from synthloop.cli.app import app
 
