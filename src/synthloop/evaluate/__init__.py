@@ -1,0 +1,5 @@
+"""Evaluation: official metrics, benchmark readers and the runner behind `synthloop eval`."""
+
+from synthloop.evaluate.runner import evaluate, majority_baseline
+
+__all__ = ["evaluate", "majority_baseline"]

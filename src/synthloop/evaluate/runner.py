@@ -1,0 +1,206 @@
+"""Score a model on benchmark samples; write results, predictions, bad cases and per-type weights.
+
+Outputs in `out` (DataEngine's evaluation layout, MLLM-DataEngine `engine_pipeline/data_demo`):
+- `results.json`: `{"overall", "per_qtype", "per_task", "n", "errors"}` (+ `"circular"` for MMBench);
+- `samples.jsonl`: one line per sample: id, task, qtype, prediction, score, gold (or error);
+- `bad_case_<qtype>.json`: `{qtype: [case, ...]}`, cases scored below `bad_threshold`, each with
+  DataEngine's fields (idx, question, choices, correct_choice_idx, direct_answers, model_answer,
+  question_type, prompt, image_path) so they serve as in-context examples for targeted synthesis;
+- `weights.json`: `{qtype: error rate}` (1 - accuracy, 3 decimals), DataEngine's `weight.json`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+
+from synthloop.evaluate.metrics import circular_accuracy, option_letters
+from synthloop.evaluate.scoring import (
+    NoGold,
+    gold_of,
+    option_candidates,
+    prompt_messages,
+    reference_reply,
+    score_prediction,
+)
+from synthloop.images import ImageError, decode, image_bytes
+from synthloop.models.protocols import Request
+from synthloop.sample import IMAGE_TOKEN
+
+
+def evaluate(model: Any, samples: list[dict], out: Path | None = None, batch_size: int = 64, *,
+             image_root: str | Path | None = None, max_new_tokens: int = 64,
+             mc_scoring: Literal["generate", "likelihood"] = "generate", bad_threshold: float = 0.5,
+             max_bad_cases: int = 500, on_batch: Callable[[int], None] | None = None) -> dict:
+    """Score every sample with batched model calls and return `results.json`'s content.
+
+    `model` implements `Generator` (and `OptionScorer` for `mc_scoring="likelihood"`, where a
+    multiple-choice answer is the option with the highest log-likelihood). A sample whose image
+    cannot be read or that has no gold answer is not scored: it is counted in `errors` and listed
+    with its error in `samples.jsonl`. `on_batch(n)` is called after each batch of n samples.
+    """
+    if mc_scoring == "likelihood" and not hasattr(model, "score_options"):
+        raise ValueError("mc_scoring='likelihood' needs a model with score_options (the OptionScorer protocol)")
+    rows: list[dict | None] = [None] * len(samples)
+    by_option = [i for i, s in enumerate(samples) if mc_scoring == "likelihood" and _has_options(s)]
+    chosen = set(by_option)
+    by_generation = [i for i in range(len(samples)) if i not in chosen]
+    for indices, likelihood in ((by_generation, False), (by_option, True)):
+        for start in range(0, len(indices), batch_size):
+            batch = indices[start: start + batch_size]
+            for i, row in zip(batch, _run_batch(model, [samples[i] for i in batch], likelihood, image_root,
+                                                max_new_tokens)):
+                rows[i] = row
+            if on_batch is not None:
+                on_batch(len(batch))
+    results = summarize(samples, rows)
+    if out is not None:
+        write_outputs(Path(out), samples, rows, results, bad_threshold, max_bad_cases)
+    return results
+
+
+def _has_options(sample: dict) -> bool:
+    meta = sample["meta"]
+    return sample["task"] == "mcvqa" and bool(meta.get("options") or meta.get("choices"))
+
+
+def _run_batch(model: Any, batch: list[dict], likelihood: bool, image_root: str | Path | None,
+               max_new_tokens: int) -> list[dict]:
+    """One model call for the batch; a row per sample with its prediction and score, or its error."""
+    rows: list[dict] = [{"id": s["id"], "task": s["task"], "qtype": s["qtype"], "source": s["source"]} for s in batch]
+    requests, ready = [], []
+    for row, sample in zip(rows, batch):
+        try:
+            row["gold"] = gold_of(sample)
+            images = [decode(image_bytes(ref, image_root)) for ref in sample["images"]]
+        except (NoGold, ImageError) as err:
+            row["error"] = f"sample {sample['id']!r}: {err}" if isinstance(err, ImageError) else str(err)
+            continue
+        requests.append(Request(images=images, messages=prompt_messages(sample)))
+        ready.append((row, sample))
+    if not requests:
+        return rows
+    if likelihood:
+        candidates = [option_candidates(sample) for _, sample in ready]
+        scores = model.score_options(requests, [replies for _, replies in candidates])
+        predictions = [letters[max(range(len(s)), key=s.__getitem__)] for (letters, _), s in zip(candidates, scores)]
+    else:
+        predictions = [g.text for g in model.generate(requests, max_new_tokens=max_new_tokens)]
+    for (row, sample), prediction in zip(ready, predictions, strict=True):
+        row["prediction"] = prediction
+        row["score"] = score_prediction(sample, prediction)
+    return rows
+
+
+def summarize(samples: list[dict], rows: Iterable[dict | None]) -> dict:
+    """Mean score overall, per qtype and per task over the scored rows (micro averages)."""
+    per_qtype: dict[str, list[float]] = defaultdict(list)
+    per_task: dict[str, list[float]] = defaultdict(list)
+    scores, errors, circular_rows = [], 0, []
+    for sample, row in zip(samples, rows, strict=True):
+        if row is None or "score" not in row:
+            errors += 1
+            continue
+        scores.append(row["score"])
+        per_qtype[sample["qtype"]].append(row["score"])
+        per_task[sample["task"]].append(row["score"])
+        if sample["task"] == "mcvqa" and sample["source"] == "mmbench" and "index" in sample["meta"]:
+            circular_rows.append({"index": sample["meta"]["index"], "prediction": row["score"], "answer": 1.0})
+    results: dict[str, Any] = {
+        "overall": _mean(scores),
+        "per_qtype": {q: _mean(v) for q, v in sorted(per_qtype.items())},
+        "per_task": {t: _mean(v) for t, v in sorted(per_task.items())},
+        "n": len(scores),
+        "errors": errors,
+    }
+    if circular_rows:
+        # A rotation is right when its score is 1, so CircularEval reduces to "all scores are 1".
+        results["circular"] = circular_accuracy(circular_rows)
+    return results
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def error_weights(results: dict) -> dict[str, float]:
+    """DataEngine's `weight.json`: each qtype's error rate, 1 - accuracy, to 3 decimals."""
+    return {qtype: round(1.0 - accuracy, 3) for qtype, accuracy in results["per_qtype"].items()}
+
+
+def bad_case(sample: dict, row: dict) -> dict:
+    """A wrong answer in MLLM-DataEngine's bad-case layout (plus our id, score and gold)."""
+    question = next((m["content"] for m in reversed(prompt_messages(sample)) if m["role"] == "user"), "")
+    question = question.replace(IMAGE_TOKEN, "").strip()
+    case: dict[str, Any] = {"idx": sample["id"], "question": question}
+    gold = row["gold"]
+    if "options" in gold and gold["options"]:
+        choices = option_letters(gold["options"])
+        letters = list(choices)
+        case.update(choices=list(choices.values()), correct_choice_idx=letters.index(gold["answer"])
+                    if gold["answer"] in letters else None)
+        listed = " ".join(f"({letter}) {text}" for letter, text in choices.items())
+        answer = f"The answer is ({gold['answer']}): {choices.get(gold['answer'], '')}."
+        prompt = f"Question: {question}\nChoices: {listed}\nAnswer: {answer}"
+    else:
+        if "answers" in gold:
+            case["direct_answers"] = gold["answers"]
+        reference = reference_reply(sample) or next(iter(gold.values()))
+        prompt = f"Question: {question}\nAnswer: {reference}"
+    case.update(model_answer=row["prediction"], question_type=sample["qtype"],
+                prompt=f"{prompt}\nQuestion type: {sample['qtype'].replace('_', ' ')}",
+                image_path=sample["images"][0].get("path") if sample["images"] else None,
+                score=row["score"], gold=gold)
+    return case
+
+
+def write_outputs(out: Path, samples: list[dict], rows: list[dict | None], results: dict, bad_threshold: float,
+                  max_bad_cases: int) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2) + b"\n")
+    (out / "weights.json").write_bytes(orjson.dumps(error_weights(results), option=orjson.OPT_INDENT_2) + b"\n")
+    with (out / "samples.jsonl").open("wb") as handle:
+        for row in rows:
+            handle.write(orjson.dumps(row) + b"\n")
+    for stale in out.glob("bad_case_*.json"):
+        stale.unlink()
+    bad: dict[str, list[dict]] = defaultdict(list)
+    for sample, row in zip(samples, rows, strict=True):
+        if row is not None and "score" in row and row["score"] < bad_threshold:
+            if len(bad[sample["qtype"]]) < max_bad_cases:
+                bad[sample["qtype"]].append(bad_case(sample, row))
+    for qtype, cases in sorted(bad.items()):
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", qtype) or "untyped"
+        (out / f"bad_case_{name}.json").write_bytes(orjson.dumps({qtype: cases}, option=orjson.OPT_INDENT_2))
+
+
+def majority_baseline(train_samples: Iterable[dict], bench_samples: list[dict]) -> dict:
+    """Scores of always answering the most frequent training reply of the question's qtype (the most
+    frequent reply overall for a qtype unseen in training), in `evaluate`'s result layout."""
+    by_qtype: dict[str, Counter] = defaultdict(Counter)
+    overall: Counter = Counter()
+    for sample in train_samples:
+        reply = reference_reply(sample)
+        if reply is not None:
+            by_qtype[sample["qtype"]][reply] += 1
+            overall[reply] += 1
+    if not overall:
+        raise ValueError("no training sample has an assistant reply to count")
+    # Ties break by the earliest reply in sorted order, so the baseline does not depend on input order.
+    def most_common(counts: Counter) -> str:
+        return min(counts.items(), key=lambda item: (-item[1], item[0]))[0]
+
+    fallback = most_common(overall)
+    rows: list[dict | None] = []
+    for sample in bench_samples:
+        prediction = most_common(by_qtype[sample["qtype"]]) if by_qtype.get(sample["qtype"]) else fallback
+        try:
+            rows.append({"prediction": prediction, "score": score_prediction(sample, prediction)})
+        except NoGold:
+            rows.append(None)
+    return summarize(bench_samples, rows)
