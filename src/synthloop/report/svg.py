@@ -65,7 +65,8 @@ def histogram(values: list[float], thresholds: dict[str, float], title: str, bin
 def grouped_bars(groups: list[str], series: dict[str, list[float]], title: str, y_max: float | None = None,
                  percent: bool = False) -> str:
     """Vertical bars: one cluster per group, one coloured bar per series, with a legend."""
-    width, height, pad, legend_h = max(420, 40 + len(groups) * (14 * len(series) + 16)), 230, 34, 18
+    width = max(420, 70 + 130 * len(series), 40 + len(groups) * (14 * len(series) + 16))
+    height, pad, legend_h = 230, 34, 18
     top = y_max if y_max is not None else max([v for vals in series.values() for v in vals] + [1e-9])
     plot_w, plot_h = width - 2 * pad, height - 2 * pad - legend_h
     slot = plot_w / max(len(groups), 1)

@@ -1,0 +1,75 @@
+"""Loop building blocks: Adaptive Bad-case Sampling, the uniform baseline mix, decontamination, the recipe."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from synthloop.loop.allocate import adaptive_bad_case_allocation, uniform_allocation
+from synthloop.loop.decontaminate import BenchmarkIndex, decontaminate
+from synthloop.loop.recipe import LoopRecipe, LoopRecipeError
+from synthloop.sample import new_sample
+
+
+def test_abs_is_proportional_to_error_rate_and_skips_few_bad_cases():
+    rates = {"count": 0.6, "ocr": 0.3, "color": 0.1, "shape": 0.5, "exist": 0.0}
+    bad = {"count": 60, "ocr": 30, "color": 10, "shape": 1, "exist": 0}  # shape has < 2 bad cases
+    counts = adaptive_bad_case_allocation(rates, bad, budget=10_000, seed=0)
+    assert sum(counts.values()) == 10_000
+    assert set(counts) == {"count", "ocr", "color"}
+    assert counts["count"] / 10_000 == pytest.approx(0.6, abs=0.02)
+    assert counts["ocr"] / 10_000 == pytest.approx(0.3, abs=0.02)
+    assert counts == adaptive_bad_case_allocation(rates, bad, budget=10_000, seed=0)
+    assert counts != adaptive_bad_case_allocation(rates, bad, budget=10_000, seed=1)
+
+
+def test_abs_with_nothing_eligible_allocates_nothing():
+    assert adaptive_bad_case_allocation({"count": 0.5}, {"count": 1}, budget=100, seed=0) == {}
+    assert adaptive_bad_case_allocation({"count": 0.0}, {"count": 9}, budget=100, seed=0) == {}
+
+
+def test_uniform_allocation_is_exact():
+    assert uniform_allocation(["ocr", "count", "color"], 100) == {"color": 34, "count": 33, "ocr": 33}
+    assert sum(uniform_allocation([f"q{i}" for i in range(7)], 50).values()) == 50
+
+
+def png(color: tuple[int, int, int]) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), color).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def vqa(id: str, question: str, image: bytes) -> dict:
+    return new_sample(id, [{"role": "user", "content": f"<image>\n{question}"},
+                           {"role": "assistant", "content": "yes"}], [{"bytes": image, "path": None}])
+
+
+def test_decontamination_removes_benchmark_images_and_item_questions():
+    red, blue, green = png((255, 0, 0)), png((0, 0, 255)), png((0, 255, 0))
+    benchmark = [vqa("b1", "Is the red circle left of the blue square?", red),
+                 vqa("b2", "How many objects are there?", blue),
+                 vqa("b3", "How many objects are there?", png((9, 9, 9)))]
+    training = [vqa("t1", "What colour is it?", red),  # benchmark image
+                vqa("t2", "Is the  RED circle left of the blue square?", green),  # benchmark question
+                vqa("t3", "How many objects are there?", green),  # a template shared by several items: kept
+                vqa("t4", "What shape is it?", green)]
+    clean, removed = decontaminate(training, BenchmarkIndex(benchmark))
+    assert [s["id"] for s in clean] == ["t3", "t4"]
+    assert [(s["id"], s["meta"]["decontaminated"]) for s in removed] == [("t1", "benchmark image"),
+                                                                         ("t2", "benchmark question")]
+
+
+def test_loop_recipe_errors_name_the_key_and_line(tmp_path):
+    recipe = tmp_path / "loop.yaml"
+    recipe.write_text("run_dir: out\nseed_pool: {world: 10}\nbenchmark: {world: 5}\nsynthesis:\n"
+                      "  budget: 20\n  ops:\n    - stratified: {budget: 5, by: colour}\n")
+    with pytest.raises(LoopRecipeError, match=r"loop.yaml line 7: synthesis.ops\[0\].stratified.by"):
+        LoopRecipe.from_yaml(recipe)
+    recipe.write_text("run_dir: out\nseed_pool: {world: 10, path: x}\nbenchmark: {world: 5}\n")
+    with pytest.raises(LoopRecipeError, match="line 2: seed_pool: .*not both"):
+        LoopRecipe.from_yaml(recipe)
+    recipe.write_text("run_dir: out\nseed_pool: {world: 10}\nbenchmark: {world: 5}\nbaseline_arm: true\n")
+    with pytest.raises(LoopRecipeError, match="line 4: baseline_arm: unknown key"):
+        LoopRecipe.from_yaml(recipe)

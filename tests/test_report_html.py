@@ -1,0 +1,97 @@
+"""The HTML report: built from a run directory's files, self-contained, renders in headless Chromium."""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+import subprocess
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from PIL import Image
+
+from synthloop.formats.parquet import write_samples
+from synthloop.report import write_report
+from synthloop.report.collect import collect
+from synthloop.sample import new_sample, to_table
+
+SECTIONS = ("summary", "funnel", "scores", "accuracy", "added", "gallery", "recipe")
+
+
+def png(color: tuple[int, int, int]) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16), color).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def sample(i: int, image: bytes, side: float) -> dict:
+    return new_sample(f"world_{i}", [{"role": "user", "content": "<image>\nWhat colour is the circle?"},
+                                     {"role": "assistant", "content": "red"}],
+                      [{"bytes": image, "path": None}], task="vqa", qtype="color", source="world",
+                      scores={"image_size": side})
+
+
+@pytest.fixture()
+def run_dir(tmp_path):
+    kept = [sample(i, png((200, 10 * i, 0)), 64.0) for i in range(5)]
+    write_samples(kept, tmp_path / "curate" / "output")
+    dropped = to_table([sample(9, png((0, 0, 0)), 8.0), sample(10, b"not an image", 0.0)])
+    dropped = dropped.append_column("op", pa.array(["image_size", "image_decodable"]))
+    dropped = dropped.append_column("reason", pa.array(["min_side 8 < 32", "cannot decode image"]))
+    (tmp_path / "curate" / "dropped").mkdir()
+    pq.write_table(dropped, tmp_path / "curate" / "dropped" / "part-00000.parquet")
+    ledger = {"input": 7, "output": 5, "dropped": 2, "quarantined": 0,
+              "ops": [{"op": "image_decodable", "in": 7, "kept": 6, "dropped": 1, "quarantined": 0},
+                      {"op": "image_size", "in": 6, "kept": 5, "dropped": 1, "quarantined": 0}]}
+    (tmp_path / "curate" / "ledger.json").write_bytes(orjson.dumps(ledger))
+    (tmp_path / "curate" / "recipe.yaml").write_text("ops:\n  - image_size: {min_side: 32}\n")
+    rounds = [{"round": 0, "arm": arm, "overall": 0.5, "per_qtype": {"color": 0.9, "count": 0.1}, "added": {}}
+              for arm in ("loop", "baseline")]
+    rounds += [{"round": 1, "arm": "loop", "overall": 0.7, "per_qtype": {"color": 0.9, "count": 0.5},
+                "added": {"count": 40}},
+               {"round": 1, "arm": "baseline", "overall": 0.6, "per_qtype": {"color": 0.92, "count": 0.3},
+                "added": {"count": 20, "color": 20}}]
+    (tmp_path / "loop.json").write_bytes(orjson.dumps({"rounds": rounds}))
+    (tmp_path / "curation.json").write_bytes(orjson.dumps({"precision": 0.93, "recall": 0.88}))
+    return tmp_path
+
+
+def test_collect_reads_every_part(run_dir):
+    run = collect(run_dir)
+    assert [ledger.name for ledger in run.ledgers] == ["curate"]
+    assert sorted(run.scores["image_size"]) == [0.0, 8.0] + [64.0] * 5
+    assert run.thresholds == {"image_size": {"min_side": 32.0}}
+    assert [e.status for e in run.examples] == ["kept"] * 5 + ["dropped"] * 2
+    assert run.examples[-1].reason == "image_decodable cannot decode image"
+    assert run.loop["rounds"][3]["added"] == {"count": 20, "color": 20}
+
+
+def test_report_is_self_contained_and_has_every_section(run_dir):
+    html = write_report(run_dir).read_text()
+    for section in SECTIONS:
+        assert f'<section id="{section}">' in html
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)  # nothing fetched from a network
+    assert html.count('<img alt="sample image" src="data:image/png;base64,') == 6  # the corrupt one has none
+    assert "unreadable image" in html and "min_side 8 &lt; 32" in html
+    assert "min_side=32" in html  # the threshold line on the image_size histogram
+    assert html.count("<svg") == 4  # funnel, histogram, accuracy, added
+
+
+def test_report_renders_in_headless_chromium(run_dir):
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("Debian `chromium` is not installed (scripts/install.sh installs it where apt is available)")
+    report = write_report(run_dir)
+    result = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+         "--enable-logging=stderr", "--v=0", "--dump-dom", report.resolve().as_uri()],
+        capture_output=True, text=True, timeout=120, check=True)
+    console = [line for line in result.stderr.splitlines() if ":CONSOLE" in line]
+    assert console == []
+    for section in SECTIONS:
+        assert f'id="{section}"' in result.stdout
+    assert result.stdout.count("<svg") == 4
+    assert "Per-qtype accuracy per round" in result.stdout
