@@ -1,0 +1,119 @@
+"""What every model op shares: the `model`/`device`/`cache_dir` parameters, lazy loading in
+`setup()`, building requests from a `Batch`, and cached batched calls.
+
+A model op builds one request per sample (or several), drops the samples whose images cannot be
+read into `Quarantine`, and makes ONE batched, cached call for the rest.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pydantic import BaseModel, PrivateAttr
+from PIL import Image
+
+from synthloop.images import ImageError, content_hash
+from synthloop.models.cache import ModelCache, cache_key
+from synthloop.models.protocols import Generation, Request
+from synthloop.models.uri import load_model
+from synthloop.ops.base import Batch, Quarantine
+from synthloop.sample import IMAGE_TOKEN
+
+
+class ModelParams(BaseModel):
+    """Mixin for ops that call a model: `class Caption(Mapper, ModelParams)`."""
+
+    model: str
+    device: str = "auto"
+    cache_dir: str | None = None  # default: $SYNTHLOOP_CACHE_DIR (the engine's `<run dir>/cache`), else no cache
+    _loaded: Any = PrivateAttr(None)
+    _cache: ModelCache | None = PrivateAttr(None)
+
+    def setup(self) -> None:
+        self._loaded = load_model(self.model, device=self.device)
+        self._cache = ModelCache.from_env(self.cache_dir)
+
+    @property
+    def loaded(self) -> Any:
+        if self._loaded is None:
+            self.setup()
+        return self._loaded
+
+    @property
+    def cache(self) -> ModelCache:
+        if self._cache is None:
+            self._cache = ModelCache.from_env(self.cache_dir)
+        return self._cache
+
+    def cached_call(self, kind: str, prompts: Sequence[Any], hashes: Sequence[Sequence[str]],
+                    compute: Callable[[list[int]], list[Any]], **params: Any) -> list[Any]:
+        """One batched model call for the prompts not yet in the cache; values must be JSON."""
+        keys = [cache_key(self.model, kind, p, h, **params) for p, h in zip(prompts, hashes, strict=True)]
+        return self.cache.cached(keys, compute)
+
+    def generate_cached(self, requests: list[Request], hashes: list[list[str]], max_new_tokens: int,
+                        temperature: float, seeds: list[int]) -> list[Generation]:
+        """Generations for `requests`, one seed each when sampling (callers use few distinct seeds,
+        e.g. one per caption index); requests sharing a seed go to the model as one batch."""
+
+        def compute(indices: list[int]) -> list[Any]:
+            by_seed: dict[int, list[int]] = {}
+            for i in indices:
+                by_seed.setdefault(seeds[i] if temperature > 0 else 0, []).append(i)
+            out: dict[int, Any] = {}
+            for seed, group in by_seed.items():
+                generations = self.loaded.generate([requests[i] for i in group], max_new_tokens=max_new_tokens,
+                                                   temperature=temperature, seed=seed)
+                out.update({i: [g.text, list(g.token_logprobs)] for i, g in zip(group, generations, strict=True)})
+            return [out[i] for i in indices]
+
+        keys = [cache_key(self.model, "generate", r.messages, h, max_new_tokens=max_new_tokens,
+                          temperature=temperature, seed=s if temperature > 0 else 0)
+                for r, h, s in zip(requests, hashes, seeds, strict=True)]
+        return [Generation(text, logprobs) for text, logprobs in self.cache.cached(keys, compute)]
+
+
+def sample_images(batch: Batch, i: int) -> tuple[list[Image.Image], list[str]]:
+    """Decoded images of sample `i` and their content hashes; raises ImageError."""
+    count = len(batch.samples[i]["images"])
+    return [batch.image(i, j) for j in range(count)], [content_hash(batch.image_bytes(i, j)) for j in range(count)]
+
+
+def image_requests(batch: Batch, build: Callable[[int, dict], list[dict] | None], first_image_only: bool = True
+                   ) -> tuple[list[int], list[Request], list[list[str]], dict[int, Quarantine]]:
+    """Requests for the samples of a batch. `build(i, sample)` returns the messages (with one
+    `<image>`) or None to skip the sample. Unreadable images become quarantines."""
+    rows, requests, hashes, failed = [], [], [], {}
+    for i, sample in enumerate(batch.samples):
+        messages = build(i, sample)
+        if messages is None:
+            continue
+        try:
+            images, digests = sample_images(batch, i)
+        except ImageError as err:
+            failed[i] = Quarantine(f"image: {err}")
+            continue
+        if not images:
+            failed[i] = Quarantine("sample has no image")
+            continue
+        if first_image_only:
+            images, digests = images[:1], digests[:1]
+        rows.append(i)
+        requests.append(Request(images, messages))
+        hashes.append(digests)
+    return rows, requests, hashes, failed
+
+
+def strip_image_tokens(text: str) -> str:
+    return re.sub(r"\s+", " ", text.replace(IMAGE_TOKEN, " ")).strip()
+
+
+def first_qa(sample: dict) -> tuple[str, str] | None:
+    """The first user turn (placeholders removed) and the assistant reply that follows it."""
+    messages = sample["messages"]
+    for k, message in enumerate(messages[:-1]):
+        if message["role"] == "user" and messages[k + 1]["role"] == "assistant":
+            return strip_image_tokens(message["content"]), messages[k + 1]["content"].strip()
+    return None

@@ -1,0 +1,68 @@
+"""`judge`: Genixer's Fuyu filter. A judge model is asked whether the sample's question-answer pair
+is true of the image; the probability of "Yes" comes from its full next-token distribution (not a
+sampled reply), and samples inside a keep band survive (Genixer kept [0.5, 0.7] best: confident
+pairs are too easy, unlikely ones wrong)."""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+from pydantic import model_validator
+
+from synthloop.models.ops_support import ModelParams, first_qa, image_requests
+from synthloop.ops.base import Batch, Drop, Filter, Quarantine, register
+from synthloop.sample import IMAGE_TOKEN
+
+JUDGE_PROMPT = ("Here is a question and answer pair. Is 'Question: {question} Answer: {answer}' true for this "
+                "image?\nPlease answer this question with Yes or No.")
+
+
+@register
+class Judge(Filter, ModelParams):
+    """Scores `judge_p` = P(Yes) / (P(Yes) + P(No)); keeps `low <= judge_p <= high`."""
+
+    name: ClassVar[str] = "judge"
+    pixels: ClassVar[int | None] = 0
+    low: float = 0.5
+    high: float = 0.7
+
+    @model_validator(mode="after")
+    def _band(self) -> Judge:
+        if not 0.0 <= self.low <= self.high <= 1.0:
+            raise ValueError(f"keep band needs 0 <= low <= high <= 1, got [{self.low}, {self.high}]")
+        return self
+
+    @property
+    def score_key(self) -> str:
+        return "judge_p"
+
+    def compute(self, batch: Batch) -> list[float | Quarantine]:
+        missing: dict[int, Quarantine] = {}
+
+        def build(i: int, sample: dict) -> list[dict] | None:
+            qa = first_qa(sample)
+            if qa is None:
+                missing[i] = Quarantine("judge: no user question followed by an assistant answer")
+                return None
+            prompt = JUDGE_PROMPT.format(question=qa[0], answer=qa[1])
+            return [{"role": "user", "content": f"{IMAGE_TOKEN}\n{prompt}"}]
+
+        rows, requests, hashes, failed = image_requests(batch, build)
+        failed.update(missing)
+
+        def compute(indices: list[int]) -> list[float]:
+            return [float(p) for p in self.loaded.p_yes([requests[i] for i in indices])]
+
+        values = self.cached_call("p_yes", [r.messages for r in requests], hashes, compute)
+        out: list[float | Quarantine] = [failed.get(i, Quarantine("judge: not scored")) for i in range(len(batch))]
+        for i, value in zip(rows, values, strict=True):
+            out[i] = value if not math.isnan(value) else Quarantine("judge: model gave neither Yes nor No")
+        return out
+
+    def decide(self, value: float) -> Drop | None:
+        if value < self.low:
+            return Drop(f"judge_p below {self.low}", value)
+        if value > self.high:
+            return Drop(f"judge_p above {self.high}", value)
+        return None
