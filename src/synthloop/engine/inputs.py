@@ -1,0 +1,120 @@
+"""Reading a recipe's inputs as a stream of samples, and cutting that stream into shards.
+
+`parquet` is read here (validation happens in the workers); every other format goes through
+`synthloop.formats.registry.READERS`, whose readers yield samples or `Rejected` records. Relative image
+paths are made absolute against the input's `image_root`, so every shard (and the output) is
+readable without knowing where its images came from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from synthloop.formats.parquet import parquet_files
+from synthloop.sample import from_table
+
+
+@dataclass(frozen=True)
+class InputReject:
+    """An input record the reader could not turn into a sample (quarantined as op "input")."""
+
+    sample_id: str | None
+    error: str
+    record: str  # JSON text of what was read, for the audit
+
+
+@dataclass
+class Shard:
+    index: int
+    items: list[dict | InputReject]
+
+
+def input_formats() -> list[str]:
+    return sorted({"parquet", *_readers()})
+
+
+def _readers() -> dict:
+    try:
+        from synthloop.formats.registry import READERS
+    except ImportError:  # a checkout without the edge formats: Parquet only
+        return {}
+    return READERS
+
+
+def iter_input(fmt: str, path: str, image_root: str | None) -> Iterator[dict | InputReject]:
+    items = _iter_parquet(path) if fmt == "parquet" else _iter_reader(fmt, path, image_root)
+    root = Path(image_root).resolve() if image_root else None
+    for item in items:
+        if root is not None and isinstance(item, dict):
+            item = _absolute_paths(item, root)
+        yield item
+
+
+def iter_shards(inputs: list, rows_per_shard: int) -> Iterator[Shard]:
+    """Shards of at most `rows_per_shard` items, numbered across inputs; a shard never spans two inputs."""
+    index = 0
+    for spec in inputs:
+        items: list[dict | InputReject] = []
+        for item in iter_input(spec.format, spec.path, spec.image_root):
+            items.append(item)
+            if len(items) == rows_per_shard:
+                yield Shard(index, items)
+                index, items = index + 1, []
+        if items:
+            yield Shard(index, items)
+            index += 1
+
+
+def _iter_parquet(path: str) -> Iterator[dict | InputReject]:
+    for file in parquet_files(path):
+        for batch in pq.ParquetFile(file).iter_batches(batch_size=1024):
+            try:
+                yield from from_table(batch)
+            except (KeyError, ValueError, pa.ArrowException) as err:
+                yield from _rows_one_by_one(batch, file, err)
+
+
+def _rows_one_by_one(batch: pa.RecordBatch, file: Path, batch_error: Exception) -> Iterator[dict | InputReject]:
+    for row in range(batch.num_rows):
+        one = batch.slice(row, 1)
+        try:
+            yield from from_table(one)
+        except (KeyError, ValueError, pa.ArrowException) as err:
+            record = one.to_pylist()[0]
+            sample_id = record.get("id") if isinstance(record.get("id"), str) else None
+            yield InputReject(sample_id, f"{file}: row {row}: {err or batch_error}", _json_text(record))
+
+
+def _iter_reader(fmt: str, path: str, image_root: str | None) -> Iterator[dict | InputReject]:
+    for item in _readers()[fmt](Path(path), image_root):
+        if isinstance(item, dict):
+            yield item
+        else:  # formats.common.Rejected
+            yield InputReject(item.sample_id, item.message(), _json_text(item.record))
+
+
+def _absolute_paths(sample: dict, root: Path) -> dict:
+    images = sample.get("images")
+    if not isinstance(images, list):
+        return sample
+    resolved = []
+    for ref in images:
+        path = ref.get("path") if isinstance(ref, dict) else None
+        if isinstance(path, str) and path and ref.get("bytes") is None and not Path(path).is_absolute():
+            ref = {**ref, "path": str(root / path)}
+        resolved.append(ref)
+    return {**sample, "images": resolved}
+
+
+def _json_text(value: object) -> str:
+    return orjson.dumps(value, default=_placeholder, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def _placeholder(value: object) -> str:
+    return f"<{len(value)} bytes>" if isinstance(value, bytes) else repr(value)

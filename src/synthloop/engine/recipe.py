@@ -1,0 +1,202 @@
+"""Recipes: YAML validated by pydantic; every error names the key and the YAML line.
+
+```yaml
+inputs:
+  - {format: llava, path: data.json, image_root: images/}
+ops:
+  - image_size: {min_side: 32}
+  - exact_dedup: {on: image}
+output: {format: parquet, path: out/}
+run_dir: runs/demo
+executor: {workers: 2, batch_size: 256}
+seed: 0
+```
+
+Each op's parameters are validated by the op's own pydantic model and stored resolved (defaults
+filled in), so `resolved_hash()` changes exactly when the work the recipe describes changes.
+Relative paths are relative to the current directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
+
+from synthloop.ops import op_class
+from synthloop.ops.base import Op
+
+
+class RecipeError(ValueError):
+    """A recipe that cannot run; the message is one line naming the file, line and key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class InputSpec(_Strict):
+    format: str = "parquet"
+    path: str
+    image_root: str | None = None
+
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, value: str) -> str:
+        from synthloop.engine.inputs import input_formats
+
+        known = input_formats()
+        if value not in known:
+            raise ValueError(f"unknown input format {value!r}; known: {', '.join(known)}")
+        return value
+
+
+class OutputSpec(_Strict):
+    format: Literal["parquet"] = "parquet"
+    path: str
+    # Audit folders; by default `dropped/` and `quarantine/` beside the output folder.
+    dropped: str | None = None
+    quarantine: str | None = None
+
+    @property
+    def dropped_dir(self) -> Path:
+        return Path(self.dropped) if self.dropped else Path(self.path).parent / "dropped"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return Path(self.quarantine) if self.quarantine else Path(self.path).parent / "quarantine"
+
+
+class ExecutorSpec(_Strict):
+    workers: int = Field(default=1, ge=0, description="worker processes; 0 or 1 runs in this process")
+    batch_size: int = Field(default=256, ge=1)
+    shard_rows: int | None = Field(default=None, ge=1, description="samples per shard; default 8 batches")
+
+    @property
+    def rows_per_shard(self) -> int:
+        return self.shard_rows or 8 * self.batch_size
+
+
+class Recipe(_Strict):
+    inputs: list[InputSpec] = Field(min_length=1)
+    ops: list[dict[str, dict[str, Any]]] = []
+    output: OutputSpec
+    run_dir: str
+    executor: ExecutorSpec = ExecutorSpec()
+    seed: int = 0
+
+    @field_validator("ops", mode="before")
+    @classmethod
+    def _validate_ops(cls, value: Any) -> list[dict[str, dict[str, Any]]]:
+        if not isinstance(value, list):
+            raise ValueError("ops must be a list of {op_name: {params}}")
+        return [_resolve_op(index, entry) for index, entry in enumerate(value)]
+
+    def build_ops(self) -> list[Op]:
+        """The op instances, in recipe order."""
+        return [op_class(name).model_validate(params) for entry in self.ops for name, params in entry.items()]
+
+    def resolved(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def resolved_hash(self) -> str:
+        """Hash of everything that decides the output (the worker count does not)."""
+        content = self.model_dump(mode="json", exclude={"executor": {"workers"}})
+        return hashlib.blake2b(orjson.dumps(content, option=orjson.OPT_SORT_KEYS), digest_size=8).hexdigest()
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> Recipe:
+        """Load and validate a YAML recipe; RecipeError names the file, line and key of the first problem."""
+        path = Path(path)
+        try:
+            text = path.read_text()
+        except OSError as err:
+            raise RecipeError(f"{path}: {err.strerror or err}") from None
+        try:
+            data, lines = load_yaml_with_lines(text)
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            where = f" line {mark.line + 1}" if mark else ""
+            raise RecipeError(f"{path}{where}: invalid YAML: {getattr(err, 'problem', None) or err}") from None
+        if not isinstance(data, dict):
+            raise RecipeError(f"{path}: a recipe is a mapping with inputs, ops, output, run_dir")
+        try:
+            return cls.model_validate(data)
+        except ValidationError as err:
+            raise RecipeError(describe_error(err, lines, str(path))) from None
+
+
+def _resolve_op(index: int, entry: Any) -> dict[str, dict[str, Any]]:
+    if isinstance(entry, Op):
+        return {entry.name: entry.model_dump(mode="json")}
+    if not isinstance(entry, dict) or len(entry) != 1:
+        raise _op_error([index], "each op is a one-key mapping {op_name: {params}}")
+    ((name, params),) = entry.items()
+    try:
+        cls = op_class(name)
+    except KeyError as err:
+        raise _op_error([index, name], str(err.args[0])) from None
+    if params is not None and not isinstance(params, dict):
+        raise _op_error([index, name], "op parameters must be a mapping")
+    try:
+        op = cls.model_validate(params or {})
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise _op_error([index, name, *first["loc"]], _message(first)) from None
+    return {name: op.model_dump(mode="json")}
+
+
+def _op_error(path: list[Any], message: str) -> PydanticCustomError:
+    # The path travels in the error context so `describe_error` can point at the exact key and line.
+    return PydanticCustomError("op", "{message}", {"message": message, "path": path})
+
+
+def _message(error: dict) -> str:
+    if error["type"] == "extra_forbidden":
+        return "unknown key"
+    return error["msg"].removeprefix("Value error, ")
+
+
+def describe_error(err: ValidationError, lines: dict[tuple, int], source: str) -> str:
+    """One line: `source line N: dotted.key: problem` for the first error."""
+    first = err.errors()[0]
+    loc = tuple(first["loc"]) + tuple((first.get("ctx") or {}).get("path", ()))
+    message = first["ctx"]["message"] if first["type"] == "op" else _message(first)
+    line = _line_of(loc, lines)
+    key = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
+    return f"{source}{f' line {line}' if line else ''}: {key or 'recipe'}: {message}"
+
+
+def _line_of(loc: tuple, lines: dict[tuple, int]) -> int | None:
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return None
+
+
+def load_yaml_with_lines(text: str) -> tuple[Any, dict[tuple, int]]:
+    """Parse YAML; also map every key path (tuple of keys / list indices) to its 1-based line."""
+    node = yaml.compose(text, Loader=yaml.SafeLoader)
+    lines: dict[tuple, int] = {}
+    if node is not None:
+        lines[()] = node.start_mark.line + 1
+        _collect_lines(node, (), lines)
+    return yaml.safe_load(text), lines
+
+
+def _collect_lines(node: yaml.Node, path: tuple, lines: dict[tuple, int]) -> None:
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            child = (*path, key_node.value)
+            lines[child] = key_node.start_mark.line + 1
+            _collect_lines(value_node, child, lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            child = (*path, index)
+            lines[child] = item.start_mark.line + 1
+            _collect_lines(item, child, lines)

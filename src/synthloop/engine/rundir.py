@@ -1,0 +1,130 @@
+"""The run directory: the resolved recipe and its hash, per-shard work with done markers, the ledger.
+
+```
+RUN_DIR/
+  recipe.yaml  recipe.hash      the resolved recipe; resuming with another hash is an error
+  ledger.json                   the funnel (engine.ledger)
+  cache/                        model outputs keyed by (model, input hash), filled by model backends
+  stages/input.json             how many input shards there are (written once the input is read)
+  stages/sK/data/part-J.parquet         stage K's output for shard J (stages before the last)
+  stages/sK/keys/opI/part-J.parquet     compact keys of global op I for shard J
+  stages/sK/done/part-J.json            done marker of shard J: its counts, written last
+  stages/sK/removed/part-J.parquet      ids the global ops after stage K removed from shard J
+  stages/sK/resolved.json               done marker of stage K's global ops: their counts
+OUTPUT/part-J.parquet   DROPPED/part-sK-J.parquet   QUARANTINE/part-sK-J.parquet
+```
+Every file is written to a temporary name unique to the writing process and renamed, so a kill
+at any moment leaves either the whole file or none, and a shard without its done marker is
+simply redone (deterministically, so its files come out the same).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+import yaml
+
+from synthloop.engine.recipe import Recipe, RecipeError
+
+
+class RunDirError(RecipeError):
+    """The run directory does not fit the request (changed recipe, existing output, ...)."""
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def write_json(path: Path, value: Any) -> None:
+    write_atomic(path, orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+
+
+def read_json(path: Path) -> Any:
+    return orjson.loads(path.read_bytes())
+
+
+def write_parquet(table: pa.Table, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    tmp.replace(path)
+
+
+class RunDir:
+    def __init__(self, recipe: Recipe):
+        self.root = Path(recipe.run_dir)
+        self.output = Path(recipe.output.path)
+        self.dropped = recipe.output.dropped_dir
+        self.quarantine = recipe.output.quarantine_dir
+
+    recipe_file = property(lambda self: self.root / "recipe.yaml")
+    hash_file = property(lambda self: self.root / "recipe.hash")
+    ledger_file = property(lambda self: self.root / "ledger.json")
+    cache = property(lambda self: self.root / "cache")
+    input_marker = property(lambda self: self.root / "stages" / "input.json")
+
+    def stage(self, k: int) -> Path:
+        return self.root / "stages" / f"s{k}"
+
+    def data_part(self, k: int, j: int) -> Path:
+        return self.stage(k) / "data" / f"part-{j:05d}.parquet"
+
+    def keys_part(self, k: int, op_index: int, j: int) -> Path:
+        return self.stage(k) / "keys" / f"op{op_index}" / f"part-{j:05d}.parquet"
+
+    def done_marker(self, k: int, j: int) -> Path:
+        return self.stage(k) / "done" / f"part-{j:05d}.json"
+
+    def removed_part(self, k: int, j: int) -> Path:
+        return self.stage(k) / "removed" / f"part-{j:05d}.parquet"
+
+    def resolved_marker(self, k: int) -> Path:
+        return self.stage(k) / "resolved.json"
+
+    def output_part(self, j: int) -> Path:
+        return self.output / f"part-{j:05d}.parquet"
+
+    def dropped_part(self, k: int, j: int) -> Path:
+        return self.dropped / f"part-s{k}-{j:05d}.parquet"
+
+    def quarantine_part(self, k: int, j: int) -> Path:
+        return self.quarantine / f"part-s{k}-{j:05d}.parquet"
+
+    def start(self, recipe: Recipe, resume: bool) -> bool:
+        """Prepare for a fresh run or a resume; True when resuming earlier work."""
+        resuming = resume and self.hash_file.exists()
+        if resuming:
+            stored = self.hash_file.read_text().strip()
+            if stored != recipe.resolved_hash():
+                raise RunDirError(
+                    f"recipe changed since the run in {self.root} started (hash {stored} -> "
+                    f"{recipe.resolved_hash()}); restore the recipe or use a new run_dir")
+        else:
+            if self.hash_file.exists():
+                raise RunDirError(f"{self.root} already holds a run; resume it with --resume or use a new run_dir")
+            for folder in (self.output, self.dropped, self.quarantine):
+                if folder.is_dir() and any(folder.rglob("*.parquet")):
+                    raise RunDirError(f"{folder} already holds Parquet files; remove them or choose another path")
+            if self.root.is_dir():
+                shutil.rmtree(self.root / "stages", ignore_errors=True)  # leftovers of a run killed at its start
+        self._remove_temporaries()
+        self.cache.mkdir(parents=True, exist_ok=True)
+        if not resuming:
+            write_atomic(self.recipe_file, yaml.safe_dump(recipe.resolved(), sort_keys=False).encode())
+            write_atomic(self.hash_file, f"{recipe.resolved_hash()}\n".encode())
+        return resuming
+
+    def _remove_temporaries(self) -> None:
+        for folder in (self.root, self.output, self.dropped, self.quarantine):
+            if folder.is_dir():
+                for tmp in folder.rglob("*.tmp"):
+                    tmp.unlink(missing_ok=True)

@@ -1,0 +1,225 @@
+"""One shard of one stage, in a worker process (or in the main process with one worker).
+
+Reads the shard (raw input items for stage 0, the previous stage's part otherwise), applies the
+removals the previous stage's global ops decided, runs the stage's per-sample ops batch by
+batch on one `Batch` per batch (pixels decoded once for all of them), computes the compact keys
+of the stage's global ops, and writes its parts; the done marker with its counts comes last.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from synthloop.engine.inputs import InputReject
+from synthloop.engine.keys import candidate_table, key_table
+from synthloop.engine.ledger import INPUT_OP, dropped_table, json_text, quarantine_table, survivor_of
+from synthloop.engine.plan import Stage, decode_side
+from synthloop.engine.rundir import RunDir, write_json, write_parquet
+from synthloop.ops.base import Batch, Dedup, Drop, Mapper, Op, Quarantine
+from synthloop.sample import SampleError, from_table, new_sample, to_table, validate_sample
+
+
+@dataclass(frozen=True)
+class ShardTask:
+    stage: Stage
+    shard: int
+    items: list[dict | InputReject] | None = None  # stage 0 only
+
+
+@dataclass
+class WorkerState:
+    ops: list[Op]
+    rundir: RunDir
+    batch_size: int
+    ready: set[int]  # ops whose setup() ran in this process
+
+
+_state: WorkerState | None = None
+
+
+def init_worker(ops: list[Op], rundir: RunDir, batch_size: int, watch_parent: bool = False) -> None:
+    global _state
+    _state = WorkerState(ops, rundir, batch_size, set())
+    if watch_parent:
+        threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    # A killed run must not leave workers writing; the resumed run redoes their shards.
+    while os.getppid() == parent:
+        time.sleep(0.2)
+    os._exit(1)
+
+
+class _Shard:
+    """What one shard produces besides its kept samples."""
+
+    def __init__(self, stage: Stage, ops: list[Op]):
+        self.counts: dict[str, dict[str, int]] = {}
+        self.dropped: list[tuple] = []
+        self.quarantined: list[tuple] = []
+        self.ops = ops
+        self.stage = stage
+
+    def count(self, op_index: int, field: str, n: int = 1) -> None:
+        entry = self.counts.setdefault(str(op_index), {"in": 0, "kept": 0, "dropped": 0, "quarantined": 0, "added": 0})
+        entry[field] += n
+
+    def drop(self, sample: dict, op_index: int, reason: str, value: str, survivor: str | None) -> None:
+        self.dropped.append((sample, op_index, self._name(op_index), reason, value, survivor))
+
+    def quarantine(self, sample: dict, op_index: int, error: str) -> None:
+        self.quarantined.append((sample, op_index, self._name(op_index), error))
+
+    def _name(self, op_index: int) -> str:
+        return INPUT_OP if op_index < 0 else self.ops[op_index].name
+
+
+def process_shard(task: ShardTask) -> dict[str, Any]:
+    """Run one shard; returns (and stores as its done marker) the shard's counts."""
+    assert _state is not None, "init_worker was not called"
+    ops, rundir, stage, j = _state.ops, _state.rundir, task.stage, task.shard
+    shard = _Shard(stage, ops)
+    if stage.index == 0:
+        read, samples = len(task.items or []), _validated(task.items or [], shard)
+    else:
+        read, samples = _read_previous(rundir, stage.index, j, shard)
+    side = decode_side([ops[i] for i in stage.sample_ops + stage.global_ops])
+    kept: list[dict] = []
+    keys: dict[int, list] = {i: [] for i in stage.global_ops}
+    for start in range(0, len(samples), _state.batch_size):
+        batch = Batch(samples[start:start + _state.batch_size], None, side)
+        for op_index in stage.sample_ops:
+            batch = _apply(op_index, ops[op_index], batch, shard)
+        for op_index in stage.global_ops:
+            op = ops[op_index]
+            _setup(op_index, op)
+            keys[op_index].extend(_outcomes_or_keys(op, batch) if isinstance(op, Dedup) else batch.samples)
+        kept.extend(batch.samples)
+    for op_index in stage.global_ops:
+        op = ops[op_index]
+        ids = [s["id"] for s in kept]
+        table = key_table(ids, keys[op_index]) if isinstance(op, Dedup) else candidate_table(keys[op_index])
+        write_parquet(table, rundir.keys_part(stage.index, op_index, j))
+    if kept:
+        write_parquet(to_table(kept), rundir.output_part(j) if stage.final else rundir.data_part(stage.index, j))
+    if shard.dropped:
+        write_parquet(dropped_table(shard.dropped), rundir.dropped_part(stage.index, j))
+    if shard.quarantined:
+        write_parquet(quarantine_table(shard.quarantined), rundir.quarantine_part(stage.index, j))
+    result = {"shard": j, "read": read, "kept": len(kept), "ops": shard.counts}
+    write_json(rundir.done_marker(stage.index, j), result)
+    return result
+
+
+def _validated(items: list[dict | InputReject], shard: _Shard) -> list[dict]:
+    valid = []
+    shard.count(-1, "in", len(items))
+    for item in items:
+        if isinstance(item, InputReject):
+            shard.quarantine(new_sample(item.sample_id or "", [], meta={"record": item.record}), -1, item.error)
+            shard.count(-1, "quarantined")
+            continue
+        try:
+            valid.append(validate_sample(item))
+        except SampleError as err:
+            shard.quarantine(item, -1, str(err))
+            shard.count(-1, "quarantined")
+    shard.count(-1, "kept", len(valid))
+    return valid
+
+
+def _read_previous(rundir: RunDir, k: int, j: int, shard: _Shard) -> tuple[int, list[dict]]:
+    """Stage k-1's part of shard j (how many it had, and those left once the removals stage k-1's
+    global ops decided are recorded here)."""
+    part = rundir.data_part(k - 1, j)
+    samples = from_table(pq.read_table(part)) if part.exists() else []
+    removed_part = rundir.removed_part(k - 1, j)
+    if not removed_part.exists():
+        return len(samples), samples
+    removed = {row["id"]: row for row in pq.read_table(removed_part).to_pylist()}
+    kept = []
+    for sample in samples:
+        row = removed.get(sample["id"])
+        if row is None:
+            kept.append(sample)
+        elif row["error"] is not None:
+            shard.quarantine(sample, row["op_index"], row["error"])
+        else:
+            shard.drop(sample, row["op_index"], row["reason"], row["value"], row["survivor"])
+    return len(samples), kept
+
+
+def _setup(op_index: int, op: Op) -> None:
+    assert _state is not None
+    if op_index not in _state.ready:
+        op.setup()
+        _state.ready.add(op_index)
+
+
+def _apply(op_index: int, op: Op, batch: Batch, shard: _Shard) -> Batch:
+    """Run one per-sample op over a batch; record what it removed; a Batch of the survivors."""
+    _setup(op_index, op)
+    outcomes = _outcomes_or_keys(op, batch)
+    shard.count(op_index, "in", len(batch))
+    survivors: list[dict] = []
+    for sample, outcome in zip(batch.samples, outcomes, strict=True):
+        if isinstance(outcome, Drop):
+            shard.count(op_index, "dropped")
+            shard.drop(sample, op_index, outcome.reason, json_text(outcome.value), survivor_of(outcome))
+        elif isinstance(outcome, Quarantine):
+            shard.count(op_index, "quarantined")
+            shard.quarantine(sample, op_index, outcome.error)
+        elif not outcome:
+            shard.count(op_index, "dropped")
+            shard.drop(sample, op_index, f"{op.name} emitted no samples", "null", None)
+        else:
+            shard.count(op_index, "added", len(outcome) - 1)
+            for produced in outcome:
+                if isinstance(op, Mapper) and (error := _invalid(produced)):
+                    shard.count(op_index, "quarantined")
+                    shard.quarantine(produced, op_index, f"{op.name} produced an invalid sample: {error}")
+                else:
+                    shard.count(op_index, "kept")
+                    survivors.append(produced)
+    narrowed = Batch(survivors, batch.image_root, batch.max_side)
+    narrowed._decoded = batch._decoded  # decoded images are keyed by content: share them with later ops
+    return narrowed
+
+
+def _outcomes_or_keys(op: Op, batch: Batch) -> list[Any]:
+    """`op.process(batch)` (or `op.key(batch)` for a dedup), one result per sample. If the batch call
+    raises, each sample is retried alone and the ones that still fail are quarantined with the error;
+    if every sample fails, the error is the op's, not the data's, and the run stops."""
+    method = op.key if isinstance(op, Dedup) else op.process
+    try:
+        results = method(batch)
+    except Exception as batch_error:  # noqa: BLE001  (any op bug or bad sample; isolated below)
+        results = []
+        for sample in batch.samples:
+            single = Batch([sample], batch.image_root, batch.max_side)
+            single._decoded = batch._decoded
+            try:
+                results.extend(method(single))
+            except Exception as err:  # noqa: BLE001
+                results.append(Quarantine(f"{type(err).__name__}: {err}"))
+        if results and all(isinstance(r, Quarantine) for r in results) and len(results) > 1:
+            raise batch_error
+    if len(results) != len(batch):
+        raise RuntimeError(f"op {op.name!r} returned {len(results)} results for a batch of {len(batch)} samples")
+    return results
+
+
+def _invalid(sample: dict) -> str | None:
+    try:
+        validate_sample(sample)
+    except SampleError as err:
+        return str(err)
+    return None
+

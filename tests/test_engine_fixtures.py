@@ -1,0 +1,138 @@
+"""Tiny ops and datasets for the engine tests (no test functions here; imported by test_engine_*).
+
+The ops are prefixed `t_` so they never clash with the real ones; they exercise every kind of
+the op contract: a pixel-reading filter, a text filter, a mapper that emits copies and can be
+slowed down (for kill tests), a dedup naming its survivor, and a selector.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pyarrow as pa
+from PIL import Image
+
+from synthloop.formats.parquet import write_samples
+from synthloop.images import ImageError
+from synthloop.ops.base import Batch, Dedup, Drop, Filter, Mapper, Quarantine, Selector, register
+from synthloop.sample import derive_id, new_sample
+
+
+@register
+class ImageWidth(Filter):
+    name: ClassVar[str] = "t_image_width"
+    pixels: ClassVar[int | None] = 32
+    min_width: int = 0
+
+    def compute(self, batch: Batch) -> list[Any]:
+        values: list[Any] = []
+        for i, sample in enumerate(batch.samples):
+            try:
+                values.append(min(img.width for img in batch.images(i)) if sample["images"] else 0)
+            except ImageError as err:
+                values.append(Quarantine(str(err)))
+        return values
+
+    def decide(self, value: Any) -> Drop | None:
+        return Drop("image too narrow", value) if value < self.min_width else None
+
+
+@register
+class MinWords(Filter):
+    name: ClassVar[str] = "t_min_words"
+    min_words: int = 1
+
+    def compute(self, batch: Batch) -> list[Any]:
+        return [sum(len(m["content"].replace("<image>", " ").split()) for m in s["messages"]) for s in batch.samples]
+
+    def decide(self, value: Any) -> Drop | None:
+        return Drop(f"fewer than {self.min_words} words", value) if value < self.min_words else None
+
+
+@register
+class Copies(Mapper):
+    name: ClassVar[str] = "t_copies"
+    copies: int = 1
+    delay: float = 0.0  # seconds per batch, to give kill tests time to strike mid-run
+
+    def process(self, batch: Batch) -> list[Any]:
+        time.sleep(self.delay)
+        outcomes: list[Any] = []
+        for sample in batch.samples:
+            extra = [{**sample, "id": derive_id(sample["id"], self.name, n)} for n in range(1, self.copies)]
+            outcomes.append([sample, *extra])
+        return outcomes
+
+
+@register
+class TextDedup(Dedup):
+    name: ClassVar[str] = "t_text_dedup"
+
+    def key(self, batch: Batch) -> list[Any]:
+        return [hashlib.md5(" ".join(m["content"].lower() for m in s["messages"]).encode()).hexdigest()
+                for s in batch.samples]
+
+    def resolve(self, keys: Iterable[tuple[str, Any]]) -> dict[str, Drop]:
+        first: dict[Any, str] = {}
+        drops = {}
+        for sample_id, key in sorted(keys):
+            if key in first:
+                drops[sample_id] = Drop(f"same text as {first[key]}", {"survivor": first[key]})
+            else:
+                first[key] = sample_id
+        return drops
+
+
+@register
+class MostTokens(Selector):
+    name: ClassVar[str] = "t_most_tokens"
+    k: int = 1
+
+    def select(self, candidates: pa.Table, seed: int) -> list[str]:
+        rows = sorted(zip(candidates["tokens"].to_pylist(), candidates["id"].to_pylist(), strict=True),
+                      key=lambda row: (-row[0], row[1]))
+        return [sample_id for _, sample_id in rows[: self.k]]
+
+
+def jpeg(color: tuple[int, int, int], size: tuple[int, int] = (48, 40)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def noisy_samples(n: int = 60) -> list[dict]:
+    """n samples: every 10th a corrupt image, every 7th a text duplicate of sample 0, every 9th an
+    empty answer, every 11th a narrow (8 px) image."""
+    samples = []
+    for i in range(n):
+        data = jpeg((i * 37 % 256, i * 11 % 256, 90), (8, 40) if i % 11 == 5 else (48, 40))
+        if i % 10 == 3:
+            data = data[: len(data) // 3]  # truncated JPEG
+        question = "<image>\nWhat is shown in picture number zero?" if i % 7 == 6 else \
+            f"<image>\nWhat is shown in picture number {i}?"
+        answer = "" if i % 9 == 4 else " ".join(["word"] * (1 + i % 5))
+        samples.append(new_sample(f"s_{i:04d}", [{"role": "user", "content": question},
+                                                 {"role": "assistant", "content": answer}],
+                                  [{"bytes": data, "path": None}], task="vqa", source="fixture"))
+    return samples
+
+
+def write_dataset(folder: Path, samples: list[dict], shard_rows: int = 25) -> Path:
+    write_samples(samples, folder, shard_rows=shard_rows)
+    return folder
+
+
+def recipe_dict(tmp: Path, data: Path, ops: list[dict], **executor: Any) -> dict:
+    return {
+        "inputs": [{"format": "parquet", "path": str(data)}],
+        "ops": ops,
+        "output": {"format": "parquet", "path": str(tmp / "out")},
+        "run_dir": str(tmp / "run"),
+        "executor": {"workers": 1, "batch_size": 8, "shard_rows": 16, **executor},
+        "seed": 0,
+    }
