@@ -33,6 +33,9 @@ from synthloop.models.protocols import Request
 from synthloop.sample import IMAGE_TOKEN
 
 
+_OBJECT_ADDRESS = re.compile(r"<[^<>]* at 0x[0-9a-fA-F]+>")
+
+
 def evaluate(model: Any, samples: list[dict], out: Path | None = None, batch_size: int = 64, *,
              image_root: str | Path | None = None, max_new_tokens: int = 64,
              mc_scoring: Literal["generate", "likelihood"] = "generate", bad_threshold: float = 0.5,
@@ -78,8 +81,12 @@ def _run_batch(model: Any, batch: list[dict], likelihood: bool, image_root: str 
         try:
             row["gold"] = gold_of(sample)
             images = [decode(image_bytes(ref, image_root)) for ref in sample["images"]]
-        except (NoGold, ImageError) as err:
-            row["error"] = f"sample {sample['id']!r}: {err}" if isinstance(err, ImageError) else str(err)
+        except NoGold as err:
+            row["error"] = str(err)
+            continue
+        except ImageError as err:
+            # Pillow's message names the buffer's memory address; drop it so outputs are reproducible.
+            row["error"] = f"sample {sample['id']!r}: " + _OBJECT_ADDRESS.sub("<bytes>", str(err))
             continue
         requests.append(Request(images=images, messages=prompt_messages(sample)))
         ready.append((row, sample))

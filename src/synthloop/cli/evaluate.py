@@ -1,0 +1,103 @@
+"""`synthloop eval CKPT BENCH --out DIR` and `synthloop benchmark FORMAT SRC --out DIR`."""
+
+from __future__ import annotations
+
+import os
+from enum import Enum
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from synthloop.cli.app import app, console, fail
+
+
+class McScoring(str, Enum):
+    generate = "generate"
+    likelihood = "likelihood"
+
+
+@app.command("eval")
+def eval_command(
+    ckpt: Path = typer.Argument(..., help="TinyVLM checkpoint directory (from `synthloop train`)."),
+    bench: Path = typer.Argument(..., help="Benchmark as canonical Parquet (a file or a folder of shards)."),
+    out: Path = typer.Option(..., "--out", help="Folder for results.json, samples.jsonl, bad_case_*.json, weights.json."),
+    batch_size: int = typer.Option(64, min=1, help="Samples per model call."),
+    image_root: Path | None = typer.Option(None, help="Folder that relative image paths are read from."),
+    max_new_tokens: int = typer.Option(64, min=1, help="Longest generated answer, in tokens."),
+    mc: McScoring = typer.Option(McScoring.generate, help="Multiple choice: match the generated text to an option, "
+                                 "or pick the option with the highest log-likelihood."),
+) -> None:
+    """Score a checkpoint on a benchmark with the official metrics; per-qtype accuracy, bad cases, weights."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from synthloop.evaluate.runner import evaluate
+    from synthloop.formats.parquet import read_samples
+
+    try:
+        from synthloop.train.checkpoint import load_checkpoint
+    except ImportError as err:
+        fail(f"cannot load checkpoints: {err}")
+    try:
+        model = load_checkpoint(ckpt)
+    except (OSError, ValueError) as err:
+        fail(f"{ckpt}: {err}")
+    try:
+        samples = list(read_samples(bench))
+    except FileNotFoundError as err:
+        fail(str(err))
+    except (OSError, ValueError) as err:
+        fail(f"{bench}: {err}")
+    if not samples:
+        fail(f"{bench}: no samples")
+    columns = [TextColumn("eval"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("eval", total=len(samples))
+        results = evaluate(model, samples, out, batch_size, image_root=image_root, max_new_tokens=max_new_tokens,
+                           mc_scoring=mc.value, on_batch=lambda n: progress.advance(task, n))
+    typer.echo(f"overall {results['overall']:.4f} on {results['n']} samples ({results['errors']} not scored)")
+    for qtype, accuracy in results["per_qtype"].items():
+        typer.echo(f"  {qtype or '(none)'}: {accuracy:.4f}")
+    typer.echo(f"wrote {out}/results.json, samples.jsonl, weights.json, bad_case_*.json")
+
+
+class BenchmarkFormat(str, Enum):
+    vqav2 = "vqav2"
+    textvqa = "textvqa"
+    aokvqa = "aokvqa"
+    mmbench = "mmbench"
+    scienceqa = "scienceqa"
+    gqa = "gqa"
+
+
+@app.command("benchmark")
+def benchmark_command(
+    format: BenchmarkFormat = typer.Argument(..., help="The benchmark's official file format."),
+    src: Path = typer.Argument(..., help="Questions file (JSON, or TSV for MMBench)."),
+    out: Path = typer.Option(..., "--out", help="Folder for the canonical Parquet shards."),
+    annotations: Path | None = typer.Option(None, help="VQAv2 annotations JSON (omit for the test split)."),
+    split: str = typer.Option("val", help="A-OKVQA / ScienceQA split (image folder and problem filter)."),
+    setting: str = typer.Option("mc", help="A-OKVQA setting: mc (multiple choice) or da (direct answer)."),
+    circular: bool = typer.Option(False, help="MMBench: add CircularEval rotations the file lacks."),
+) -> None:
+    """Convert a public benchmark file into canonical Parquet that `synthloop eval` reads."""
+    from synthloop.evaluate import benchmarks
+    from synthloop.formats.parquet import write_samples
+
+    if setting not in ("mc", "da"):
+        fail(f"--setting must be mc or da, not {setting!r}")
+    readers = {
+        BenchmarkFormat.vqav2: lambda: benchmarks.read_vqav2(src, annotations),
+        BenchmarkFormat.textvqa: lambda: benchmarks.read_textvqa(src),
+        BenchmarkFormat.aokvqa: lambda: benchmarks.read_aokvqa(src, split, setting),  # type: ignore[arg-type]
+        BenchmarkFormat.mmbench: lambda: benchmarks.read_mmbench(src),
+        BenchmarkFormat.scienceqa: lambda: benchmarks.read_scienceqa(src, split),
+        BenchmarkFormat.gqa: lambda: benchmarks.read_gqa(src),
+    }
+    try:
+        samples = readers[format]()
+    except benchmarks.BenchmarkError as err:
+        fail(str(err))
+    if circular and format is BenchmarkFormat.mmbench:
+        samples = benchmarks.circular_copies(samples)
+    files = write_samples(samples, out)
+    typer.echo(f"wrote {len(samples)} samples to {len(files)} shard(s) in {out}")
