@@ -89,3 +89,9 @@ def resolve_device(device: str) -> str:
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ModelError(f"device {device!r} requested but CUDA is not available")
     return device
+
+
+def register_loaded(uri: str, model: Any, device: str = "auto") -> None:
+    """Make `load_model(uri, device)` return an in-process `model` (stubs in tests, models built in code)."""
+    with _lock:
+        _loaded[(str(parse_uri(uri)), device)] = model

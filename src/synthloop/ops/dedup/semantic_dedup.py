@@ -1,0 +1,60 @@
+"""`semantic_dedup`: near-duplicates by meaning, as NeMo Curator's SemDeDup does: embed, cluster
+with k-means, and within each cluster drop every sample whose cosine similarity to an earlier kept
+sample (by id) reaches `threshold`. Catches crops, re-encodings and small edits that pHash misses."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+from scipy.cluster.vq import kmeans2
+
+from synthloop.models.ops_support import ModelParams
+from synthloop.ops.base import Batch, Dedup, Drop, Quarantine, register
+from synthloop.ops.mappers.embed import Embed
+
+
+@register
+class SemanticDedup(Dedup, ModelParams):
+    name: ClassVar[str] = "semantic_dedup"
+    pixels: ClassVar[int | None] = 224
+    model: str = "pkg:efficientnet-lite0"
+    source: Literal["image", "text"] = "image"
+    threshold: float = 0.9
+    cluster_size: int = 1000  # about this many samples per k-means cluster (pairwise work is per cluster)
+    seed: int = 0
+
+    def key(self, batch: Batch) -> list[Any | Quarantine]:
+        embedder = Embed(model=self.model, device=self.device, cache_dir=self.cache_dir, source=self.source)
+        embedder._loaded, embedder._cache = self.loaded, self.cache
+        failed, vectors, rows = embedder.embeddings(batch)
+        keys: list[Any | Quarantine] = [failed.get(i, Quarantine("semantic_dedup: not embedded"))
+                                        for i in range(len(batch))]
+        for row, vector in zip(rows, vectors.astype(np.float16).tolist(), strict=True):
+            keys[row] = vector
+        return keys
+
+    def resolve(self, keys: Iterable[tuple[str, Any]]) -> dict[str, Drop]:
+        items = sorted(keys, key=lambda item: item[0])
+        if not items:
+            return {}
+        ids = [item[0] for item in items]
+        vectors = np.asarray([item[1] for item in items], np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-12)
+        k = max(1, round(len(ids) / self.cluster_size))
+        labels = np.zeros(len(ids), int) if k == 1 else kmeans2(vectors, k, seed=self.seed, minit="++")[1]
+        drops: dict[str, Drop] = {}
+        for cluster in np.unique(labels):
+            members = np.flatnonzero(labels == cluster)  # ascending, so in id order
+            similarity = vectors[members] @ vectors[members].T
+            kept: list[int] = []
+            for j in range(len(members)):
+                if kept:
+                    best = kept[int(np.argmax(similarity[j, kept]))]
+                    if similarity[j, best] >= self.threshold:
+                        drops[ids[members[j]]] = Drop(f"semantic duplicate of {ids[members[best]]}",
+                                                      round(float(similarity[j, best]), 4))
+                        continue
+                kept.append(j)
+        return drops
