@@ -20,6 +20,7 @@ Relative paths are relative to the current directory.
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -179,14 +180,26 @@ def _line_of(loc: tuple, lines: dict[tuple, int]) -> int | None:
     return None
 
 
+class _Yaml12Loader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 booleans: `on`, `off`, `yes`, `no` stay strings (`exact_dedup: {on: image}`)."""
+
+
+_BOOL = "tag:yaml.org,2002:bool"
+_Yaml12Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != _BOOL]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Yaml12Loader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+
+
 def load_yaml_with_lines(text: str) -> tuple[Any, dict[tuple, int]]:
     """Parse YAML; also map every key path (tuple of keys / list indices) to its 1-based line."""
-    node = yaml.compose(text, Loader=yaml.SafeLoader)
+    node = yaml.compose(text, Loader=_Yaml12Loader)
     lines: dict[tuple, int] = {}
     if node is not None:
         lines[()] = node.start_mark.line + 1
         _collect_lines(node, (), lines)
-    return yaml.safe_load(text), lines
+    return yaml.load(text, Loader=_Yaml12Loader), lines  # noqa: S506  (a SafeLoader subclass)
 
 
 def _collect_lines(node: yaml.Node, path: tuple, lines: dict[tuple, int]) -> None:
