@@ -71,7 +71,8 @@ def convert(
     read = [0]
     try:
         with Progress(SpinnerColumn(), TextColumn("{task.description} {task.completed} samples"),
-                      TimeElapsedColumn(), console=console, transient=True) as progress:
+                      TimeElapsedColumn(), console=console, transient=True,
+                      disable=not console.is_terminal) as progress:
             task = progress.add_task(f"{from_format} -> {to_format}", total=None)
             samples = registry.read(from_format, src, root, on_bad=sink and sink.reader_rejected)
             written = registry.write(to_format, _counted(samples, read, progress, task), dst, root,

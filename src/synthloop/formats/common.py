@@ -135,7 +135,7 @@ def _decode_problem(data: bytes, err: orjson.JSONDecodeError, with_line: bool = 
     except UnicodeDecodeError as bad:
         line = data.count(b"\n", 0, bad.start) + 1
         return f"{'line ' + str(line) + ': ' if with_line else ''}not valid UTF-8 (byte {bad.start})"
-    where = f"line {err.lineno} column {err.colno}: " if with_line else f"column {err.colno}: "
+    where = f"line {err.lineno} column {err.colno}: " if with_line else f"column {err.pos + 1}: "
     return f"{where}malformed JSON ({err.msg})"
 
 
