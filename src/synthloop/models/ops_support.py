@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from pydantic import BaseModel, PrivateAttr
+from pydantic import BaseModel, ConfigDict, PrivateAttr
 from PIL import Image
 
 from synthloop.images import ImageError, content_hash
@@ -23,8 +23,10 @@ from synthloop.sample import IMAGE_TOKEN
 
 
 class ModelParams(BaseModel):
-    """Mixin for ops that call a model: `class Caption(Mapper, ModelParams)`."""
+    """Mixin for ops that call a model, listed first so its `setup()` wins:
+    `class Caption(ModelParams, Mapper)`."""
 
+    model_config = ConfigDict(extra="forbid", frozen=True)
     model: str
     device: str = "auto"
     cache_dir: str | None = None  # default: $SYNTHLOOP_CACHE_DIR (the engine's `<run dir>/cache`), else no cache

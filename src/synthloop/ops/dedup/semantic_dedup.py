@@ -16,7 +16,7 @@ from synthloop.ops.mappers.embed import Embed
 
 
 @register
-class SemanticDedup(Dedup, ModelParams):
+class SemanticDedup(ModelParams, Dedup):
     name: ClassVar[str] = "semantic_dedup"
     pixels: ClassVar[int | None] = 224
     model: str = "pkg:efficientnet-lite0"

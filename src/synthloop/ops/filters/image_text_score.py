@@ -27,7 +27,7 @@ def rec_box(sample: dict, answer: str) -> list[float] | None:
 
 
 @register
-class ImageTextScore(Filter, ModelParams):
+class ImageTextScore(ModelParams, Filter):
     """Scores `clip_score` (cosine similarity); drops below `min_score` when it is set."""
 
     name: ClassVar[str] = "image_text_score"

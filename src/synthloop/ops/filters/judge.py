@@ -19,7 +19,7 @@ JUDGE_PROMPT = ("Here is a question and answer pair. Is 'Question: {question} An
 
 
 @register
-class Judge(Filter, ModelParams):
+class Judge(ModelParams, Filter):
     """Scores `judge_p` = P(Yes) / (P(Yes) + P(No)); keeps `low <= judge_p <= high`."""
 
     name: ClassVar[str] = "judge"

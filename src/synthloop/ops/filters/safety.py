@@ -9,7 +9,7 @@ from synthloop.ops.base import Batch, Drop, Filter, Quarantine, register
 
 
 @register
-class Safety(Filter, ModelParams):
+class Safety(ModelParams, Filter):
     """Scores `nsfw` in [0, 1] for every image of a sample (the maximum); drops above `max_unsafe`."""
 
     name: ClassVar[str] = "safety"

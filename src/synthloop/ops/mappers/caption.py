@@ -12,7 +12,7 @@ from synthloop.sample import IMAGE_TOKEN, derive_id, new_sample
 
 
 @register
-class Caption(Mapper, ModelParams):
+class Caption(ModelParams, Mapper):
     name: ClassVar[str] = "caption"
     pixels: ClassVar[int | None] = 0
     prompt: str = "Describe the image briefly."

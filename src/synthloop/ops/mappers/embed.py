@@ -16,7 +16,7 @@ def sample_text(sample: dict) -> str:
 
 
 @register
-class Embed(Mapper, ModelParams):
+class Embed(ModelParams, Mapper):
     name: ClassVar[str] = "embed"
     pixels: ClassVar[int | None] = 224
     model: str = "pkg:efficientnet-lite0"

@@ -99,7 +99,7 @@ def instruction(task_type: str, key: str) -> str:
 
 
 @register
-class GenixerGenerate(Mapper, ModelParams):
+class GenixerGenerate(ModelParams, Mapper):
     """Generates `n` samples of `task_type` per input image; `keep_parent` also passes the input on."""
 
     name: ClassVar[str] = "genixer_generate"

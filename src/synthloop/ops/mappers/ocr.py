@@ -25,7 +25,7 @@ def agreement(text_a: str, text_b: str) -> float:
 
 
 @register
-class Ocr(Mapper, ModelParams):
+class Ocr(ModelParams, Mapper):
     name: ClassVar[str] = "ocr"
     pixels: ClassVar[int | None] = 0
     model: str = "pkg:rapidocr"

@@ -27,7 +27,7 @@ def clean(text: str) -> str:
 
 
 @register
-class Rewrite(Mapper, ModelParams):
+class Rewrite(ModelParams, Mapper):
     """`target` "question" rewrites the first user turn, "answer" the first assistant turn (captions)."""
 
     name: ClassVar[str] = "rewrite"
