@@ -70,6 +70,20 @@ class Copies(Mapper):
 
 
 @register
+class Fragile(Mapper):
+    """Raises on samples whose id contains `bad_id` (a whole-batch failure the engine must isolate)."""
+
+    name: ClassVar[str] = "t_fragile"
+    bad_id: str = "bad"
+
+    def process(self, batch: Batch) -> list[Any]:
+        for sample in batch.samples:
+            if self.bad_id in sample["id"]:
+                raise ValueError(f"cannot handle {sample['id']}")
+        return [[sample] for sample in batch.samples]
+
+
+@register
 class TextDedup(Dedup):
     name: ClassVar[str] = "t_text_dedup"
 
@@ -106,16 +120,15 @@ def jpeg(color: tuple[int, int, int], size: tuple[int, int] = (48, 40)) -> bytes
 
 
 def noisy_samples(n: int = 60) -> list[dict]:
-    """n samples: every 10th a corrupt image, every 7th a text duplicate of sample 0, every 9th an
-    empty answer, every 11th a narrow (8 px) image."""
+    """n samples: i % 10 == 3 a truncated JPEG, i % 11 == 5 a narrow (8 px) image, i % 9 == 4 an
+    empty answer, i % 7 == 6 the same text as sample 0 (answers have 1 + i % 5 words)."""
     samples = []
     for i in range(n):
         data = jpeg((i * 37 % 256, i * 11 % 256, 90), (8, 40) if i % 11 == 5 else (48, 40))
         if i % 10 == 3:
-            data = data[: len(data) // 3]  # truncated JPEG
-        question = "<image>\nWhat is shown in picture number zero?" if i % 7 == 6 else \
-            f"<image>\nWhat is shown in picture number {i}?"
-        answer = "" if i % 9 == 4 else " ".join(["word"] * (1 + i % 5))
+            data = data[: len(data) // 3]
+        question = f"<image>\nWhat is shown in picture number {0 if i % 7 == 6 else i}?"
+        answer = "" if i % 9 == 4 else "word" if i % 7 == 6 else " ".join(["word"] * (1 + i % 5))
         samples.append(new_sample(f"s_{i:04d}", [{"role": "user", "content": question},
                                                  {"role": "assistant", "content": answer}],
                                   [{"bytes": data, "path": None}], task="vqa", source="fixture"))

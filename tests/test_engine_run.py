@@ -1,0 +1,150 @@
+import pyarrow.parquet as pq
+import pytest
+import test_engine_fixtures  # noqa: F401  (registers the t_ ops)
+
+import synthloop.ops.base
+from synthloop.engine import Recipe, RecipeError, RunDirError, run
+from synthloop.engine.keys import candidate_table
+from synthloop.engine.plan import decode_side, plan_stages
+from synthloop.formats.parquet import read_samples
+from synthloop.ops import op_class
+from synthloop.sample import new_sample
+from test_engine_fixtures import jpeg, noisy_samples, recipe_dict, write_dataset
+
+CURATE = [{"image_decodable": {}}, {"image_size": {"min_side": 16}}, {"answer_nonempty": {}}, {"t_text_dedup": {}}]
+
+
+def curate(tmp_path, ops=CURATE, n=60, **executor):
+    data = write_dataset(tmp_path / "data", noisy_samples(n))
+    recipe = Recipe.model_validate(recipe_dict(tmp_path, data, ops, **executor))
+    return recipe, run(recipe, progress=False)
+
+
+def counts(ledger):
+    return [(e["op"], e["in"], e["kept"], e["dropped"], e["quarantined"]) for e in ledger["ops"]]
+
+
+def test_ledger_counts_on_noisy_fixture(tmp_path):
+    _, ledger = curate(tmp_path)
+    # 6 truncated JPEGs, then 5 narrow images, 5 empty answers, 6 text duplicates of sample 0 survive to dedup
+    assert counts(ledger) == [("input", 60, 60, 0, 0), ("image_decodable", 60, 54, 0, 6),
+                              ("image_size", 54, 49, 5, 0), ("answer_nonempty", 49, 44, 5, 0),
+                              ("t_text_dedup", 44, 38, 6, 0)]
+    assert (ledger["input"], ledger["output"], ledger["dropped"], ledger["quarantined"]) == (60, 38, 16, 6)
+    assert ledger["added"] == 0 and ledger["dropped_path"] == str(tmp_path / "dropped")
+
+
+def test_audit_files_hold_every_removed_sample(tmp_path):
+    recipe, ledger = curate(tmp_path)
+    output = list(read_samples(tmp_path / "out"))
+    dropped = pq.read_table(tmp_path / "dropped").to_pylist()
+    quarantined = pq.read_table(tmp_path / "quarantine").to_pylist()
+    assert (len(output), len(dropped), len(quarantined)) == (ledger["output"], ledger["dropped"], ledger["quarantined"])
+    every_id = sorted([s["id"] for s in output] + [r["id"] for r in dropped] + [r["id"] for r in quarantined])
+    assert every_id == [f"s_{i:04d}" for i in range(60)]  # nothing lost, nothing twice
+    duplicates = sorted((r["id"], r["survivor"]) for r in dropped if r["op"] == "t_text_dedup")
+    assert duplicates == [(f"s_{i:04d}", "s_0000") for i in (6, 20, 34, 41, 48, 55)]
+    narrow = next(r for r in dropped if r["op"] == "image_size")
+    assert narrow["id"] == "s_0005" and narrow["value"] == "8" and "min_side 16" in narrow["reason"]
+    assert narrow["images"][0]["bytes"] == jpeg((5 * 37 % 256, 5 * 11 % 256, 90), (8, 40))
+    assert {r["op"] for r in quarantined} == {"image_decodable"}
+    assert all("s_00" in r["id"] and r["error"] for r in quarantined)
+    kept = next(s for s in output if s["id"] == "s_0000")
+    assert kept["scores"]["image_min_side"] == 40.0
+
+
+def test_invalid_and_unreadable_input_is_quarantined_as_input(tmp_path):
+    good = noisy_samples(3)
+    broken = new_sample("no_placeholder", [{"role": "user", "content": "hi"}], [{"bytes": jpeg((1, 2, 3)), "path": None}])
+    data = write_dataset(tmp_path / "data", [*good, broken])
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "a.jpg").write_bytes(jpeg((9, 9, 9)))
+    llava = tmp_path / "x.jsonl"
+    llava.write_text('{"id": "l1", "image": "a.jpg", "conversations": [{"from": "human", "value": "<image> hi"},'
+                     ' {"from": "gpt", "value": "yes"}]}\n{"id": "l2", "conversations": \n')
+    spec = recipe_dict(tmp_path, data, [{"image_decodable": {}}])
+    spec["inputs"].append({"format": "llava", "path": str(llava), "image_root": str(tmp_path / "images")})
+    ledger = run(Recipe.model_validate(spec), progress=False)
+    assert counts(ledger)[:2] == [("input", 6, 4, 0, 2), ("image_decodable", 4, 4, 0, 0)]
+    rows = {r["id"]: r for r in pq.read_table(tmp_path / "quarantine").to_pylist()}
+    assert rows["no_placeholder"]["op"] == "input" and "placeholder" in rows["no_placeholder"]["error"]
+    assert rows[""]["op"] == "input" and "x.jsonl, line 2" in rows[""]["error"]
+    out = {s["id"]: s for s in read_samples(tmp_path / "out")}
+    assert out["l1"]["images"][0]["path"] == str((tmp_path / "images" / "a.jpg").resolve())
+
+
+def test_mapper_additions_balance(tmp_path):
+    _, ledger = curate(tmp_path, [{"t_copies": {"copies": 3}}, {"t_text_dedup": {}}], n=20)
+    copies, dedup = ledger["ops"][1], ledger["ops"][2]
+    assert (copies["in"], copies["added"], copies["kept"]) == (20, 40, 60)
+    # copies share their parent's text and sample 6 repeats sample 0's: 19 texts, each kept once
+    assert (dedup["in"], dedup["dropped"], ledger["output"]) == (60, 41, 19)
+    assert ledger["input"] + ledger["added"] == ledger["output"] + ledger["dropped"] + ledger["quarantined"]
+
+
+def test_selector_drops_the_unselected(tmp_path):
+    _, ledger = curate(tmp_path, [{"t_most_tokens": {"k": 5}}], n=20)
+    assert ledger["ops"][1] == {"op": "t_most_tokens", "in": 20, "kept": 5, "dropped": 15, "quarantined": 0,
+                                "added": 0}
+    reasons = {r["reason"] for r in pq.read_table(tmp_path / "dropped").to_pylist()}
+    assert reasons == {"not selected"}
+
+
+def test_a_failing_sample_is_isolated_and_quarantined(tmp_path):
+    data = write_dataset(tmp_path / "data", [{**s, "id": "bad_one" if i == 2 else s["id"]}
+                                            for i, s in enumerate(noisy_samples(10))])
+    ledger = run(Recipe.model_validate(recipe_dict(tmp_path, data, [{"t_fragile": {}}])), progress=False)
+    assert counts(ledger)[1] == ("t_fragile", 10, 9, 0, 1)
+    row = pq.read_table(tmp_path / "quarantine").to_pylist()[0]
+    assert (row["id"], row["error"]) == ("bad_one", "ValueError: cannot handle bad_one")
+
+
+def test_pixels_decoded_once_per_image_for_all_ops(tmp_path, monkeypatch):
+    calls = []
+    real = synthloop.ops.base.decode
+
+    def counting(data, max_side=None):
+        calls.append(max_side)
+        return real(data, max_side)
+
+    monkeypatch.setattr(synthloop.ops.base, "decode", counting)
+    curate(tmp_path, [{"t_image_width": {}}, {"t_image_width": {"min_width": 1}}, {"image_decodable": {}}], n=20)
+    assert len(calls) == 20 and set(calls) == {32}
+
+
+def test_decode_side_and_stages():
+    width, decodable, blur, dedup = (op_class(n)() for n in ("t_image_width", "image_decodable", "image_blur",
+                                                              "t_text_dedup"))
+    assert decode_side([width, decodable]) == 32 and decode_side([width, blur]) is None and decode_side([]) is None
+    stages = plan_stages([width, dedup, dedup, width, dedup])
+    assert [(s.sample_ops, s.global_ops) for s in stages] == [([0], [1, 2]), ([3], [4]), ([], [])]
+
+
+def test_candidates_carry_embeddings_and_tokens():
+    samples = noisy_samples(2)
+    samples[1]["meta"]["embedding"] = [0.5, 1.0]
+    table = candidate_table(samples)
+    assert table["embedding"].to_pylist() == [None, [0.5, 1.0]]
+    assert table["tokens"].to_pylist() == [9, 10]  # "<image>" counts as a word
+
+
+def test_same_bytes_whatever_the_workers(tmp_path):
+    curate(tmp_path / "a", workers=1)
+    curate(tmp_path / "b", workers=2)
+    files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*.parquet") if "data" not in p.parts)
+    assert len(files) > 10
+    for file in files:
+        assert (tmp_path / "a" / file).read_bytes() == (tmp_path / "b" / file).read_bytes(), file
+
+
+def test_resume_rules(tmp_path):
+    recipe, ledger = curate(tmp_path)
+    assert run(recipe, resume=True, progress=False) == ledger  # finished: nothing to redo
+    with pytest.raises(RunDirError, match="already holds a run"):
+        run(recipe, progress=False)
+    changed = Recipe.model_validate({**recipe.model_dump(), "seed": 1})
+    with pytest.raises(RunDirError, match="recipe changed since the run"):
+        run(changed, resume=True, progress=False)
+    elsewhere = Recipe.model_validate({**recipe.model_dump(), "run_dir": str(tmp_path / "run2")})
+    with pytest.raises(RecipeError, match="already holds Parquet files"):
+        run(elsewhere, progress=False)
