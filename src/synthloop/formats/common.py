@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 from PIL import Image
 
+from synthloop.formats.json_list import JsonListError, iter_json_list
 from synthloop.images import image_bytes
 from synthloop.sample import SampleError, validate_sample
 
@@ -103,16 +104,24 @@ def iter_json_records(path: str | Path) -> Iterator[RawRecord | Rejected]:
 
 
 def _iter_json_list(path: Path) -> Iterator[RawRecord]:
+    try:
+        for index, (line, record) in enumerate(iter_json_list(path), 1):
+            yield RawRecord(record, line, index)
+    except JsonListError as err:
+        raise FormatError(f"{path}: {err}") from None
+    except UnicodeDecodeError:
+        raise FormatError(f"{path}: {_utf8_problem(path)}") from None
+
+
+def _utf8_problem(path: Path) -> str:
+    """Where a file stops being UTF-8 (reads the whole file: only on the error path)."""
     data = path.read_bytes()
     try:
-        records = orjson.loads(data)
-    except orjson.JSONDecodeError as err:
-        raise FormatError(f"{path}: {_decode_problem(data, err)}") from None
-    del data
-    if not isinstance(records, list):
-        raise FormatError(f"{path}: expected a JSON list of records")
-    for index, record in enumerate(records, 1):
-        yield RawRecord(record, None, index)
+        data.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        line = data.count(b"\n", 0, bad.start) + 1
+        return f"line {line}: not valid UTF-8 (byte {bad.start})"
+    return "not valid UTF-8"
 
 
 def _iter_jsonl(path: Path) -> Iterator[RawRecord | Rejected]:
@@ -126,28 +135,27 @@ def _iter_jsonl(path: Path) -> Iterator[RawRecord | Rejected]:
                 yield RawRecord(orjson.loads(line), line_no, index)
             except orjson.JSONDecodeError as err:
                 raw = line.decode("utf-8", errors="replace").rstrip("\n")
-                yield Rejected(str(path), _decode_problem(line, err, with_line=False), line_no, index, record=raw)
+                yield Rejected(str(path), _decode_problem(line, err), line_no, index, record=raw)
 
 
-def _decode_problem(data: bytes, err: orjson.JSONDecodeError, with_line: bool = True) -> str:
+def _decode_problem(line: bytes, err: orjson.JSONDecodeError) -> str:
     try:
-        data.decode("utf-8")
+        line.decode("utf-8")
     except UnicodeDecodeError as bad:
-        line = data.count(b"\n", 0, bad.start) + 1
-        return f"{'line ' + str(line) + ': ' if with_line else ''}not valid UTF-8 (byte {bad.start})"
-    where = f"line {err.lineno} column {err.colno}: " if with_line else f"column {err.pos + 1}: "
-    return f"{where}malformed JSON ({err.msg})"
+        return f"not valid UTF-8 (byte {bad.start} of the line)"
+    return f"column {err.pos + 1}: malformed JSON ({err.msg})"
 
 
 def read_json_samples(path: str | Path, to_sample: Callable[[Any, str], dict]) -> Iterator[dict | Rejected]:
     """Valid canonical samples of a JSON/JSONL file, `to_sample(record, fallback_id)` converting each
     record (it raises ValueError on a bad shape); a bad record is yielded as a `Rejected`."""
     path = Path(path)
+    stem = path.stem
     for raw in iter_json_records(path):
         if isinstance(raw, Rejected):
             yield raw
             continue
-        fallback = f"{path.stem}_{raw.index}"
+        fallback = f"{stem}_{raw.index}"
         sid = sample_id(raw.record, fallback) if isinstance(raw.record, dict) else None
         try:
             yield validate_sample(to_sample(raw.record, fallback))
@@ -265,6 +273,9 @@ def with_image_paths(sample: dict, folder: Path, relative_to: Path) -> dict:
 
 def image_paths(sample: dict, out_file: Path) -> list[str]:
     """Paths of a sample's images for a path-based format written to `out_file`."""
+    paths = [ref.get("path") for ref in sample["images"]]
+    if all(paths):
+        return paths  # type: ignore[return-value]
     sample = with_image_paths(sample, out_file.parent / f"{out_file.stem}_images", out_file.parent)
     return [ref["path"] for ref in sample["images"]]
 

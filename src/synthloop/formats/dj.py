@@ -120,8 +120,7 @@ def sample_to_record(sample: dict, paths: list[str]) -> dict:
 
 def read(path: str | Path, image_root: str | Path | None = None) -> Iterator[dict | Rejected]:
     del image_root  # paths stay relative; only formats that embed images load them
-    path = Path(path)
-    return read_json_samples(path, lambda record, fallback: record_to_sample(record, fallback))
+    return read_json_samples(path, record_to_sample)
 
 
 def write(samples: Iterable[dict], path: str | Path, on_bad: OnBad, image_root: str | Path | None = None) -> int:

@@ -72,8 +72,8 @@ def sample_to_record(sample: dict, paths: list[str]) -> dict:
 
 def read(path: str | Path, image_root: str | Path | None = None) -> Iterator[dict | Rejected]:
     del image_root  # paths stay relative; only formats that embed images load them
-    path = Path(path)
-    return read_json_samples(path, lambda record, fallback: record_to_sample(record, fallback, path.stem))
+    source = Path(path).stem
+    return read_json_samples(path, lambda record, fallback: record_to_sample(record, fallback, source))
 
 
 def write(samples: Iterable[dict], path: str | Path, on_bad: OnBad, image_root: str | Path | None = None) -> int:
