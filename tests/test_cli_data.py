@@ -18,7 +18,8 @@ def test_convert_round_trip_through_dj_by_cli(tmp_path):
     result = invoke("convert", src, tmp_path / "out.jsonl", "--from", "llava", "--to", "dj")
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == "read 6, written 6, quarantined 0"
-    assert invoke("convert", tmp_path / "out.jsonl", tmp_path / "back.json", "--from", "dj", "--to", "llava").exit_code == 0
+    result = invoke("convert", tmp_path / "out.jsonl", tmp_path / "back.json", "--from", "dj", "--to", "llava")
+    assert result.exit_code == 0
     assert json.loads((tmp_path / "back.json").read_text()) == VARIED_RECORDS
 
 

@@ -42,7 +42,8 @@ def test_dj_text_keeps_image_tokens_in_place_and_one_chunk_per_turn(tmp_path):
 
 
 def test_dj_reads_data_juicer_converter_layout_and_captions():
-    converter = "<__dj__image>\n[[human]]: What is it?\n[[gpt]]: A cat.\n[[human]]: Colour?\n[[gpt]]: Grey. <|__dj__eoc|>"
+    converter = ("<__dj__image>\n[[human]]: What is it?\n[[gpt]]: A cat.\n"
+                 "[[human]]: Colour?\n[[gpt]]: Grey. <|__dj__eoc|>")
     assert dj.decode_text(converter) == [
         {"role": "user", "content": "<image>\nWhat is it?"}, {"role": "assistant", "content": "A cat."},
         {"role": "user", "content": "Colour?"}, {"role": "assistant", "content": "Grey. "}]
@@ -96,4 +97,5 @@ def test_bytes_only_images_are_saved_beside_path_formats(tmp_path):
     registry.write("llava", samples, tmp_path / "out" / "train.json")
     records = json.loads((tmp_path / "out" / "train.json").read_text())
     assert records[2]["image"] == ["train_images/multi_3_0.png", "train_images/multi_3_1.jpg"]
-    assert (tmp_path / "out" / "train_images" / "multi_3_1.jpg").read_bytes() == (tmp_path / "img/tall.jpg").read_bytes()
+    saved = tmp_path / "out" / "train_images" / "multi_3_1.jpg"
+    assert saved.read_bytes() == (tmp_path / "img/tall.jpg").read_bytes()

@@ -24,12 +24,12 @@ from synthloop.formats.common import (
     Rejected,
     canonical_meta,
     extra_fields,
-    image_paths,
-    read_json_samples,
     optional_fields,
+    read_json_samples,
     sample_id,
     split_extras,
 )
+from synthloop.formats.image_refs import image_paths
 from synthloop.sample import IMAGE_TOKEN, new_sample
 
 DJ_IMAGE = "<__dj__image>"

@@ -18,11 +18,11 @@ from synthloop.formats.common import (
     Rejected,
     canonical_meta,
     extra_fields,
-    image_paths,
     read_json_samples,
     sample_id,
     split_extras,
 )
+from synthloop.formats.image_refs import image_paths
 from synthloop.sample import new_sample
 
 TO_ROLE = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"}

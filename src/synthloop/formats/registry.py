@@ -19,7 +19,8 @@ from PIL import Image
 from synthloop.formats import dataoptim, dj, llava, messages, webdataset
 from synthloop.formats import parquet as parquet_shards
 from synthloop.formats.boxes import pad_boxes_in_text
-from synthloop.formats.common import FormatError, OnBad, Rejected, iter_json_records, raise_on_bad, with_image_bytes
+from synthloop.formats.common import FormatError, OnBad, Rejected, iter_json_records, raise_on_bad
+from synthloop.formats.image_refs import with_image_bytes
 from synthloop.images import ImageError, image_bytes
 from synthloop.sample import SampleError, validate_sample
 

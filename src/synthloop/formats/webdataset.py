@@ -16,7 +16,8 @@ from pathlib import Path
 
 import orjson
 
-from synthloop.formats.common import OnBad, Rejected, image_extension, with_image_bytes
+from synthloop.formats.common import OnBad, Rejected
+from synthloop.formats.image_refs import image_extension, with_image_bytes
 from synthloop.images import ImageError
 from synthloop.sample import SampleError, validate_sample
 
@@ -59,7 +60,7 @@ def write(samples: Iterable[dict], path: str | Path, on_bad: OnBad, image_root: 
             if tar is None or (not single and count % shard_samples == 0):
                 if tar is not None:
                     tar.close()
-                tar = tarfile.open(path if single else path / f"part-{shards:05d}.tar", "w")
+                tar = tarfile.open(path if single else path / f"part-{shards:05d}.tar", "w")  # noqa: SIM115
                 shards += 1
             for name, data in _members(f"{count:09d}", sample):
                 _add(tar, name, data)
