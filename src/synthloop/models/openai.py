@@ -49,7 +49,8 @@ class OpenAIChatModel:
     """Generator + Judge + NextTokenScorer over HTTP."""
 
     def __init__(self, base_url: str, model: str, api_key_env: str = "OPENAI_API_KEY", concurrency: int = 8,
-                 timeout_s: float = 60.0, retries: int = 4, backoff_s: float = 0.5):
+                 timeout_s: float = 60.0, retries: int = 4, backoff_s: float = 0.5, judge_top_logprobs: int = 20):
+        self.judge_top_logprobs = judge_top_logprobs  # OpenAI allows 20; vLLM serves more when configured to
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.concurrency = concurrency
@@ -110,7 +111,7 @@ class OpenAIChatModel:
 
     def p_yes(self, requests: list[Request]) -> list[float]:
         """NaN where neither Yes nor No is among the top tokens (the op quarantines those)."""
-        return [yes_probability(top) for top in self.next_token_logprobs(requests)]
+        return [yes_probability(top) for top in self.next_token_logprobs(requests, self.judge_top_logprobs)]
 
     def close(self) -> None:
         self.client.close()

@@ -56,13 +56,15 @@ def parse_messages(messages: Any) -> Request:
         for part in content:
             kind = part.get("type") if isinstance(part, dict) else None
             if kind == "text":
-                pieces.append(str(part.get("text", "")))
+                text = str(part.get("text", ""))
+                # LLaVA-style prompts put a newline after an image; our own client sends it already.
+                pieces.append(text if not pieces or pieces[-1] != IMAGE_TOKEN or text[:1].isspace() else "\n" + text)
             elif kind == "image_url":
                 images.append(_decode_data_url((part.get("image_url") or {}).get("url", ""), k))
                 pieces.append(IMAGE_TOKEN)
             else:
                 raise BadRequest(f"messages[{k}]: unsupported content part type {kind!r}")
-        canonical.append({"role": role, "content": "\n".join(pieces)})
+        canonical.append({"role": role, "content": "".join(pieces)})
     return Request(images, canonical)
 
 
