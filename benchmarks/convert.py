@@ -69,12 +69,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=200_000)
     parser.add_argument("--child", nargs=3, metavar=("SRC", "FMT", "DST"), help=argparse.SUPPRESS)
+    parser.add_argument("--generate", metavar="FOLDER", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         run_one(Path(args.child[0]), args.child[1], Path(args.child[2]))
         return
+    if args.generate:
+        generate(Path(args.generate), args.samples)
+        return
     with tempfile.TemporaryDirectory() as tmp:
-        src = generate(Path(tmp), args.samples)
+        # generate in a child too: Linux keeps a process's peak RSS across exec, so a parent that
+        # built 200k records in memory would lend its peak to every conversion child
+        subprocess.run([sys.executable, __file__, "--generate", tmp, "--samples", str(args.samples)], check=True)
+        src = Path(tmp) / "bench.json"
         size_mib = src.stat().st_size / 2**20
         print(f"generated {args.samples} LLaVA samples ({size_mib:.1f} MiB JSON)")
         for fmt, dst in (("parquet", "out_parquet"), ("dj", "out.jsonl")):

@@ -41,6 +41,11 @@ def test_unknown_format_and_missing_source(tmp_path):
                              "(known: dj, ids, llava, messages, parquet, webdataset)\n")
     result = invoke("convert", tmp_path / "nope.json", tmp_path / "o", "--from", "llava", "--to", "dj")
     assert result.exit_code == 2 and result.stderr == f"error: {tmp_path / 'nope.json'}: no such file or folder\n"
+    result = invoke("convert", tmp_path / "img", tmp_path / "o.jsonl", "--from", "parquet", "--to", "dj")
+    assert result.exit_code == 2 and result.stderr == f"error: {tmp_path / 'img'}: no Parquet files\n"
+    src = tmp_path / "varied.json"
+    result = invoke("convert", src, src, "--from", "llava", "--to", "llava")
+    assert result.exit_code == 2 and result.stderr == f"error: {src}: the output would overwrite the input\n"
 
 
 def test_quarantine_writes_bad_samples_and_counts_add_up(tmp_path):

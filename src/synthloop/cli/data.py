@@ -66,6 +66,8 @@ def convert(
     pad_boxes: bool = typer.Option(False, help="Move boxes to LLaVA's padded square (--image_aspect_ratio pad)."),
 ) -> None:
     """Convert a dataset between formats, keeping every turn, role and id."""
+    if dst.exists() and dst.resolve() == src.resolve():
+        fail(f"{dst}: the output would overwrite the input")
     root = _default_image_root(src, image_root)
     sink = _Quarantine(quarantine) if quarantine else None
     read = [0]
@@ -74,9 +76,9 @@ def convert(
                       TimeElapsedColumn(), console=console, transient=True,
                       disable=not console.is_terminal) as progress:
             task = progress.add_task(f"{from_format} -> {to_format}", total=None)
-            samples = registry.read(from_format, src, root, on_bad=sink and sink.reader_rejected)
+            samples = registry.read(from_format, src, root, on_bad=sink.reader_rejected if sink else None)
             written = registry.write(to_format, _counted(samples, read, progress, task), dst, root,
-                                     on_bad=sink and sink.writer_rejected, pad_boxes=pad_boxes)
+                                     on_bad=sink.writer_rejected if sink else None, pad_boxes=pad_boxes)
     except FormatError as err:
         fail(str(err))
     finally:

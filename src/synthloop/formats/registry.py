@@ -30,6 +30,8 @@ Writer = Callable[..., int]
 
 def _read_parquet(path: str | Path, image_root: str | Path | None = None) -> Iterator[dict | Rejected]:
     del image_root
+    if not parquet_shards.parquet_files(path):
+        raise FormatError(f"{path}: no Parquet files")
     for index, sample in enumerate(parquet_shards.read_samples(path), 1):
         try:
             yield validate_sample(sample)
