@@ -99,17 +99,25 @@ def test_a_failing_sample_is_isolated_and_quarantined(tmp_path):
     assert (row["id"], row["error"]) == ("bad_one", "ValueError: cannot handle bad_one")
 
 
-def test_pixels_decoded_once_per_image_for_all_ops(tmp_path, monkeypatch):
-    calls = []
-    real = synthloop.ops.base.decode
+def test_images_read_and_decoded_once_for_all_ops(tmp_path, monkeypatch):
+    decodes, reads = [], []
+    real_decode, real_read = synthloop.ops.base.decode, synthloop.ops.base.image_bytes
 
-    def counting(data, max_side=None):
-        calls.append(max_side)
-        return real(data, max_side)
+    def counting_decode(data, max_side=None):
+        decodes.append(max_side)
+        return real_decode(data, max_side)
 
-    monkeypatch.setattr(synthloop.ops.base, "decode", counting)
-    curate(tmp_path, [{"t_image_width": {}}, {"t_image_width": {"min_width": 1}}, {"image_decodable": {}}], n=20)
-    assert len(calls) == 20 and set(calls) == {32}
+    def counting_read(ref, image_root=None):
+        reads.append(ref)
+        return real_read(ref, image_root)
+
+    monkeypatch.setattr(synthloop.ops.base, "decode", counting_decode)
+    monkeypatch.setattr(synthloop.ops.base, "image_bytes", counting_read)
+    ops = [{"t_image_width": {}}, {"image_size": {"min_side": 1}}, {"t_image_width": {"min_width": 1}},
+           {"image_decodable": {}}]
+    curate(tmp_path, ops, n=20)
+    assert len(decodes) == 20 and set(decodes) == {32}  # the largest thumbnail any op asked for
+    assert len(reads) == 20
 
 
 def test_decode_side_and_stages():

@@ -169,7 +169,8 @@ def _apply(op_index: int, op: Op, batch: Batch, shard: _Shard) -> Batch:
     outcomes = _outcomes_or_keys(op, batch)
     shard.count(op_index, "in", len(batch))
     survivors: list[dict] = []
-    for sample, outcome in zip(batch.samples, outcomes, strict=True):
+    origins: list[int] = []  # for each survivor, its index in `batch` (-1: a sample the op made)
+    for index, (sample, outcome) in enumerate(zip(batch.samples, outcomes, strict=True)):
         if isinstance(outcome, Drop):
             shard.count(op_index, "dropped")
             shard.drop(sample, op_index, outcome.reason, json_text(outcome.value), survivor_of(outcome))
@@ -188,8 +189,20 @@ def _apply(op_index: int, op: Op, batch: Batch, shard: _Shard) -> Batch:
                 else:
                     shard.count(op_index, "kept")
                     survivors.append(produced)
-    narrowed = Batch(survivors, batch.image_root, batch.max_side)
-    narrowed._decoded = batch._decoded  # decoded images are keyed by content: share them with later ops
+                    origins.append(index if produced is sample else -1)
+    return _narrowed(batch, survivors, origins)
+
+
+def _narrowed(batch: Batch, samples: list[dict], origins: list[int]) -> Batch:
+    """A Batch of `samples` that keeps what `batch` already read and decoded, so later ops of the
+    stage neither re-read image files nor decode again (decoded images are keyed by content)."""
+    narrowed = Batch(samples, batch.image_root, batch.max_side)
+    narrowed._decoded = batch._decoded
+    for new, old in enumerate(origins):
+        if old >= 0:
+            for j in range(len(samples[new]["images"])):
+                if (old, j) in batch._bytes:
+                    narrowed._bytes[(new, j)] = batch._bytes[(old, j)]
     return narrowed
 
 
@@ -202,9 +215,8 @@ def _outcomes_or_keys(op: Op, batch: Batch) -> list[Any]:
         results = method(batch)
     except Exception as batch_error:  # noqa: BLE001  (any op bug or bad sample; isolated below)
         results = []
-        for sample in batch.samples:
-            single = Batch([sample], batch.image_root, batch.max_side)
-            single._decoded = batch._decoded
+        for index, sample in enumerate(batch.samples):
+            single = _narrowed(batch, [sample], [index])
             try:
                 results.extend(method(single))
             except Exception as err:  # noqa: BLE001
