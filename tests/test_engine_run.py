@@ -1,3 +1,5 @@
+import os
+
 import pyarrow.parquet as pq
 import pytest
 import test_engine_fixtures  # noqa: F401  (registers the t_ ops)
@@ -55,7 +57,8 @@ def test_audit_files_hold_every_removed_sample(tmp_path):
 
 def test_invalid_and_unreadable_input_is_quarantined_as_input(tmp_path):
     good = noisy_samples(3)
-    broken = new_sample("no_placeholder", [{"role": "user", "content": "hi"}], [{"bytes": jpeg((1, 2, 3)), "path": None}])
+    broken = new_sample("no_placeholder", [{"role": "user", "content": "hi"}],
+                        [{"bytes": jpeg((1, 2, 3)), "path": None}])
     data = write_dataset(tmp_path / "data", [*good, broken])
     (tmp_path / "images").mkdir()
     (tmp_path / "images" / "a.jpg").write_bytes(jpeg((9, 9, 9)))
@@ -157,3 +160,13 @@ def test_resume_rules(tmp_path):
     elsewhere = Recipe.model_validate({**recipe.model_dump(), "run_dir": str(tmp_path / "run2")})
     with pytest.raises(RecipeError, match="already holds Parquet files"):
         run(elsewhere, progress=False)
+
+
+def test_model_cache_points_into_the_run_dir_during_the_run(tmp_path, monkeypatch):
+    seen = []
+    monkeypatch.delenv("SYNTHLOOP_CACHE_DIR", raising=False)
+    monkeypatch.setattr(test_engine_fixtures.MinWords, "setup",
+                        lambda self: seen.append(os.environ["SYNTHLOOP_CACHE_DIR"]))
+    curate(tmp_path, [{"t_min_words": {}}], n=3)
+    assert seen == [str((tmp_path / "run" / "cache").resolve())]
+    assert "SYNTHLOOP_CACHE_DIR" not in os.environ

@@ -8,7 +8,9 @@ does not depend on the number of workers, on timing, or on where a previous run 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from multiprocessing import get_context
 from typing import Any
@@ -24,6 +26,7 @@ from synthloop.engine.recipe import Recipe
 from synthloop.engine.resolve import resolve_stage
 from synthloop.engine.rundir import RunDir, read_json, write_json
 from synthloop.engine.worker import ShardTask, init_worker, process_shard
+from synthloop.models.cache import CACHE_DIR_ENV
 from synthloop.ops.base import Op
 
 
@@ -34,7 +37,8 @@ def run(recipe: Recipe, resume: bool = False, progress: bool = True) -> Ledger:
     ops = recipe.build_ops()
     stages = plan_stages(ops)
     settings = recipe.executor
-    with _Pool(settings.workers, ops, rundir, settings.batch_size) as pool, _progress(progress) as bar:
+    with _model_cache(rundir), _Pool(settings.workers, ops, rundir, settings.batch_size) as pool, \
+            _progress(progress) as bar:
         shard_count = _input_stage(pool, rundir, recipe, stages[0], bar)
         for stage in stages:
             if stage.index > 0:
@@ -44,6 +48,20 @@ def run(recipe: Recipe, resume: bool = False, progress: bool = True) -> Ledger:
     ledger = _ledger(rundir, ops, stages, shard_count)
     write_json(rundir.ledger_file, dict(ledger))
     return ledger
+
+
+@contextmanager
+def _model_cache(rundir: RunDir) -> Iterator[None]:
+    """Model backends (in this process and in the workers it spawns) cache into RUN_DIR/cache."""
+    before = os.environ.get(CACHE_DIR_ENV)
+    os.environ[CACHE_DIR_ENV] = str(rundir.cache.resolve())
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(CACHE_DIR_ENV, None)
+        else:
+            os.environ[CACHE_DIR_ENV] = before
 
 
 def _input_stage(pool: _Pool, rundir: RunDir, recipe: Recipe, stage: Stage, bar: Progress) -> int:

@@ -36,7 +36,8 @@ def candidate_table(samples: list[dict]) -> pa.Table:
         "source": pa.array([s["source"] for s in samples], pa.string()),
         "task": pa.array([s["task"] for s in samples], pa.string()),
         "qtype": pa.array([s["qtype"] for s in samples], pa.string()),
-        "scores": pa.array([orjson.dumps(s["scores"], option=orjson.OPT_SORT_KEYS).decode() for s in samples], pa.string()),
+        "scores": pa.array([orjson.dumps(s["scores"], option=orjson.OPT_SORT_KEYS).decode() for s in samples],
+                           pa.string()),
         "tokens": pa.array([sum(len(m["content"].split()) for m in s["messages"]) for s in samples], pa.int64()),
     }
     vectors = [s["meta"].get(EMBEDDING) for s in samples]
