@@ -78,6 +78,10 @@ def test_unknown_format_and_role(tmp_path):
     path = jsonl(tmp_path / "data.jsonl", json.dumps(record))
     with pytest.raises(FormatError, match=r"line 1, id 'r': turn 1: unknown speaker 'robot'"):
         list(registry.read("llava", path))
+    record = {"id": "n", "conversations": [{"from": "human", "value": 5}]}
+    path = jsonl(tmp_path / "data.jsonl", json.dumps(GOOD), json.dumps(record))
+    with pytest.raises(FormatError, match=r"line 2, id 'n': messages.0.content: Input should be a valid string"):
+        list(registry.read("llava", path))
 
 
 def test_counts_add_up_with_rejects_at_both_ends(tmp_path):

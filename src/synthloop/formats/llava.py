@@ -39,14 +39,10 @@ def record_to_sample(record: object, fallback_id: str, source: str) -> dict:
     turns = record.get("conversations")
     if not isinstance(turns, list) or not turns:
         raise ValueError("'conversations' must be a non-empty list")
-    messages = []
-    for number, turn in enumerate(turns, 1):
-        if not isinstance(turn, dict) or not isinstance(turn.get("value"), str):
-            raise ValueError(f"turn {number}: expected {{from, value}} with a string value")
-        role = TO_ROLE.get(turn.get("from"))  # type: ignore[arg-type]
-        if role is None:
-            raise ValueError(f"turn {number}: unknown speaker {turn.get('from')!r} (expected human, gpt or system)")
-        messages.append({"role": role, "content": turn["value"]})
+    try:  # the common case fast; a bad turn is then found and named below
+        messages = [{"role": TO_ROLE[turn["from"]], "content": turn["value"]} for turn in turns]
+    except (KeyError, TypeError):
+        raise ValueError(_turn_problem(turns)) from None
     image = record.get("image")
     paths = [] if image is None else [image] if isinstance(image, str) else image
     if not isinstance(paths, list) or not all(isinstance(p, str) and p for p in paths):
@@ -56,6 +52,16 @@ def record_to_sample(record: object, fallback_id: str, source: str) -> dict:
         meta[IMAGE_LIST] = True
     return new_sample(sample_id(record, fallback_id), messages, [{"bytes": None, "path": p} for p in paths],
                       source=source, meta=meta)
+
+
+def _turn_problem(turns: list) -> str:
+    for number, turn in enumerate(turns, 1):
+        if not isinstance(turn, dict) or "value" not in turn:
+            return f"turn {number}: expected {{from, value}}"
+        speaker = turn.get("from")
+        if not isinstance(speaker, str) or speaker not in TO_ROLE:
+            return f"turn {number}: unknown speaker {speaker!r} (expected human, gpt or system)"
+    return "malformed turns"
 
 
 def sample_to_record(sample: dict, paths: list[str]) -> dict:
