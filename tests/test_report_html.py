@@ -47,7 +47,9 @@ def run_dir(tmp_path):
               "ops": [{"op": "image_decodable", "in": 7, "kept": 6, "dropped": 1, "quarantined": 0},
                       {"op": "image_size", "in": 6, "kept": 5, "dropped": 1, "quarantined": 0}]}
     (tmp_path / "curate" / "ledger.json").write_bytes(orjson.dumps(ledger))
-    (tmp_path / "curate" / "recipe.yaml").write_text("ops:\n  - image_size: {min_side: 32}\n")
+    (tmp_path / "curate" / "recipe.yaml").write_text(
+        f"ops:\n  - image_size: {{min_side: 32}}\noutput: {{path: {tmp_path / 'curate' / 'output'}}}\n")
+    write_samples(kept, tmp_path / "curate" / "stages" / "s0" / "data")  # engine internals: not read
     rounds = [{"round": 0, "arm": arm, "overall": 0.5, "per_qtype": {"color": 0.9, "count": 0.1}, "added": {}}
               for arm in ("loop", "baseline")]
     rounds += [{"round": 1, "arm": "loop", "overall": 0.7, "per_qtype": {"color": 0.9, "count": 0.5},

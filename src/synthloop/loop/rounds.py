@@ -73,11 +73,10 @@ def curate(samples: list[dict], ops: list[dict], folder: Path, seed: int, worker
 
 
 def read_bad_cases(eval_dir: Path) -> dict[str, list[dict]]:
-    """`bad_case_<qtype>.json` files of an evaluation folder -> `{qtype: [case, ...]}`."""
-    cases = {}
+    """`bad_case_<qtype>.json` files (each `{qtype: [case, ...]}`) of an evaluation folder, merged."""
+    cases: dict[str, list[dict]] = {}
     for file in sorted(eval_dir.glob("bad_case_*.json")):
-        loaded = orjson.loads(file.read_bytes())
-        cases[file.stem.removeprefix("bad_case_")] = loaded if isinstance(loaded, list) else loaded.get("cases", [])
+        cases.update(orjson.loads(file.read_bytes()))
     return cases
 
 
@@ -127,13 +126,13 @@ def run_loop(recipe: LoopRecipe, log: Callable[[str], None] = print) -> dict:
     rounds = [_entry(0, arm, first, {}) for arm in arms]
     weak = sorted(first.error_rates, key=lambda q: (-first.error_rates[q], q))[:3]
     synthesizer = make_synthesizer(recipe)
-    qtypes = sorted(first.per_qtype)
+    qtypes = sorted(q for q in first.per_qtype if q in synthesizer.qtypes)
     for r in range(1, recipe.rounds + 1):
         for arm in arms:
             arm_pool, last = state[arm]
             if arm == "loop":
                 counts = adaptive_bad_case_allocation(
-                    last.error_rates, {q: len(c) for q, c in last.bad_cases.items()}, recipe.synthesis.budget,
+                    {q: e for q, e in last.error_rates.items() if q in qtypes}, {q: len(c) for q, c in last.bad_cases.items()}, recipe.synthesis.budget,
                     seed=recipe.seed * 1_000 + r, min_bad_cases=recipe.synthesis.min_bad_cases)
             else:
                 counts = uniform_allocation(qtypes, recipe.synthesis.budget)

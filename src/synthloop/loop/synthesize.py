@@ -7,12 +7,13 @@ MLLM-DataEngine does); the world renderer ignores them and renders fresh scenes 
 
 from __future__ import annotations
 
-import zlib
 from typing import Protocol, runtime_checkable
 
 
 @runtime_checkable
 class Synthesizer(Protocol):
+    qtypes: tuple[str, ...]  # the question types it can make
+
     def synthesize(self, counts: dict[str, int], seed: int, bad_cases: dict[str, list[dict]]) -> list[dict]: ...
 
 
@@ -20,6 +21,9 @@ class WorldSynthesizer:
     """Targeted synthesis by rendering new `synthloop.world` scenes of the asked qtypes."""
 
     def __init__(self, image_size: int = 64, difficulty: dict | None = None):
+        from synthloop import world
+
+        self.qtypes = world.QTYPES
         self.image_size = image_size
         self.difficulty = difficulty
 
@@ -31,7 +35,7 @@ class WorldSynthesizer:
             if n <= 0:
                 continue
             # One seed per (round seed, qtype): both arms render the same scenes for a qtype they share.
-            qtype_seed = seed * 1_000 + zlib.crc32(qtype.encode()) % 1_000
+            qtype_seed = seed * 100 + world.QTYPES.index(qtype)
             samples.extend(world.generate(n, mix={qtype: 1.0}, seed=qtype_seed, image_size=self.image_size,
                                           difficulty=self.difficulty))
         return samples

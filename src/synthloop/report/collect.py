@@ -2,7 +2,7 @@
 
 The report reads what runs leave behind and nothing else: `ledger.json` files (engine runs),
 `loop.json`, `curation.json`, resolved recipes, and the Parquet of kept, dropped and quarantined
-samples. Each part is optional, so the report works for a plain `synthloop run` as well as for a
+samples of each engine run (found through the output paths in the run's `recipe.yaml`). Each part is optional, so the report works for a plain `synthloop run` as well as for a
 loop or the demo.
 """
 
@@ -52,11 +52,20 @@ def _relative(path: Path, root: Path) -> str:
     return str(path.relative_to(root)) if path != root else "."
 
 
-def _status(file: Path) -> str:
-    name = str(file).lower()
-    if "quarantin" in name:
-        return "quarantined"
-    return "dropped" if "dropped" in name else "kept"
+def _engine_folders(root: Path, status: str) -> list[Path]:
+    """The output (kept), dropped or quarantine folder of every engine run under `root`, from its recipe."""
+    folders = []
+    for recipe_file in sorted(root.rglob("recipe.yaml")):
+        if not (recipe_file.parent / "ledger.json").is_file():
+            continue
+        output = (yaml.safe_load(recipe_file.read_text()) or {}).get("output") or {}
+        if "path" not in output:
+            continue
+        default = Path(output["path"]).parent / ("dropped" if status == "dropped" else "quarantine")
+        folder = {"kept": output["path"], "dropped": output.get("dropped"),
+                  "quarantined": output.get("quarantine")}[status] or default
+        folders.append(Path(folder))
+    return folders
 
 
 def _thresholds(recipe: dict) -> dict[str, dict[str, float]]:
@@ -83,12 +92,11 @@ def _example(row: dict, status: str) -> Example:
                    images[0].get("bytes") if images else None)
 
 
-def _read_parquet(file: Path, run: RunFiles, seen_examples: dict[str, int]) -> None:
+def _read_parquet(file: Path, status: str, run: RunFiles, seen_examples: dict[str, int]) -> None:
     parquet = pq.ParquetFile(file)
     columns = parquet.schema_arrow.names
     if "scores" not in columns or "id" not in columns:
         return
-    status = _status(file)
     for batch in parquet.iter_batches(batch_size=8192, columns=["scores"]):
         for text in batch.column(0).to_pylist():
             for key, value in (orjson.loads(text) if text else {}).items():
@@ -124,7 +132,8 @@ def collect(run_dir: str | Path) -> RunFiles:
             for op, bounds in _thresholds(loaded if isinstance(loaded, dict) else {}).items():
                 run.thresholds.setdefault(op, {}).update(bounds)
     seen: dict[str, int] = {}
-    # Kept data first (the curated output), then what was removed, so each gallery fills from each kind.
-    for file in sorted(root.rglob("*.parquet"), key=lambda f: (_status(f) != "kept", str(f))):
-        _read_parquet(file, run, seen)
+    for status in ("kept", "dropped", "quarantined"):
+        for folder in _engine_folders(root, status):
+            for file in sorted(folder.rglob("*.parquet")) if folder.is_dir() else []:
+                _read_parquet(file, status, run, seen)
     return run
