@@ -1,0 +1,35 @@
+"""`synthloop train`: train TinyVLM on a canonical Parquet dataset and write a checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from synthloop.cli.app import app, console, fail
+
+
+@app.command("train")
+def train_command(
+    data: Path = typer.Argument(..., help="Canonical Parquet file or folder of shards."),
+    out: Path = typer.Option(..., "--out", help="Checkpoint directory to write."),
+    stage: str = typer.Option("both", help="1 (projector on captions), 2 (instruction tuning) or both."),
+    epochs: int = typer.Option(1, min=1, help="Passes over the data per stage."),
+    max_samples: int | None = typer.Option(None, help="Budget: the most samples the data may hold."),
+    global_batch_size: int = typer.Option(64, help="Budget: samples per optimiser step."),
+    seed: int = typer.Option(0, help="Seed for weights and data order."),
+    time_budget: float | None = typer.Option(None, help="Stop training after this many seconds."),
+    vision: str = typer.Option("conv", help="conv (from scratch) or efficientnet-lite0 (pretrained, frozen)."),
+) -> None:
+    """Train TinyVLM (LLaVA-style, two stages) on DATA and write config, weights and tokenizer to --out."""
+    from synthloop.sample import SampleError
+    from synthloop.train.trainer import BudgetError, train
+
+    if stage not in ("1", "2", "both"):
+        fail(f"--stage must be 1, 2 or both, not {stage!r}")
+    try:
+        path = train(data, out, stage=stage, epochs=epochs, max_samples=max_samples,  # type: ignore[arg-type]
+                     global_batch_size=global_batch_size, seed=seed, time_budget_s=time_budget, vision=vision)
+    except (BudgetError, SampleError, FileNotFoundError, ValueError) as err:
+        fail(f"{data}: {err}")
+    console.print(f"checkpoint written to {path}")

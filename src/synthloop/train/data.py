@@ -1,0 +1,162 @@
+"""Canonical samples -> token ids, loss labels and a table of preprocessed images; length-bucketed batches.
+
+Sequence layout: `<bos>` then per turn its role token and content, each `<image>` expanded to
+`image_tokens` IMAGE ids; an assistant turn ends with `<eos>`. Labels are the assistant contents
+and their `<eos>`; every other position (bos, role tokens, user/system turns, images) is -100.
+Each distinct image (by bytes or path) is decoded and resized once into a shared uint8 table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from tokenizers import Tokenizer
+
+from synthloop.images import ImageError, content_hash, decode, image_bytes
+from synthloop.sample import IMAGE_TOKEN
+from synthloop.train.tokenizer import ASSISTANT, BOS, EOS, IMAGE, PAD, ROLE_TOKEN
+
+IGNORE = -100
+
+
+def encode_messages(messages: list[dict], tokenizer: Tokenizer, image_tokens: int,
+                    add_generation_prompt: bool = False) -> tuple[list[int], list[int]]:
+    """Token ids and labels for a conversation; with `add_generation_prompt`, end with `<|assistant|>`
+    (unless the last turn is already the assistant's, whose content is then continued, without `<eos>`)."""
+    ids, labels = [BOS], [IGNORE]
+    for turn, message in enumerate(messages):
+        role = message["role"]
+        if role not in ROLE_TOKEN:
+            raise ValueError(f"message {turn}: unknown role {role!r}")
+        content: list[int] = []
+        for part_index, part in enumerate(message["content"].split(IMAGE_TOKEN)):
+            if part_index:
+                content += [IMAGE] * image_tokens
+            if part:
+                content += tokenizer.encode(part, add_special_tokens=False).ids
+        is_open_reply = add_generation_prompt and role == "assistant" and turn == len(messages) - 1
+        if role == "assistant" and not is_open_reply:
+            content.append(EOS)
+        ids += [ROLE_TOKEN[role], *content]
+        labels += [IGNORE, *(content if role == "assistant" else [IGNORE] * len(content))]
+    if add_generation_prompt and messages[-1]["role"] != "assistant":
+        ids.append(ASSISTANT)
+        labels.append(IGNORE)
+    return ids, labels
+
+
+def load_pixels(ref: dict, size: int, image_root: str | Path | None = None) -> np.ndarray:
+    """An image reference -> uint8 (3, size, size), squashed to a square."""
+    image = decode(image_bytes(ref, image_root)).resize((size, size), Image.Resampling.BILINEAR)
+    return np.asarray(image, dtype=np.uint8).transpose(2, 0, 1)
+
+
+def pil_pixels(images: list[Image.Image], size: int) -> torch.Tensor:
+    """PIL images -> uint8 (n, 3, size, size)."""
+    if not images:
+        return torch.zeros((0, 3, size, size), dtype=torch.uint8)
+    arrays = [np.asarray(im.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)) for im in images]
+    return torch.from_numpy(np.stack(arrays).transpose(0, 3, 1, 2).copy())
+
+
+@dataclass
+class EncodedData:
+    """Encoded training samples: per-sample token ids, labels and indices into `pixels`."""
+
+    ids: list[np.ndarray] = field(default_factory=list)
+    labels: list[np.ndarray] = field(default_factory=list)
+    image_index: list[list[int]] = field(default_factory=list)
+    sample_ids: list[str] = field(default_factory=list)
+    pixels: torch.Tensor | None = None  # uint8 (n_distinct_images, 3, S, S)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (sample id, reason)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.fromiter((len(x) for x in self.ids), dtype=np.int64, count=len(self.ids))
+
+
+def encode_samples(samples: list[dict], tokenizer: Tokenizer, image_tokens: int, image_size: int,
+                   max_seq_len: int, image_root: str | Path | None = None) -> EncodedData:
+    """Encode every sample; one that cannot be used (bad image, too long, no reply) is skipped with its reason."""
+    data = EncodedData()
+    table: dict[str, int] = {}
+    images: list[np.ndarray] = []
+    for sample in samples:
+        ids, labels = encode_messages(sample["messages"], tokenizer, image_tokens)
+        reason = None
+        if len(ids) > max_seq_len:
+            reason = f"{len(ids)} tokens exceed max_seq_len {max_seq_len}"
+        elif all(label == IGNORE for label in labels):
+            reason = "no assistant turn to learn from"
+        indices = []
+        for ref in sample["images"] if reason is None else []:
+            key = content_hash(ref["bytes"]) if ref.get("bytes") is not None else f"path:{ref.get('path')}"
+            if key not in table:
+                try:
+                    images.append(load_pixels(ref, image_size, image_root))
+                except ImageError as err:
+                    reason = f"image {len(indices)}: {err}"
+                    break
+                table[key] = len(images) - 1
+            indices.append(table[key])
+        if reason is not None:
+            data.skipped.append((sample["id"], reason))
+            continue
+        data.ids.append(np.asarray(ids, dtype=np.int64))
+        data.labels.append(np.asarray(labels, dtype=np.int64))
+        data.image_index.append(indices)
+        data.sample_ids.append(sample["id"])
+    shape = (0, 3, image_size, image_size)
+    data.pixels = torch.from_numpy(np.stack(images)) if images else torch.zeros(shape, dtype=torch.uint8)
+    return data
+
+
+@dataclass
+class Batch:
+    input_ids: torch.Tensor  # (B, T), right-padded with PAD
+    labels: torch.Tensor  # (B, T), IGNORE on padding
+    image_index: torch.Tensor  # (n_images,) rows of the pixel table, in placeholder order
+    rows: np.ndarray  # which samples of the EncodedData
+
+    @property
+    def size(self) -> int:
+        return len(self.rows)
+
+
+def collate(data: EncodedData, rows: np.ndarray) -> Batch:
+    length = max(len(data.ids[r]) for r in rows)
+    input_ids = torch.full((len(rows), length), PAD, dtype=torch.long)
+    labels = torch.full((len(rows), length), IGNORE, dtype=torch.long)
+    for i, r in enumerate(rows):
+        input_ids[i, : len(data.ids[r])] = torch.from_numpy(data.ids[r])
+        labels[i, : len(data.labels[r])] = torch.from_numpy(data.labels[r])
+    image_index = torch.tensor([j for r in rows for j in data.image_index[r]], dtype=torch.long)
+    return Batch(input_ids, labels, image_index, rows)
+
+
+def global_batches(data: EncodedData, global_batch_size: int, micro_batch_size: int,
+                   rng: np.random.Generator, pool_batches: int = 32) -> Iterator[list[Batch]]:
+    """One epoch of optimiser steps, each a list of micro-batches.
+
+    Samples are shuffled, then sorted by length inside pools of `pool_batches` global batches so each
+    step pads little; the order of steps is shuffled again so lengths do not drift through the epoch.
+    """
+    order = rng.permutation(len(data))
+    lengths = data.lengths
+    pool = pool_batches * global_batch_size
+    steps: list[np.ndarray] = []
+    for start in range(0, len(order), pool):
+        chunk = order[start: start + pool]
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        steps += [chunk[i: i + global_batch_size] for i in range(0, len(chunk), global_batch_size)]
+    for step in rng.permutation(len(steps)):
+        rows = steps[step]
+        yield [collate(data, rows[i: i + micro_batch_size]) for i in range(0, len(rows), micro_batch_size)]

@@ -1,0 +1,156 @@
+"""TinyVLM behind the model protocols: batched greedy/sampled generation with a KV cache, option
+log-likelihoods and yes/no judge probabilities."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from tokenizers import Tokenizer
+
+from synthloop.models.protocols import Generation, Request
+from synthloop.train.data import encode_messages, pil_pixels
+from synthloop.train.tinyvlm import TinyVLM
+from synthloop.train.tokenizer import EOS, PAD
+
+YES_WORDS = ("Yes", "yes")
+NO_WORDS = ("No", "no")
+
+
+class TinyVLMModel:
+    """A loaded TinyVLM checkpoint; implements `Generator`, `OptionScorer` and `Judge`."""
+
+    def __init__(self, model: TinyVLM, tokenizer: Tokenizer, batch_size: int = 64):
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.batch_size = batch_size
+        self.cfg = model.cfg
+
+    def _prompt(self, request: Request) -> list[int]:
+        ids, _ = encode_messages(request.messages, self.tokenizer, self.cfg.image_tokens, add_generation_prompt=True)
+        return ids
+
+    def _features(self, requests: list[Request]) -> torch.Tensor:
+        pixels = pil_pixels([im for r in requests for im in r.images], self.cfg.image_size)
+        return self.model.image_features(pixels)
+
+    def _check_length(self, length: int) -> None:
+        if length > self.cfg.max_seq_len:
+            raise ValueError(f"a request needs {length} tokens but TinyVLM's max_seq_len is {self.cfg.max_seq_len}")
+
+    @torch.no_grad()
+    def generate(self, requests: list[Request], max_new_tokens: int = 64, temperature: float = 0.0,
+                 seed: int = 0) -> list[Generation]:
+        """Greedy at temperature 0, else sampled with `seed`; batched with left padding and a KV cache."""
+        generator = torch.Generator().manual_seed(seed)
+        results: list[Generation] = []
+        for start in range(0, len(requests), self.batch_size):
+            chunk = requests[start: start + self.batch_size]
+            results += self._generate_batch(chunk, max_new_tokens, temperature, generator)
+        return results
+
+    def _generate_batch(self, requests: list[Request], max_new_tokens: int, temperature: float,
+                        generator: torch.Generator) -> list[Generation]:
+        prompts = [self._prompt(r) for r in requests]
+        length = max(len(p) for p in prompts)
+        max_new_tokens = min(max_new_tokens, self.cfg.max_seq_len - length)
+        self._check_length(length + 1)
+        batch = len(prompts)
+        input_ids = torch.full((batch, length), PAD, dtype=torch.long)
+        keep = torch.zeros((batch, length + max_new_tokens), dtype=torch.bool)
+        for i, prompt in enumerate(prompts):
+            input_ids[i, length - len(prompt):] = torch.tensor(prompt)
+            keep[i, length - len(prompt):] = True
+        positions = (keep.long().cumsum(-1) - 1).clamp(min=0)
+        causal = torch.ones((length, length), dtype=torch.bool).tril()
+        mask = (causal & keep[:, None, :length]) | torch.eye(length, dtype=torch.bool)  # pads see themselves
+        hidden, past = self.model.hidden_states(input_ids, self._features(requests), mask[:, None],
+                                                positions[:, :length])
+        tokens: list[list[int]] = [[] for _ in range(batch)]
+        logprobs: list[list[float]] = [[] for _ in range(batch)]
+        done = torch.zeros(batch, dtype=torch.bool)
+        for step in range(max_new_tokens):
+            log_p = F.log_softmax(self.model.logits(hidden[:, -1]).float(), dim=-1)
+            if temperature > 0:
+                next_ids = torch.multinomial((log_p / temperature).softmax(-1), 1, generator=generator).squeeze(1)
+            else:
+                next_ids = log_p.argmax(-1)
+            for i in range(batch):
+                if not done[i]:
+                    tokens[i].append(int(next_ids[i]))
+                    logprobs[i].append(float(log_p[i, next_ids[i]]))
+            done |= next_ids == EOS
+            if bool(done.all()) or step == max_new_tokens - 1:
+                break
+            t = length + step
+            keep[:, t] = True
+            positions[:, t] = positions[:, t - 1] + 1
+            hidden, past = self.model.hidden_states(next_ids[:, None], None, keep[:, None, None, : t + 1],
+                                                    positions[:, t: t + 1], past)
+        return [self._finish(t, lp) for t, lp in zip(tokens, logprobs)]
+
+    def _finish(self, tokens: list[int], logprobs: list[float]) -> Generation:
+        if EOS in tokens:
+            cut = tokens.index(EOS)
+            tokens, logprobs = tokens[:cut], logprobs[:cut]
+        return Generation(self.tokenizer.decode(tokens).strip(), logprobs)
+
+    @torch.no_grad()
+    def score_options(self, requests: list[Request], options: list[list[str]]) -> list[list[float]]:
+        """Total log-likelihood of each option as the whole assistant reply (its tokens and the closing `<eos>`)."""
+        if len(requests) != len(options):
+            raise ValueError(f"{len(requests)} requests but {len(options)} option lists")
+        pairs = [(i, self._prompt(r), self._reply_ids(o)) for i, (r, opts) in enumerate(zip(requests, options))
+                 for o in opts]
+        scores: list[float] = []
+        for start in range(0, len(pairs), self.batch_size):
+            scores += self._score_pairs(requests, pairs[start: start + self.batch_size])
+        out: list[list[float]] = []
+        for opts in options:
+            out.append(scores[: len(opts)])
+            scores = scores[len(opts):]
+        return out
+
+    def _reply_ids(self, option: str) -> list[int]:
+        return [*self.tokenizer.encode(option, add_special_tokens=False).ids, EOS]
+
+    def _score_pairs(self, requests: list[Request], pairs: list[tuple[int, list[int], list[int]]]) -> list[float]:
+        rows = sorted({i for i, _, _ in pairs})
+        request_features = self._features([requests[i] for i in rows]) if rows else None
+        counts = [len(requests[i].images) for i in rows]
+        offsets = dict(zip(rows, torch.tensor([0, *counts]).cumsum(0).tolist()))
+        length = max(len(p) + len(r) for _, p, r in pairs)
+        self._check_length(length)
+        input_ids = torch.full((len(pairs), length), PAD, dtype=torch.long)
+        image_rows: list[int] = []
+        for k, (i, prompt, reply) in enumerate(pairs):
+            input_ids[k, : len(prompt) + len(reply)] = torch.tensor(prompt + reply)
+            image_rows += range(offsets[i], offsets[i] + len(requests[i].images))
+        features = request_features[image_rows] if request_features is not None else None
+        hidden, _ = self.model.hidden_states(input_ids, features)
+        log_p = F.log_softmax(self.model.logits(hidden[:, :-1]).float(), dim=-1)
+        token_log_p = log_p.gather(-1, input_ids[:, 1:, None]).squeeze(-1)
+        return [float(token_log_p[k, len(p) - 1: len(p) + len(r) - 1].sum()) for k, (_, p, r) in enumerate(pairs)]
+
+    @torch.no_grad()
+    def p_yes(self, requests: list[Request]) -> list[float]:
+        """P(Yes) / (P(Yes) + P(No)) from the first reply token's distribution ("Yes"/"yes" vs "No"/"no")."""
+        yes = sorted({self.tokenizer.encode(w, add_special_tokens=False).ids[0] for w in YES_WORDS})
+        no = sorted({self.tokenizer.encode(w, add_special_tokens=False).ids[0] for w in NO_WORDS})
+        out: list[float] = []
+        for start in range(0, len(requests), self.batch_size):
+            chunk = requests[start: start + self.batch_size]
+            probs = self._next_token_probs(chunk)
+            p_yes, p_no = probs[:, yes].sum(-1), probs[:, no].sum(-1)
+            out += (p_yes / (p_yes + p_no).clamp(min=1e-30)).tolist()
+        return out
+
+    def _next_token_probs(self, requests: list[Request]) -> torch.Tensor:
+        prompts = [self._prompt(r) for r in requests]
+        length = max(len(p) for p in prompts)
+        self._check_length(length)
+        input_ids = torch.full((len(prompts), length), PAD, dtype=torch.long)
+        for k, prompt in enumerate(prompts):
+            input_ids[k, : len(prompt)] = torch.tensor(prompt)
+        hidden, _ = self.model.hidden_states(input_ids, self._features(requests))
+        last = hidden[torch.arange(len(prompts)), torch.tensor([len(p) - 1 for p in prompts])]
+        return self.model.logits(last).float().softmax(-1)

