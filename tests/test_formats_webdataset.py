@@ -1,9 +1,11 @@
 import json
 import tarfile
 
+import pytest
 from test_formats_fixture import write_fixture
 
 from synthloop.formats import registry, webdataset
+from synthloop.formats.common import FormatError
 
 
 def test_export_holds_images_and_json_per_sample(tmp_path):
@@ -42,3 +44,10 @@ def test_key_without_json_is_rejected(tmp_path):
     bad = []
     assert list(registry.read("webdataset", path, on_bad=bad.append)) == []
     assert bad[0].message() == f"{path}, sample #1: key 'k1' has no .json member"
+
+
+def test_a_file_that_is_not_a_tar_is_a_format_error(tmp_path):
+    path = tmp_path / "fake.tar"
+    path.write_text("not a tar")
+    with pytest.raises(FormatError, match=r"fake.tar: not a readable tar"):
+        list(registry.read("webdataset", path))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import orjson
 
-from synthloop.formats.common import OnBad, Rejected
+from synthloop.formats.common import FormatError, OnBad, Rejected
 from synthloop.formats.image_refs import image_extension, with_image_bytes
 from synthloop.images import ImageError
 from synthloop.sample import SampleError, validate_sample
@@ -86,10 +86,13 @@ def read(path: str | Path, image_root: str | Path | None = None) -> Iterator[dic
     del image_root
     index = 0
     for file in tar_files(path):
-        with tarfile.open(file, "r|*") as tar:
-            for key, members in _groups(tar):
-                index += 1
-                yield _sample(str(file), key, members, index)
+        try:
+            with tarfile.open(file, "r|*") as tar:
+                for key, members in _groups(tar):
+                    index += 1
+                    yield _sample(str(file), key, members, index)
+        except tarfile.TarError as err:
+            raise FormatError(f"{file}: not a readable tar ({err})") from None
 
 
 def _groups(tar: tarfile.TarFile) -> Iterator[tuple[str, dict[str, bytes]]]:
