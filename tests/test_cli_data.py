@@ -41,6 +41,9 @@ def test_unknown_format_and_missing_source(tmp_path):
                              "(known: dj, ids, llava, messages, parquet, webdataset)\n")
     result = invoke("convert", tmp_path / "nope.json", tmp_path / "o", "--from", "llava", "--to", "dj")
     assert result.exit_code == 2 and result.stderr == f"error: {tmp_path / 'nope.json'}: no such file or folder\n"
+    result = invoke("convert", tmp_path / "varied.json", tmp_path / "o.jsonl", "--from", "csv", "--to", "dj")
+    assert result.exit_code == 2 and result.stderr.startswith("error: unknown format 'csv' to read")
+    assert not (tmp_path / "o.jsonl").exists()  # nothing is started before the input is known to be readable
     result = invoke("convert", tmp_path / "img", tmp_path / "o.jsonl", "--from", "parquet", "--to", "dj")
     assert result.exit_code == 2 and result.stderr == f"error: {tmp_path / 'img'}: no Parquet files\n"
     src = tmp_path / "varied.json"

@@ -47,6 +47,9 @@ def test_dj_reads_data_juicer_converter_layout_and_captions():
     assert dj.decode_text(converter) == [
         {"role": "user", "content": "<image>\nWhat is it?"}, {"role": "assistant", "content": "A cat."},
         {"role": "user", "content": "Colour?"}, {"role": "assistant", "content": "Grey. "}]
+    # chunk separators lost (a Data-Juicer mapper may strip whitespace): chunk ends still split turns
+    assert dj.decode_text("[[human]]: <__dj__image>\nHi?<|__dj__eoc|>[[gpt]]: Hello.<|__dj__eoc|>") == [
+        {"role": "user", "content": "<image>\nHi?"}, {"role": "assistant", "content": "Hello."}]
     assert dj.decode_text("<__dj__image> a dog on grass <|__dj__eoc|>") == [
         {"role": "user", "content": "<image>"}, {"role": "assistant", "content": "a dog on grass"}]
 

@@ -58,7 +58,7 @@ def decode_text(text: str) -> list[dict]:
     exact = _decode_exact(text)
     if exact is not None:
         return exact
-    text = text.replace(DJ_EOC, "")
+    text = text.replace(DJ_EOC, SEPARATOR)  # a chunk end also ends a turn
     if TAG_AT_LINE_START.search(text):
         return _decode_tagged_lines(text)
     images = text.count(DJ_IMAGE)

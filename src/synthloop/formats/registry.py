@@ -65,12 +65,18 @@ def _known(fmt: str, table: dict[str, Any], action: str) -> None:
 
 def read(fmt: str, path: str | Path, image_root: str | Path | None = None,
          on_bad: OnBad | None = None) -> Iterator[dict]:
-    """Canonical samples from `path` in format `fmt`; bad records go to `on_bad` (default: raise)."""
+    """Canonical samples from `path` in format `fmt`; bad records go to `on_bad` (default: raise).
+
+    An unknown format or a missing path raises at once, before any output is started.
+    """
     _known(fmt, READERS, "read")
     path = Path(path)
     if not path.exists():
         raise FormatError(f"{path}: no such file or folder")
-    on_bad = on_bad or raise_on_bad
+    return _stream(fmt, path, image_root, on_bad or raise_on_bad)
+
+
+def _stream(fmt: str, path: Path, image_root: str | Path | None, on_bad: OnBad) -> Iterator[dict]:
     try:
         for item in READERS[fmt](path, image_root):
             if isinstance(item, Rejected):
