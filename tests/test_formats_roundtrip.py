@@ -47,6 +47,9 @@ def test_dj_reads_data_juicer_converter_layout_and_captions():
     assert dj.decode_text(converter) == [
         {"role": "user", "content": "<image>\nWhat is it?"}, {"role": "assistant", "content": "A cat."},
         {"role": "user", "content": "Colour?"}, {"role": "assistant", "content": "Grey. "}]
+    text_only = "[[human]]: Hi\n[[gpt]]: Hello <|__dj__eoc|>"
+    assert dj.decode_text(text_only) == [{"role": "user", "content": "Hi"},
+                                         {"role": "assistant", "content": "Hello "}]
     # chunk separators lost (a Data-Juicer mapper may strip whitespace): chunk ends still split turns
     assert dj.decode_text("[[human]]: <__dj__image>\nHi?<|__dj__eoc|>[[gpt]]: Hello.<|__dj__eoc|>") == [
         {"role": "user", "content": "<image>\nHi?"}, {"role": "assistant", "content": "Hello."}]
@@ -59,6 +62,13 @@ def test_dj_rejects_a_turn_holding_a_data_juicer_token(tmp_path):
               "task": "", "qtype": "", "source": "", "meta": {}, "scores": {}}
     with pytest.raises(FormatError, match=r"out.jsonl, id 'x': turn 1 contains a Data-Juicer special token"):
         registry.write("dj", [sample], tmp_path / "out.jsonl")
+
+
+def test_dj_rejects_a_single_turn_that_would_read_back_as_several():
+    with pytest.raises(ValueError, match="single turn"):
+        dj.encode_text([{"role": "user", "content": "Quote:\n[[gpt]]: hello"}])
+    text = dj.encode_text([{"role": "user", "content": "[[gpt]] is fine inline"}])
+    assert dj.decode_text(text) == [{"role": "user", "content": "[[gpt]] is fine inline"}]
 
 
 def test_canonical_fields_survive_messages_and_dj(tmp_path):

@@ -6,8 +6,10 @@ Our encoding makes each turn one chunk, role-tagged as Data-Juicer's LLaVA conve
 
 Image tokens stay where `<image>` stood, and a turn runs from its tag to its chunk end, so the
 text decodes back to the exact turns (Data-Juicer's own converter moves image tokens to the front
-and joins turns with newlines, which changes 113,501 of mix665k's 665,298 samples). A turn that
-contains a Data-Juicer special token cannot be encoded and is rejected. Reading also accepts
+and joins turns with newlines, which changes 113,501 of mix665k's 665,298 samples). What cannot be
+encoded this way is rejected, never altered: a turn holding a Data-Juicer special token, and a
+single-turn sample whose turn holds a line-start `[[human]]: ` tag (it would read as the converter's
+layout, in which all turns share one chunk). Reading also accepts
 Data-Juicer's converter output (tags at line starts, one chunk) and untagged text, read as a caption
 (`<image>` tokens in the user turn, the text as the answer).
 """
@@ -50,7 +52,10 @@ def encode_text(messages: list[dict]) -> str:
         if DJ_IMAGE in content or DJ_EOC in content:
             raise ValueError(f"turn {number} contains a Data-Juicer special token")
         chunks.append(TAGS[message["role"]] + content.replace(IMAGE_TOKEN, DJ_IMAGE) + DJ_EOC)
-    return SEPARATOR.join(chunks)
+    text = SEPARATOR.join(chunks)
+    if len(messages) == 1 and _decode_exact(text) is None:
+        raise ValueError("a single turn that holds a line-start role tag would read back as several turns")
+    return text
 
 
 def decode_text(text: str) -> list[dict]:
@@ -81,6 +86,8 @@ def _decode_exact(text: str) -> list[dict] | None:
         if tag not in ROLE_OF_TAG:
             return None
         messages.append({"role": ROLE_OF_TAG[tag], "content": chunk[len(tag):].replace(DJ_IMAGE, IMAGE_TOKEN)})
+    if len(messages) == 1 and TAG_AT_LINE_START.search(messages[0]["content"]):
+        return None  # one chunk of several tagged lines: Data-Juicer's converter layout
     return messages
 
 
