@@ -21,7 +21,7 @@ class SemanticDedup(ModelParams, Dedup):
     pixels: ClassVar[int | None] = 224
     model: str = "pkg:efficientnet-lite0"
     source: Literal["image", "text"] = "image"
-    threshold: float = 0.9
+    threshold: float = 0.85  # EfficientNet-Lite0: 90% crops score >= 0.9, unrelated photos <= 0.35
     cluster_size: int = 1000  # about this many samples per k-means cluster (pairwise work is per cluster)
     seed: int = 0
 
