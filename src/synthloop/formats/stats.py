@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from array import array
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -20,10 +21,11 @@ class DatasetStats:
     by_source: Counter = field(default_factory=Counter)
     by_task: Counter = field(default_factory=Counter)
     by_qtype: Counter = field(default_factory=Counter)
-    turns: list[int] = field(default_factory=list)
+    # compact int arrays, not lists: a pool has millions of samples
+    turns: array = field(default_factory=lambda: array("l"))
     images_per_sample: Counter = field(default_factory=Counter)
-    widths: list[int] = field(default_factory=list)
-    heights: list[int] = field(default_factory=list)
+    widths: array = field(default_factory=lambda: array("l"))
+    heights: array = field(default_factory=lambda: array("l"))
     unreadable_images: int = 0
 
     def turn_summary(self) -> dict[str, float]:
@@ -33,7 +35,7 @@ class DatasetStats:
         return {"width": _summary(self.widths), "height": _summary(self.heights)}
 
 
-def _summary(values: list[int]) -> dict[str, float]:
+def _summary(values: array) -> dict[str, float]:
     if not values:
         return {"count": 0}
     array = np.asarray(values)
