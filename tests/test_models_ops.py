@@ -204,3 +204,35 @@ def test_image_text_score_crops_rec_boxes_and_drops_tiny_ones():
     assert rec["scores"]["clip_score"] == pytest.approx(1.0)  # the crop is all white
     assert whole["scores"]["clip_score"] == pytest.approx(0.25)
     assert outcomes[1] == Drop("box smaller than 8 px", 5.0)
+
+
+def test_grounded_generate_prompt_filters_and_balanced_answers(stub):
+    from synthloop.ops.mappers.grounded_generate import FilterError, GroundedGenerate, parse_mc, rotate
+
+    reply = ("Question: How many cubes are there?\nOptions: (A) one (B) two (C) three (D) four\nAnswer: (B)\n"
+             "Explanation: Two cubes are listed.")
+    stub.reply = lambda r: reply
+    assert parse_mc(reply, True) == ("How many cubes are there?", ["one", "two", "three", "four"], 1,
+                                     "Two cubes are listed.")
+    assert rotate(["one", "two", "three", "four"], 1, 3) == (["three", "four", "one", "two"], 3)
+    for bad, reason in [("Question: Q? Options: (A) a (B) b Answer: (A) Explanation: e", r"\(A\)-\(D\)"),
+                        ("Question: Q? Options: (A) a (B) a (C) c (D) d Answer: (A) Explanation: e", "distinct"),
+                        ("Question: Q? Options: (A) a (B) b (C) c (D) d Answer: (A)", "no explanation"),
+                        ("Two cubes.", "format")]:
+        with pytest.raises(FilterError, match=reason):
+            parse_mc(bad, need_explanation=True)
+    bad_case = qa_sample(99, "three")
+    parents = [qa_sample(i, "red") for i in range(24)]
+    for p in parents:
+        p["meta"] = {"caption": "Two red cubes.", "objects": [{"name": "red cube", "box": [0.1, 0.1, 0.3, 0.3]}]}
+    op = GroundedGenerate(model="builtin:stub", qtype="count", bad_cases={"count": [bad_case]}, style="qmae")
+    prompt = op._prompt(parents[0])
+    assert "- Two red cubes." in prompt and "- red cube [0.100, 0.100, 0.300, 0.300]" in prompt
+    assert "Example 1:\nQuestion: What colour is the cube?\nAnswer: three" in prompt
+    made = [o[0] for o in op.process(Batch(parents))]
+    positions = [m["meta"]["answer_index"] for m in made]
+    assert all(m["meta"]["choices"][m["meta"]["answer_index"]] == "two" for m in made)
+    assert len(set(positions)) == 4  # the correct letter is spread over A-D, not always B
+    assert made[0]["messages"][1]["content"].endswith("two. Two cubes are listed.") and made[0]["qtype"] == "count"
+    aok = GroundedGenerate(model="builtin:stub", style="aokvqa").process(Batch([qa_sample(0, "x")]))[0][0]
+    assert aok["messages"][1]["content"] == "two" and aok["meta"]["rationales"] == ["Two cubes are listed."]
