@@ -1,0 +1,66 @@
+"""`image_near_dedup`: drop samples whose images are perceptually the same as an earlier sample's."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import Field
+
+from synthloop.images import ImageError
+from synthloop.ops.base import Batch, Dedup, Drop, Quarantine, register
+from synthloop.ops.dedup_resolve import duplicate_drops, sorted_keys
+from synthloop.ops.hamming_index import hamming_pairs
+from synthloop.ops.phash import from_hex, phash, to_hex
+
+
+def _pairs_within(hashes: np.ndarray, max_hamming: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs of rows whose images are all within `max_hamming`; distance = the largest image's."""
+    i, j, _ = hamming_pairs(hashes[:, 0], max_hamming)  # candidates by the first image
+    distance = np.bitwise_count(hashes[i] ^ hashes[j]).max(axis=1).astype(np.int64)
+    close = distance <= max_hamming
+    return i[close], j[close], distance[close]
+
+
+@register
+class ImageNearDedup(Dedup):
+    """Key: the 64-bit pHash of each image as 16 hex digits, joined by `-` for multi-image samples
+    (None without images). Two samples match when they have the same number of images and every
+    image pair, in order, is within `max_hamming` bits; the distance reported is the largest."""
+
+    name: ClassVar[str] = "image_near_dedup"
+    pixels: ClassVar[int | None] = 64  # pHash reads a 32x32 resize; 64 leaves room for a clean reduce
+    max_hamming: int = Field(8, ge=0, le=64)
+
+    def key(self, batch: Batch) -> list[str | None | Quarantine]:
+        images, owners = [], []
+        keys: list[str | None | Quarantine] = [None] * len(batch)
+        for i, sample in enumerate(batch.samples):
+            try:
+                decoded = batch.images(i)
+            except ImageError as err:
+                keys[i] = Quarantine(str(err))
+                continue
+            images.extend(decoded)
+            owners.extend([i] * len(decoded))
+        per_sample: dict[int, list[str]] = defaultdict(list)
+        for owner, h in zip(owners, phash(images).tolist(), strict=True):
+            per_sample[owner].append(to_hex(h))
+        for i, hashes in per_sample.items():
+            keys[i] = "-".join(hashes)
+        return keys
+
+    def resolve(self, keys: Iterable[tuple[str, Any]]) -> dict[str, Drop]:
+        by_count: dict[int, tuple[list[str], list[list[int]]]] = defaultdict(lambda: ([], []))
+        for sample_id, key in zip(*sorted_keys(keys), strict=True):
+            hashes = [from_hex(part) for part in key.split("-")]
+            ids, rows = by_count[len(hashes)]
+            ids.append(sample_id)
+            rows.append(hashes)
+        drops: dict[str, Drop] = {}
+        for ids, rows in by_count.values():
+            matrix = np.array(rows, dtype=np.uint64)
+            drops.update(duplicate_drops(ids, matrix, lambda m: _pairs_within(m, self.max_hamming)))
+        return drops

@@ -1,0 +1,57 @@
+"""MinHash signatures (through rensa) and banded LSH over them (not an op)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+from rensa import RMinHash
+
+from synthloop.ops.hamming_index import BucketIndex
+from synthloop.ops.text import words
+
+_GRID = np.linspace(0.0, 1.0, 201)
+_MIX = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit constant (golden ratio) for hashing band rows
+
+
+def shingles(text: str, n: int) -> list[str]:
+    """Word n-grams of the lower-cased text (the whole text when it has fewer than n words)."""
+    tokens = words(text)
+    return [" ".join(tokens[k : k + n]) for k in range(max(1, len(tokens) - n + 1))] if tokens else []
+
+
+def signatures(shingle_sets: list[list[str]], num_perm: int, seed: int) -> np.ndarray:
+    """(n, num_perm) uint32 MinHash signatures; rensa hashes tokens with a fixed hasher, so the
+    same text gives the same signature in every process."""
+    return np.array(RMinHash.digests_from_token_sets(shingle_sets, num_perm=num_perm, seed=seed), dtype=np.uint32)
+
+
+@lru_cache
+def lsh_bands(threshold: float, num_perm: int) -> tuple[int, int]:
+    """(bands, rows) with bands * rows <= num_perm minimising the equal-weight sum of the false
+    positive and false negative areas under the LSH S-curve 1 - (1 - s^rows)^bands (the same
+    criterion datasketch uses)."""
+    def error(bands: int, rows: int) -> float:
+        candidate = 1 - (1 - _GRID**rows) ** bands
+        below = _GRID <= threshold
+        return float(np.trapezoid(np.where(below, candidate, 0), _GRID) + np.trapezoid(np.where(below, 0, 1 - candidate), _GRID))
+
+    options = [(b, r) for b in range(1, num_perm + 1) for r in range(1, num_perm // b + 1)]
+    return min(options, key=lambda option: error(*option))
+
+
+def similar_pairs(sigs: np.ndarray, threshold: float, bands: int, rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs i < j sharing a band whose estimated Jaccard similarity is >= threshold, with the
+    Jaccard distance 1 - similarity."""
+    n = len(sigs)
+    found = [np.empty(0, np.int64)]
+    for band in range(bands):
+        key = np.zeros(n, dtype=np.uint64)
+        for column in sigs[:, band * rows : (band + 1) * rows].T:
+            key = (key ^ column.astype(np.uint64)) * _MIX
+        for i, j in BucketIndex(key).matches(key):
+            close = (sigs[i] == sigs[j]).mean(axis=1) >= threshold
+            found.append(i[close] * n + j[close])
+    code = np.unique(np.concatenate(found))  # one row per pair
+    i, j = code // n, code % n
+    return i, j, 1.0 - (sigs[i] == sigs[j]).mean(axis=1)
