@@ -41,6 +41,8 @@ def decode(data: bytes, max_side: int | None = None) -> Image.Image:
             return img.convert("RGB")
     except ImageError:
         raise
+    except Image.UnidentifiedImageError:  # its own message names a memory address: not reproducible
+        raise ImageError("cannot decode image: not an image format Pillow knows") from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         raise ImageError(f"cannot decode image: {err}") from None
 
