@@ -32,6 +32,8 @@ def header_size(data: bytes, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
                 width, height = img.size
     except Image.DecompressionBombError as err:
         raise ImageError(f"decompression bomb: {err}") from None
+    except Image.UnidentifiedImageError:  # its own message names a memory address: not reproducible
+        raise ImageError("cannot read image header: not an image format Pillow knows") from None
     except (OSError, SyntaxError, ValueError) as err:
         raise ImageError(f"cannot read image header: {err}") from None
     if width * height > max_pixels:
