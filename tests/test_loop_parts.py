@@ -46,19 +46,20 @@ def vqa(id: str, question: str, image: bytes) -> dict:
                            {"role": "assistant", "content": "yes"}], [{"bytes": image, "path": None}])
 
 
-def test_decontamination_removes_benchmark_images_and_item_questions():
+LONG = "Look closely at the picture and tell me whether the small red circle is to the left of the big blue square"
+
+
+def test_decontamination_removes_benchmark_images_and_long_questions():
     red, blue, green = png((255, 0, 0)), png((0, 0, 255)), png((0, 255, 0))
-    benchmark = [vqa("b1", "Is the red circle left of the blue square?", red),
-                 vqa("b2", "How many objects are there?", blue),
-                 vqa("b3", "How many objects are there?", png((9, 9, 9)))]
+    benchmark = [vqa("b1", LONG + "?", red), vqa("b2", "How many objects are there?", blue)]
     training = [vqa("t1", "What colour is it?", red),  # benchmark image
-                vqa("t2", "Is the  RED circle left of the blue square?", green),  # benchmark question
-                vqa("t3", "How many objects are there?", green),  # a template shared by several items: kept
-                vqa("t4", "What shape is it?", green)]
+                vqa("t2", "Please, " + LONG.upper() + " or not?", green),  # shares a 13-word run
+                vqa("t3", "How many objects are there?", green),  # a short template: only its image could leak
+                vqa("t4", LONG.replace("circle", "disc"), green)]  # no 13 consecutive words in common
     clean, removed = decontaminate(training, BenchmarkIndex(benchmark))
     assert [s["id"] for s in clean] == ["t3", "t4"]
-    assert [(s["id"], s["meta"]["decontaminated"]) for s in removed] == [("t1", "benchmark image"),
-                                                                         ("t2", "benchmark question")]
+    assert [(s["id"], s["meta"]["decontaminated"]) for s in removed] == [
+        ("t1", "benchmark image"), ("t2", "benchmark question (13-gram overlap)")]
 
 
 def test_loop_recipe_errors_name_the_key_and_line(tmp_path):

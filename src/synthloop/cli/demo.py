@@ -12,7 +12,16 @@ from synthloop.cli.app import app
 @app.command()
 def demo(out: Path = typer.Option(Path("runs/demo"), help="Run directory for every output.")) -> None:
     """Build a noisy seed pool, curate it, train TinyVLM, evaluate, run 2 loop rounds, write the report."""
-    typer.echo(
-        "synthloop demo will: render a seed pool with labelled noise, curate it, train TinyVLM, evaluate, "
-        f"run 2 loop rounds beside a baseline arm and write {out}/report.html. Not built yet."
-    )
+    from synthloop.demo import run_demo
+
+    summary = run_demo(out, log=typer.echo)
+    curation = summary["curation"]
+    typer.echo("\ncuration on the labelled noise: " + ", ".join(
+        f"{key} {value:.3f}" if isinstance(value, float) else f"{key} {value}"
+        for key, value in curation.items() if isinstance(value, (int, float))))
+    typer.echo(f"(details in {out / 'curation.json'})")
+    typer.echo(f"\naccuracy per round (weak qtypes at round 0: {', '.join(summary['weak_qtypes'])}):")
+    for entry in summary["rounds"]:
+        weak = ", ".join(f"{q} {entry['per_qtype'].get(q, 0):.3f}" for q in summary["weak_qtypes"])
+        typer.echo(f"  round {entry['round']} {entry['arm']:8s} overall {entry['overall']:.3f}   weak: {weak}")
+    typer.echo(f"\nreport: {summary['report']}")

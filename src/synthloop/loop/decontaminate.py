@@ -1,27 +1,33 @@
 """Keep benchmark items out of training data: no benchmark image and no benchmark question.
 
-Images match by content hash of their encoded bytes. A question matches by its normalised text,
-but only when that text identifies a benchmark item: templated questions that several benchmark
-images share ("How many objects are there?") carry no item-specific information, and matching
-them would remove every training sample of that template.
+Images match by content hash of their encoded bytes. Questions match as in GPT-3's
+decontamination: a training question is contaminated when it shares any word n-gram (n = 13 by
+default) with a benchmark question. Short templated questions ("How many objects are there?")
+are shared by many benchmark items and carry no item-specific information, so they never match on
+their own; what ties such a question to a benchmark item is its image, which the hash catches.
 """
 
 from __future__ import annotations
 
 import re
-from collections import Counter
 
 from synthloop.images import ImageError, content_hash, image_bytes
 
-_SPACE = re.compile(r"\s+")
+NGRAM = 13
+_WORD = re.compile(r"[a-z0-9]+")
 
 
 def question_text(sample: dict) -> str:
-    """The first user turn, lower-cased, without `<image>` and with spaces collapsed."""
+    """The first user turn, lower-cased, without `<image>`."""
     for message in sample["messages"]:
         if message["role"] == "user":
-            return _SPACE.sub(" ", message["content"].replace("<image>", " ")).strip().lower()
+            return message["content"].replace("<image>", " ").lower()
     return ""
+
+
+def ngrams(text: str, n: int = NGRAM) -> set[tuple[str, ...]]:
+    words = _WORD.findall(text)
+    return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
 
 
 def image_hashes(sample: dict) -> list[str]:
@@ -35,19 +41,19 @@ def image_hashes(sample: dict) -> list[str]:
 
 
 class BenchmarkIndex:
-    """The images and item-identifying questions of a benchmark."""
+    """The image hashes and question n-grams of a benchmark."""
 
-    def __init__(self, benchmark: list[dict]):
+    def __init__(self, benchmark: list[dict], n: int = NGRAM):
+        self.n = n
         self.images = {h for sample in benchmark for h in image_hashes(sample)}
-        counts = Counter(question_text(sample) for sample in benchmark)
-        self.questions = {text for text, n in counts.items() if n == 1 and text}
+        self.question_ngrams = {g for sample in benchmark for g in ngrams(question_text(sample), n)}
 
     def reason(self, sample: dict) -> str | None:
         """Why `sample` is contaminated, or None when it is clean."""
         if any(h in self.images for h in image_hashes(sample)):
             return "benchmark image"
-        if question_text(sample) in self.questions:
-            return "benchmark question"
+        if ngrams(question_text(sample), self.n) & self.question_ngrams:
+            return f"benchmark question ({self.n}-gram overlap)"
         return None
 
 

@@ -49,7 +49,7 @@ def load_pool(spec: PoolSpec, seed: int, benchmark: bool = False) -> list[dict]:
     from synthloop import world
 
     if benchmark:
-        return world.benchmark(spec.world, seed=seed)
+        return world.benchmark(spec.world, seed=seed, mix=spec.mix)
     samples = world.generate(spec.world, mix=spec.mix, seed=seed) if spec.world else []
     if spec.easy_vqa:
         samples += world.packaged.easy_vqa(n=spec.easy_vqa, seed=seed)
@@ -63,12 +63,13 @@ def curate(samples: list[dict], ops: list[dict], folder: Path, seed: int, worker
     from synthloop import engine
     from synthloop.engine.recipe import Recipe
 
+    folder = folder.resolve()  # the engine's recipe.yaml then names folders the report finds from anywhere
     write_samples(samples, folder / "input")
     recipe = Recipe.model_validate({
         "inputs": [{"format": "parquet", "path": str(folder / "input")}], "ops": ops,
         "output": {"format": "parquet", "path": str(folder / "output")}, "run_dir": str(folder),
         "executor": {"workers": workers, "batch_size": batch_size}, "seed": seed})
-    engine.run(recipe)
+    engine.run(recipe, progress=False)
     return list(read_samples(folder / "output")) if (folder / "output").exists() else []
 
 

@@ -53,8 +53,9 @@ def _funnels(run: RunFiles) -> str:
     parts = []
     for ledger in run.ledgers:
         data = ledger.data
-        steps = [("input", data.get("input", 0), data.get("input", 0))]
-        steps += [(op["op"], op["in"], op["kept"]) for op in data.get("ops", [])]
+        steps = [(op["op"], op["in"], op["kept"]) for op in data.get("ops", [])]
+        if not steps or steps[0][0] != "input":
+            steps.insert(0, ("input", data.get("input", 0), data.get("input", 0)))
         rows = [[op["op"], op["in"], op["kept"], op["dropped"], op["quarantined"]] for op in data.get("ops", [])]
         rows.append(["total", data.get("input", 0), data.get("output", 0), data.get("dropped", 0),
                      data.get("quarantined", 0)])
