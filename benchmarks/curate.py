@@ -96,10 +96,20 @@ def _caption(rng: np.random.Generator, earlier: list[str]) -> str:
     return " ".join(VOCAB[k] for k in rng.integers(0, len(VOCAB), length))
 
 
-def measure(command: list[str], cwd: Path | None = None) -> tuple[float, int, int]:
-    """(wall seconds, peak RSS bytes of the process and all its children, return code)."""
+def measure(command: list[str], log: Path, cwd: Path | None = None) -> tuple[float, int, int]:
+    """(wall seconds, peak RSS bytes of the process and all its children, return code); output to `log`."""
     start = time.perf_counter()
-    process = psutil.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as sink:
+        process = psutil.Popen(command, cwd=cwd, stdout=sink, stderr=subprocess.STDOUT)
+        peak = _wait_for_peak(process)
+    elapsed = time.perf_counter() - start
+    if process.returncode:
+        sys.stderr.write(log.read_text(errors="replace")[-3000:])
+    return elapsed, peak, process.returncode
+
+
+def _wait_for_peak(process: psutil.Popen) -> int:
     peak = 0
     while process.poll() is None:
         try:
@@ -108,10 +118,7 @@ def measure(command: list[str], cwd: Path | None = None) -> tuple[float, int, in
         except psutil.Error:
             pass
         time.sleep(0.05)
-    elapsed = time.perf_counter() - start
-    if process.returncode:
-        sys.stderr.write(process.stderr.read().decode()[-3000:])
-    return elapsed, peak, process.returncode
+    return peak
 
 
 def synthloop_recipe(template: Path, work: Path, llava: Path, workers: int) -> Path:
@@ -147,10 +154,14 @@ def dj_config(work: Path, dj: Path, workers: int) -> Path:
 
 
 def dj_venv(work: Path) -> Path:
+    """Data-Juicer core in its own venv, plus what its ops import lazily (installed up front so the
+    timing holds no installs): aiohttp (missing from 1.6.1's core) and imagededup (image_deduplicator)."""
     venv = work / "dj-venv"
     if not (venv / "bin" / "dj-process").exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", f"py-data-juicer=={DJ_VERSION}"], check=True)
+    packages = [f"py-data-juicer=={DJ_VERSION}", "aiohttp", "imagededup"]
+    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", *packages],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return venv
 
 
@@ -176,7 +187,7 @@ def main() -> None:
 
     subprocess.run(["rm", "-rf", str(args.work / "synthloop"), str(args.work / "dj" / "out")], check=True)
     recipe = synthloop_recipe(args.recipe, args.work, llava, args.workers)
-    ours = measure([str(REPO / ".venv" / "bin" / "synthloop"), "run", str(recipe)])
+    ours = measure([str(REPO / ".venv" / "bin" / "synthloop"), "run", str(recipe)], args.work / "synthloop.log")
     report("synthloop", args.n, *ours)
     ledger = orjson.loads((args.work / "synthloop" / "run" / "ledger.json").read_bytes()) if ours[2] == 0 else None
     if ledger:
@@ -186,7 +197,8 @@ def main() -> None:
         return
     venv = dj_venv(args.work)
     config = dj_config(args.work, dj, args.workers)
-    theirs = measure([str(venv / "bin" / "dj-process"), "--config", str(config)], cwd=args.work / "dj")
+    theirs = measure([str(venv / "bin" / "dj-process"), "--config", str(config)], args.work / "dj.log",
+                     cwd=args.work / "dj")
     report("data-juicer", args.n, *theirs)
     if theirs[2] == 0:
         out = args.work / "dj" / "out" / "result.jsonl"
