@@ -1,9 +1,10 @@
 """Turning duplicate keys and matched pairs into drops (not an op).
 
-Rule shared by every dedup: samples are visited in id order; a sample is a duplicate of the first
-(by id) already-kept sample it matches, and is kept if it matches none. So every dropped sample
-names a survivor it really matches (no chaining A~B~C into "C duplicates A" when C is far from
-A), no two kept samples match each other, and the result does not depend on input order.
+Rule shared by every dedup: matches are transitive. Samples with equal keys form exact groups;
+groups joined by any chain of near matches form one cluster (connected components, so the answer
+does not depend on the order pairs are found in); the cluster's first sample by id survives and
+every other member is dropped naming it, with its own distance to that survivor (which may exceed
+the threshold when it joined through a chain). Input order never changes the result.
 """
 
 from __future__ import annotations
@@ -12,11 +13,15 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from synthloop.ops.base import Drop
 
-# (i, j, distance) over exact-key groups, i < j, every pair within the threshold
-PairFinder = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
+# group keys -> (i, j): pairs of rows within the threshold
+PairFinder = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+# (rows a, rows b) -> row-wise distance
+Distance = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 def sorted_keys(keys: Iterable[tuple[str, Any]]) -> tuple[list[str], list[Any]]:
@@ -35,31 +40,28 @@ def exact_groups(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rank[inverse.reshape(-1)], first[order]
 
 
-def greedy_survivors(groups: int, i: np.ndarray, j: np.ndarray, distance: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Walk groups in order; a group matching an earlier kept group joins the first such one.
-    Returns (survivor group of each group, itself when kept; distance to it, 0 when kept)."""
-    survivor = np.arange(groups)
-    to_survivor = np.zeros(groups, dtype=np.float64)
-    for a, b, d in zip(*(x[np.lexsort((i, j))].tolist() for x in (i, j, distance)), strict=True):
-        if survivor[b] == b and survivor[a] == a:  # b still kept and a kept
-            survivor[b], to_survivor[b] = a, d
-    return survivor, to_survivor
+def cluster_survivors(groups: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """For each group, the first group of its connected component under the pairs (i, j)."""
+    graph = coo_matrix((np.ones(len(i), dtype=np.int8), (i, j)), shape=(groups, groups))
+    _, label = connected_components(graph, directed=False)
+    first = np.full(label.max() + 1, groups)
+    np.minimum.at(first, label, np.arange(groups))
+    return first[label]
 
 
-def duplicate_drops(ids: list[str], keys: np.ndarray, find_pairs: PairFinder | None = None) -> dict[str, Drop]:
+def duplicate_drops(ids: list[str], keys: np.ndarray, find_pairs: PairFinder | None = None,
+                    distance: Distance | None = None) -> dict[str, Drop]:
     """Drops for every duplicate among `ids` (sorted) with key rows `keys`: equal rows are exact
-    duplicates (distance 0); `find_pairs(group_keys)` adds near pairs between distinct rows."""
+    duplicates; `find_pairs(group_keys)` joins distinct rows; `distance` measures each drop's
+    distance to its survivor (0 without it)."""
     if not ids:
         return {}
     group, first = exact_groups(keys)
-    survivor, to_survivor = np.arange(len(first)), np.zeros(len(first))
-    if find_pairs is not None:
-        survivor, to_survivor = greedy_survivors(len(first), *find_pairs(keys[first]))
-    # a sample survives only as the first of a kept group; otherwise it names that group's survivor
+    survivor = cluster_survivors(len(first), *find_pairs(keys[first])) if find_pairs else np.arange(len(first))
     target = first[survivor[group]]
     dropped = np.flatnonzero(target != np.arange(len(ids)))
-    distance = np.where(survivor[group] == group, 0.0, to_survivor[group])
+    distances = distance(keys[dropped], keys[target[dropped]]) if distance else np.zeros(len(dropped))
     return {
-        ids[k]: Drop(f"duplicate of {ids[target[k]]}", value={"survivor": ids[target[k]], "distance": float(distance[k])})
-        for k in dropped.tolist()
+        ids[k]: Drop(f"duplicate of {ids[t]}", value={"survivor": ids[t], "distance": float(d)})
+        for k, t, d in zip(dropped.tolist(), target[dropped].tolist(), distances.tolist(), strict=True)
     }

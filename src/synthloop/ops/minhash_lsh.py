@@ -40,9 +40,13 @@ def lsh_bands(threshold: float, num_perm: int) -> tuple[int, int]:
     return min(options, key=lambda option: error(*option))
 
 
-def similar_pairs(sigs: np.ndarray, threshold: float, bands: int, rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pairs i < j sharing a band whose estimated Jaccard similarity is >= threshold, with the
-    Jaccard distance 1 - similarity."""
+def jaccard_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise 1 - estimated Jaccard similarity (the share of signature slots that differ)."""
+    return (a != b).mean(axis=1)
+
+
+def similar_pairs(sigs: np.ndarray, threshold: float, bands: int, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs i < j sharing a band whose estimated Jaccard similarity is >= threshold."""
     n = len(sigs)
     found = [np.empty(0, np.int64)]
     for band in range(bands):
@@ -50,8 +54,7 @@ def similar_pairs(sigs: np.ndarray, threshold: float, bands: int, rows: int) -> 
         for column in sigs[:, band * rows : (band + 1) * rows].T:
             key = (key ^ column.astype(np.uint64)) * _MIX
         for i, j in BucketIndex(key).matches(key):
-            close = (sigs[i] == sigs[j]).mean(axis=1) >= threshold
+            close = jaccard_distance(sigs[i], sigs[j]) <= 1 - threshold
             found.append(i[close] * n + j[close])
     code = np.unique(np.concatenate(found))  # one row per pair
-    i, j = code // n, code % n
-    return i, j, 1.0 - (sigs[i] == sigs[j]).mean(axis=1)
+    return code // n, code % n

@@ -8,9 +8,10 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from synthloop.images import ImageError, content_hash
+from synthloop.images import content_hash
 from synthloop.ops.base import Batch, Dedup, Drop, Quarantine, register
 from synthloop.ops.dedup_resolve import duplicate_drops, sorted_keys
+from synthloop.ops.image_checks import per_image
 from synthloop.ops.text import normalize
 
 
@@ -24,26 +25,22 @@ def text_key(sample: dict) -> str:
 class ExactDedup(Dedup):
     """`on: image` hashes the encoded image bytes (blake2b, in image order), not decoded pixels:
     no decode is needed, and re-encoded copies are `image_near_dedup`'s job. Samples without
-    images are never image duplicates. `on: text` hashes the normalised conversation (NFKC,
+    images are never image duplicates (with `both`, text-only samples compare on text). `on: text` hashes the normalised conversation (NFKC,
     lower case, collapsed whitespace, roles kept). `on: both` needs both to match."""
 
     name: ClassVar[str] = "exact_dedup"
     on: Literal["image", "text", "both"] = "image"
 
     def key(self, batch: Batch) -> list[str | None | Quarantine]:
+        image_hashes = per_image(batch, lambda b, i, j: content_hash(b.image_bytes(i, j)))
         keys: list[str | None | Quarantine] = []
-        for i, sample in enumerate(batch.samples):
+        for sample, hashes in zip(batch.samples, image_hashes, strict=True):
             parts = []
             if self.on in ("image", "both"):
-                try:
-                    images = [content_hash(batch.image_bytes(i, j)) for j in range(len(sample["images"]))]
-                except ImageError as err:
-                    keys.append(Quarantine(f"image {j}: {err}"))
+                if isinstance(hashes, Quarantine) or (not hashes and self.on == "image"):
+                    keys.append(hashes or None)
                     continue
-                if not images and self.on == "image":
-                    keys.append(None)
-                    continue
-                parts.append(",".join(images))
+                parts.append(",".join(hashes))
             if self.on in ("text", "both"):
                 parts.append(text_key(sample))
             keys.append("|".join(parts))

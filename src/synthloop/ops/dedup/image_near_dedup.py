@@ -16,19 +16,24 @@ from synthloop.ops.hamming_index import hamming_pairs
 from synthloop.ops.phash import from_hex, phash, to_hex
 
 
-def _pairs_within(hashes: np.ndarray, max_hamming: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pairs of rows whose images are all within `max_hamming`; distance = the largest image's."""
+def _image_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise distance of multi-image hash rows: the largest per-image Hamming distance."""
+    return np.bitwise_count(a ^ b).max(axis=1)
+
+
+def _pairs_within(hashes: np.ndarray, max_hamming: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs of rows whose images are all within `max_hamming` bits."""
     i, j, _ = hamming_pairs(hashes[:, 0], max_hamming)  # candidates by the first image
-    distance = np.bitwise_count(hashes[i] ^ hashes[j]).max(axis=1).astype(np.int64)
-    close = distance <= max_hamming
-    return i[close], j[close], distance[close]
+    close = _image_distance(hashes[i], hashes[j]) <= max_hamming
+    return i[close], j[close]
 
 
 @register
 class ImageNearDedup(Dedup):
     """Key: the 64-bit pHash of each image as 16 hex digits, joined by `-` for multi-image samples
     (None without images). Two samples match when they have the same number of images and every
-    image pair, in order, is within `max_hamming` bits; the distance reported is the largest."""
+    image pair, in order, is within `max_hamming` bits; matches are transitive (see dedup_resolve).
+    The distance reported is the largest per-image distance to the survivor."""
 
     name: ClassVar[str] = "image_near_dedup"
     pixels: ClassVar[int | None] = 64  # pHash reads a 32x32 resize; 64 leaves room for a clean reduce
@@ -62,5 +67,5 @@ class ImageNearDedup(Dedup):
         drops: dict[str, Drop] = {}
         for ids, rows in by_count.values():
             matrix = np.array(rows, dtype=np.uint64)
-            drops.update(duplicate_drops(ids, matrix, lambda m: _pairs_within(m, self.max_hamming)))
+            drops.update(duplicate_drops(ids, matrix, lambda m: _pairs_within(m, self.max_hamming), _image_distance))
         return drops

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from synthloop.ops.base import Batch, Dedup, Drop, register
 from synthloop.ops.dedup_resolve import duplicate_drops, sorted_keys
-from synthloop.ops.minhash_lsh import lsh_bands, shingles, signatures, similar_pairs
+from synthloop.ops.minhash_lsh import jaccard_distance, lsh_bands, shingles, signatures, similar_pairs
 from synthloop.ops.text import Role, sample_text
 
 
@@ -18,8 +18,9 @@ from synthloop.ops.text import Role, sample_text
 class TextMinhashDedup(Dedup):
     """Shingles are word `ngram`s of the text of `role` (see `text_length`); two samples match when
     their estimated Jaccard similarity is >= `threshold`. Candidates come from banded LSH with the
-    bands chosen for the threshold, then every candidate is checked on the full signature, so the
-    reported distance (1 - similarity) is the one that decided. Key: the `num_perm` x uint32
+    bands chosen for the threshold, then every candidate is checked on the full signature; matches
+    are transitive (see dedup_resolve) and the distance reported is 1 - estimated Jaccard
+    similarity to the survivor. Key: the `num_perm` x uint32
     signature as little-endian bytes (None for text without words)."""
 
     name: ClassVar[str] = "text_minhash_dedup"
@@ -43,4 +44,4 @@ class TextMinhashDedup(Dedup):
         ids, values = sorted_keys(keys)
         sigs = np.frombuffer(b"".join(values), dtype="<u4").reshape(len(ids), self.num_perm)
         bands, rows = lsh_bands(self.threshold, self.num_perm)
-        return duplicate_drops(ids, sigs, lambda m: similar_pairs(m, self.threshold, bands, rows))
+        return duplicate_drops(ids, sigs, lambda m: similar_pairs(m, self.threshold, bands, rows), jaccard_distance)

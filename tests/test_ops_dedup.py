@@ -1,0 +1,204 @@
+import random
+
+import numpy as np
+import pytest
+import skimage.data
+from PIL import Image, ImageDraw
+from test_ops_helpers import encode, sample_with, text_sample
+
+from synthloop.ops import op_class
+from synthloop.ops.base import Batch, Drop, Quarantine
+from synthloop.ops.hamming_index import hamming_pairs
+from synthloop.ops.minhash_lsh import lsh_bands
+from synthloop.ops.phash import to_hex
+
+PHOTOS = ["astronaut", "chelsea", "coffee", "rocket", "camera", "coins", "moon", "page", "text", "hubble_deep_field",
+          "immunohistochemistry", "clock", "cell", "stereo_motorcycle", "colorwheel", "logo", "grass", "gravel"]
+
+
+def keys_of(op, samples: list[dict], thumbnail: int | None = None) -> list[tuple[str, object]]:
+    keys = op.key(Batch(samples, max_side=thumbnail))
+    return [(s["id"], k) for s, k in zip(samples, keys, strict=True)]
+
+
+def survivors(drops: dict[str, Drop]) -> dict[str, str]:
+    return {dup: drop.value["survivor"] for dup, drop in drops.items()}
+
+
+# --- the Hamming index ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("max_distance", [0, 1, 3, 6, 10, 20])
+def test_hamming_pairs_equal_brute_force(max_distance):
+    rng = np.random.default_rng(max_distance)
+    base = rng.integers(0, 2**64, 1500, dtype=np.uint64)
+    bits = np.uint64(1) << rng.integers(0, 64, (300, 8)).astype(np.uint64)
+    near = base[:300] ^ np.bitwise_xor.reduce(bits[:, : max(1, max_distance // 2)], axis=1)
+    hashes = np.concatenate([base, near, base[:20]])  # planted near and exact copies
+    i, j, d = hamming_pairs(hashes, max_distance)
+    all_d = np.bitwise_count(hashes[:, None] ^ hashes[None, :])
+    bi, bj = np.nonzero(np.triu(all_d <= max_distance, k=1))
+    assert len(bi) >= 20
+    assert np.array_equal(i, bi) and np.array_equal(j, bj) and np.array_equal(d, all_d[bi, bj])
+
+
+# --- exact_dedup ---------------------------------------------------------------------------------
+
+def test_exact_dedup_on_image_text_and_both(tmp_path):
+    red, blue = encode(Image.new("RGB", (8, 8), "red")), encode(Image.new("RGB", (8, 8), "blue"))
+    samples = [
+        sample_with(red, sample_id="b", answer="A red square."),
+        sample_with(red, sample_id="a", answer="a  RED square."),  # same bytes, text equal once normalised
+        sample_with(blue, sample_id="c", answer="A red square."),
+        sample_with(red, sample_id="d", answer="Something else."),
+        text_sample("e", "A red square."),  # no image: never an image duplicate
+        text_sample("f", "A red square."),
+    ]
+    results = {}
+    for on in ("image", "text", "both"):
+        op = op_class("exact_dedup")(on=on)
+        results[on] = survivors(op.resolve(keys_of(op, samples)))
+    assert results["image"] == {"b": "a", "d": "a"}
+    assert results["text"] == {"b": "a", "c": "a", "f": "e"}
+    assert results["both"] == {"b": "a", "f": "e"}  # two text-only samples: no images on both sides
+    drop = op_class("exact_dedup")(on="both").resolve(keys_of(op, samples))["b"]
+    assert drop == Drop("duplicate of a", value={"survivor": "a", "distance": 0.0})
+
+
+def test_exact_dedup_quarantines_unreadable_images():
+    op = op_class("exact_dedup")()
+    keys = op.key(Batch([sample_with("gone.png")]))
+    assert isinstance(keys[0], Quarantine) and "gone.png" in keys[0].error
+
+
+# --- image_near_dedup ----------------------------------------------------------------------------
+
+def _photo(name: str) -> Image.Image:
+    loaded = getattr(skimage.data, name)()
+    array = np.asarray(loaded[0] if isinstance(loaded, tuple) else loaded)
+    return Image.fromarray(array[..., :3] if array.ndim == 3 else array).convert("RGB")
+
+
+def _shapes(seed: int) -> Image.Image:
+    rng = np.random.default_rng(seed)
+    img = Image.new("RGB", (160, 160), tuple(rng.integers(0, 256, 3).tolist()))
+    draw = ImageDraw.Draw(img)
+    for _ in range(4):
+        x, y, size = rng.integers(0, 120, 2).tolist() + [int(rng.integers(20, 60))]
+        shape = draw.ellipse if rng.random() < 0.5 else draw.rectangle
+        shape([x, y, x + size, y + size], fill=tuple(rng.integers(0, 256, 3).tolist()))
+    return img
+
+
+def _copies(img: Image.Image) -> dict[str, bytes]:
+    w, h = img.size
+    dx, dy = max(1, w // 100), max(1, h // 100)
+    return {"q30": encode(img, "JPEG", quality=30), "q75": encode(img, "JPEG", quality=75),
+            "half": encode(img.resize((w // 2, h // 2), Image.Resampling.BILINEAR)),
+            "crop1pc": encode(img.crop((dx, dy, w - dx, h - dy)), "JPEG", quality=90)}
+
+
+@pytest.fixture(scope="module")
+def near_dup_samples() -> tuple[list[dict], dict[str, str]]:
+    """Originals (photos and rendered shapes) and their copies, with random ids; returns the samples
+    and, for each copy, the id of its original."""
+    rng = random.Random(7)
+    originals = {name: _photo(name) for name in PHOTOS} | {f"shapes{k}": _shapes(k) for k in range(8)}
+    samples, original_of = [], {}
+    for name, img in originals.items():
+        original_id = f"{rng.randrange(10**6):06d}_{name}"
+        samples.append(sample_with(encode(img, "JPEG", quality=95), sample_id=original_id))
+        for kind, data in _copies(img).items():
+            copy_id = f"{rng.randrange(10**6):06d}_{name}_{kind}"
+            samples.append(sample_with(data, sample_id=copy_id))
+            original_of[copy_id] = original_id
+    return samples, original_of
+
+
+def test_near_dedup_removes_reencoded_resized_cropped_copies_and_keeps_distinct(near_dup_samples):
+    samples, original_of = near_dup_samples
+    op = op_class("image_near_dedup")(max_hamming=8)
+    drops = op.resolve(keys_of(op, samples, thumbnail=op.pixels))
+    groups: dict[str, list[str]] = {}
+    for copy_id, original_id in original_of.items():
+        groups.setdefault(original_id, [original_id]).append(copy_id)
+    expected = {member: min(group) for group in groups.values() for member in group if member != min(group)}
+    assert survivors(drops) == expected
+    assert all(drop.reason == f"duplicate of {expected[dup]}" for dup, drop in drops.items())
+    assert all(0 <= drop.value["distance"] <= 16 for drop in drops.values())
+
+
+def test_near_dedup_survivors_do_not_depend_on_input_order(near_dup_samples):
+    samples, _ = near_dup_samples
+    op = op_class("image_near_dedup")(max_hamming=8)
+    keys = keys_of(op, samples, thumbnail=op.pixels)
+    first = op.resolve(keys)
+    for seed in range(3):
+        shuffled = keys[:]
+        random.Random(seed).shuffle(shuffled)
+        assert op.resolve(shuffled) == first
+    assert keys_of(op, samples[::-1], thumbnail=op.pixels) == keys[::-1]  # keys are per-sample
+
+
+def test_near_dedup_clusters_are_transitive_and_report_the_distance_to_the_survivor():
+    op = op_class("image_near_dedup")(max_hamming=3)
+    # a~b (3 bits), b~c (3 bits), a and c 6 bits apart: one cluster, survivor a; f is alone
+    keys = [("c", to_hex(0b111111)), ("a", to_hex(0)), ("b", to_hex(0b111)), ("d", to_hex(0)), ("e", None),
+            ("f", to_hex(0xFFFF))]
+    assert op.resolve(keys) == {"b": Drop("duplicate of a", value={"survivor": "a", "distance": 3.0}),
+                                "c": Drop("duplicate of a", value={"survivor": "a", "distance": 6.0}),
+                                "d": Drop("duplicate of a", value={"survivor": "a", "distance": 0.0})}
+
+
+def test_near_dedup_multi_image_samples_match_image_by_image():
+    op = op_class("image_near_dedup")(max_hamming=2)
+    keys = [("a", f"{to_hex(0)}-{to_hex(0xFF)}"), ("b", f"{to_hex(1)}-{to_hex(0xFE)}"),  # 1 bit each: dup
+            ("c", f"{to_hex(0)}-{to_hex(0xF0)}"),  # second image 4 bits away: distinct
+            ("d", to_hex(0))]  # one image: never matches two-image samples
+    assert op.resolve(keys) == {"b": Drop("duplicate of a", value={"survivor": "a", "distance": 1.0})}
+
+
+def test_near_dedup_quarantines_undecodable_images():
+    op = op_class("image_near_dedup")()
+    keys = op.key(Batch([sample_with(b"garbage"), sample_with()]))
+    assert isinstance(keys[0], Quarantine) and keys[1] is None
+
+
+# --- text_minhash_dedup --------------------------------------------------------------------------
+
+BASE = ("A man in a red jacket rides a bicycle along the river while two dogs run beside him "
+        "and a small boat passes under the old stone bridge in the evening light.")
+
+
+def test_lsh_bands_fit_the_signature_and_threshold():
+    for threshold in (0.5, 0.8, 0.9):
+        bands, rows = lsh_bands(threshold, 128)
+        assert bands * rows <= 128
+        assert abs((1 / bands) ** (1 / rows) - threshold) < 0.1  # the S-curve's steepest point
+
+
+def test_minhash_dedup_drops_near_copies_and_keeps_distinct_texts():
+    texts = {
+        "t00": BASE,
+        "t01": BASE.replace("evening", "morning"),  # one word changed in 32
+        "t02": BASE.upper() + "  ",  # same words
+        "t03": "Three children build a sandcastle on a sunny beach next to a blue umbrella and a cooler.",
+        "t04": "A plate of pasta with tomato sauce, basil leaves and grated cheese on a wooden table.",
+        "t05": BASE[: len(BASE) // 2],  # half the text: Jaccard about 0.4
+    }
+    samples = [text_sample(k, v, question="Describe.") for k, v in texts.items()]
+    op = op_class("text_minhash_dedup")(threshold=0.8, role="assistant")
+    keys = keys_of(op, samples)
+    drops = op.resolve(keys)
+    assert survivors(drops) == {"t01": "t00", "t02": "t00"}
+    assert drops["t02"].value["distance"] == 0.0
+    assert 0 < drops["t01"].value["distance"] <= 0.2
+    shuffled = keys[::-1]
+    assert op.resolve(shuffled) == drops
+
+
+def test_minhash_keys_are_deterministic_and_skip_empty_text():
+    op = op_class("text_minhash_dedup")(role="assistant", num_perm=64)
+    samples = [text_sample("a", BASE), text_sample("b", " ... ")]
+    first, second = op.key(Batch(samples)), op.key(Batch(samples))
+    assert first == second and len(first[0]) == 64 * 4 and first[1] is None
+    assert op.resolve([("a", first[0]), ("b", None)]) == {}
