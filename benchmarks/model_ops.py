@@ -1,0 +1,122 @@
+"""Model ops at batch speed: pipeline efficiency and packaged-model throughput.
+
+Pipeline efficiency = throughput of the op inside a recipe (engine run: Parquet in, decode, op,
+Parquet out, ledger) / throughput of the bare model on pre-decoded inputs. Goal: >= 0.9, i.e. the
+pipeline adds at most ~10% on top of the model. Measured for the packaged image embedder
+(`embed` op) and a builtin TinyVLM generator (`caption` op). Also prints images/s and texts/s of
+the packaged embedders.
+
+    .venv/bin/python benchmarks/model_ops.py [--images 512] [--gen 256]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import skimage.data
+from PIL import Image
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from synthloop.engine.executor import run  # noqa: E402
+from synthloop.engine.recipe import Recipe  # noqa: E402
+from synthloop.formats.parquet import write_shard  # noqa: E402
+from synthloop.images import decode, encode_png  # noqa: E402
+from synthloop.models.protocols import Request  # noqa: E402
+from synthloop.models.uri import load_model  # noqa: E402
+from synthloop.sample import new_sample  # noqa: E402
+
+PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "camera", "hubble_deep_field", "immunohistochemistry")
+
+
+def photo_crops(n: int, side: int, seed: int = 0) -> list[bytes]:
+    """`n` distinct PNGs: random crops of scikit-image photos resized to `side`."""
+    rng = np.random.default_rng(seed)
+    photos = [Image.fromarray(getattr(skimage.data, name)()).convert("RGB") for name in PHOTOS]
+    out = []
+    for i in range(n):
+        photo = photos[i % len(photos)]
+        w, h = photo.size
+        x, y = int(rng.integers(0, w // 4)), int(rng.integers(0, h // 4))
+        out.append(encode_png(photo.crop((x, y, x + 3 * w // 4, y + 3 * h // 4)).resize((side, side))))
+    return out
+
+
+def dataset(folder: Path, pngs: list[bytes]) -> Path:
+    samples = [new_sample(f"b_{i}", [{"role": "user", "content": "<image>\nDescribe."},
+                                     {"role": "assistant", "content": "a photo"}],
+                          [{"bytes": png, "path": None}], source="bench") for i, png in enumerate(pngs)]
+    return write_shard(samples, folder / "input" / "part-00000.parquet")
+
+
+def recipe_rate(folder: Path, data: Path, op: dict, n: int, batch_size: int) -> float:
+    recipe = Recipe(inputs=[{"format": "parquet", "path": str(data)}], ops=[op],
+                    output={"path": str(folder / "out")}, run_dir=str(folder / "run"),
+                    executor={"workers": 1, "batch_size": batch_size})
+    start = time.perf_counter()
+    run(recipe, progress=False)
+    return n / (time.perf_counter() - start)
+
+
+def timed(fn, n: int) -> float:
+    start = time.perf_counter()
+    fn()
+    return n / (time.perf_counter() - start)
+
+
+def tiny_generator(folder: Path) -> Path:
+    from synthloop.train.checkpoint import save_checkpoint
+    from synthloop.train.tinyvlm import TinyVLM, TinyVLMConfig
+    from synthloop.train.tokenizer import train_tokenizer
+
+    tokenizer = train_tokenizer(["A photo of a red cube on a grey floor. Describe the image."] * 20, vocab_size=512,
+                                min_frequency=1)
+    save_checkpoint(TinyVLM(TinyVLMConfig(vocab_size=tokenizer.get_vocab_size())), tokenizer, folder / "ckpt")
+    return folder / "ckpt"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=512)
+    parser.add_argument("--gen", type=int, default=256)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        pngs = photo_crops(args.images, 224)
+        data = dataset(root / "embed", pngs)
+        embedder = load_model("pkg:efficientnet-lite0", device="cpu")
+        images = [decode(png) for png in pngs]
+        embedder.embed_images(images[:32])  # warm-up
+        alone = timed(lambda: embedder.embed_images(images), len(images))
+        in_recipe = recipe_rate(root / "embed", data, {"embed": {"model": "pkg:efficientnet-lite0", "device": "cpu"}},
+                                len(images), batch_size=64)
+        print(f"image embedder (EfficientNet-Lite0, 224 px): model alone {alone:.1f} images/s, "
+              f"embed op in a recipe {in_recipe:.1f} images/s, pipeline efficiency {in_recipe / alone:.2f}")
+
+        texts = [f"question {i}: what colour is the object number {i} in the picture?" for i in range(1024)]
+        text_embedder = load_model("pkg:all-minilm-l6-v2", device="cpu")
+        text_embedder.embed_texts(texts[:64])
+        print(f"text embedder (all-MiniLM-L6-v2): {timed(lambda: text_embedder.embed_texts(texts), len(texts)):.0f}"
+              " texts/s")
+
+        checkpoint = tiny_generator(root)
+        generator = load_model(f"builtin:{checkpoint}")
+        gen_data = dataset(root / "gen", pngs[: args.gen])
+        # The same decoded images the op receives; resizing to the model's input is the model's work.
+        requests = [Request([im], [{"role": "user", "content": "<image>\nDescribe the image briefly."}])
+                    for im in images[: args.gen]]
+        generator.generate(requests[:8], max_new_tokens=16)
+        alone = timed(lambda: generator.generate(requests, max_new_tokens=16), len(requests))
+        op = {"caption": {"model": f"builtin:{checkpoint}", "max_new_tokens": 16, "mode": "replace"}}
+        in_recipe = recipe_rate(root / "gen", gen_data, op, len(requests), batch_size=64)
+        print(f"builtin generator (TinyVLM, 16 new tokens): model alone {alone:.1f} samples/s, "
+              f"caption op in a recipe {in_recipe:.1f} samples/s, pipeline efficiency {in_recipe / alone:.2f}")
+
+
+if __name__ == "__main__":
+    main()
