@@ -28,7 +28,7 @@ Question: <question>
 Options: (A) <option> (B) <option> (C) <option> (D) <option>
 Answer: (<letter>)
 Explanation: <why the answer is right>"""
-FORMAT = re.compile(r"Question:\s*(?P<q>.+?)\s*Options:\s*(?P<o>.+?)\s*Answer:\s*\(?(?P<a>[A-D])\)?[^\n]*"
+FORMAT = re.compile(r"Question:\s*(?P<q>.+?)\s*Options:\s*(?P<o>.+?)\s*Answer:\s*\(?(?P<a>[A-D])\)?[^\n]*?"
                     r"(?:\s*Explanation:\s*(?P<e>.+))?\s*$", re.S)
 OPTION = re.compile(r"\(([A-D])\)\s*(.+?)\s*(?=\([A-D]\)|$)", re.S)
 MC_SUFFIX = "Answer with the option's letter from the given choices directly."
