@@ -26,6 +26,8 @@ import psutil
 import yaml
 from PIL import Image
 
+from synthloop.engine.recipe import load_yaml_with_lines
+
 REPO = Path(__file__).resolve().parent.parent
 DJ_VERSION = "1.6.1"
 VOCAB = [f"w{i}" for i in range(3000)]
@@ -71,10 +73,10 @@ def _image(rng: np.random.Generator, earlier: list[bytes]) -> bytes:
     if earlier and roll < 0.06:  # near duplicate: resized, slightly cropped, re-encoded
         with Image.open(io.BytesIO(earlier[rng.integers(len(earlier))])) as img:
             w, h = img.size
-            img = img.convert("RGB").crop((2, 2, w - 2, h - 2)).resize((int(w * 0.9), int(h * 0.9)))
+            img = img.convert("RGB").crop((1, 1, w - 1, h - 1)).resize((int(w * 0.95), int(h * 0.95)))
             return _jpeg(img, 70)
     size = (16, 20) if roll < 0.08 else (200, 40) if roll < 0.10 else (int(rng.integers(96, 160)), 96)
-    smooth = Image.fromarray(rng.integers(0, 256, (6, 6, 3), dtype=np.uint8)).resize(size, Image.BICUBIC)
+    smooth = Image.fromarray(rng.integers(0, 256, (12, 12, 3), dtype=np.uint8)).resize(size, Image.BICUBIC)
     return _jpeg(smooth, 85)
 
 
@@ -122,7 +124,7 @@ def _wait_for_peak(process: psutil.Popen) -> int:
 
 
 def synthloop_recipe(template: Path, work: Path, llava: Path, workers: int) -> Path:
-    recipe = yaml.safe_load(template.read_text())
+    recipe, _ = load_yaml_with_lines(template.read_text())  # YAML 1.2: `on: image` keeps its key
     recipe["inputs"] = [{"format": "llava", "path": str(llava), "image_root": str(llava.parent / "images")}]
     recipe["output"] = {"format": "parquet", "path": str(work / "synthloop" / "out")}
     recipe["run_dir"] = str(work / "synthloop" / "run")
