@@ -22,36 +22,36 @@ _CANDIDATE_COST = 4.0  # a candidate check costs about this many bucket look-ups
 
 
 class BucketIndex:
-    """Keys grouped into buckets of equal value; `matches(queries)` yields pairs (q, k) with
-    queries[q] == keys[k] and q < k (indices share one numbering), at most one pair per query at a time."""
+    """Keys grouped into buckets of equal value; `pairs(mask)` finds every pair (i, j), i < j,
+    with keys[i] ^ mask == keys[j]."""
 
     def __init__(self, keys: np.ndarray, bits: int = 64):
         self.order = np.argsort(keys, kind="stable")
+        self.sorted_keys = keys[self.order]
+        self.starts = None
         if bits <= _TABLE_BITS:
-            counts = np.bincount(keys.astype(np.int64), minlength=1 << bits)
+            counts = np.bincount(self.sorted_keys.astype(np.int64), minlength=1 << bits)
             self.starts = np.concatenate([[0], np.cumsum(counts)])
-            self.sorted_keys = None
-        else:
-            self.sorted_keys = keys[self.order]
 
     def _buckets(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if self.sorted_keys is None:
+        if self.starts is not None:
             q = queries.astype(np.int64)
             left = self.starts[q]
             return left, self.starts[q + 1] - left
         left = np.searchsorted(self.sorted_keys, queries, "left")
         return left, np.searchsorted(self.sorted_keys, queries, "right") - left
 
-    def matches(self, queries: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        # Level t pairs every query with the t-th key of its bucket: no step holds more than one
-        # pair per query, and the loop ends after the largest bucket.
-        left, counts = self._buckets(queries)
+    def pairs(self, mask: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        # Queries go in key order, so XOR-ed queries stay piecewise sorted and the bucket look-ups
+        # walk memory nearly in order. Level t pairs each query with the t-th key of its bucket:
+        # no step holds more than one pair per query; the loop ends after the largest bucket.
+        left, counts = self._buckets(self.sorted_keys ^ np.asarray(mask, dtype=self.sorted_keys.dtype))
         active = np.flatnonzero(counts)
         level = 0
         while len(active):
-            keys = self.order[left[active] + level]
-            keep = active < keys
-            yield active[keep], keys[keep]
+            i, j = self.order[active], self.order[left[active] + level]
+            keep = i < j
+            yield i[keep], j[keep]
             level += 1
             active = active[counts[active] > level]
 
@@ -87,8 +87,7 @@ def hamming_pairs(hashes: np.ndarray, max_distance: int) -> Pairs:
         chunk = (hashes >> np.uint64(lo)) & np.uint64((1 << bits) - 1)
         index = BucketIndex(chunk, bits)
         for mask in _flip_masks(bits, max_distance // m):
-            # pairs with chunk[i] ^ mask == chunk[j]; the same mask finds (j, i) from j's side
-            for i, j in index.matches(chunk ^ np.uint64(mask)):
+            for i, j in index.pairs(mask):
                 close = np.bitwise_count(hashes[i] ^ hashes[j]) <= max_distance
                 found_i.append(i[close])
                 found_j.append(j[close])

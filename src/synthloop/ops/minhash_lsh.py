@@ -53,7 +53,7 @@ def similar_pairs(sigs: np.ndarray, threshold: float, bands: int, rows: int) -> 
         key = np.zeros(n, dtype=np.uint64)
         for column in sigs[:, band * rows : (band + 1) * rows].T:
             key = (key ^ column.astype(np.uint64)) * _MIX
-        for i, j in BucketIndex(key).matches(key):
+        for i, j in BucketIndex(key).pairs():
             close = jaccard_distance(sigs[i], sigs[j]) <= 1 - threshold
             found.append(i[close] * n + j[close])
     code = np.unique(np.concatenate(found))  # one row per pair
