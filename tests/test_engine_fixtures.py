@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 import pyarrow as pa
 from PIL import Image
 
@@ -114,19 +115,42 @@ class MostTokens(Selector):
 
 
 def jpeg(color: tuple[int, int, int], size: tuple[int, int] = (48, 40)) -> bytes:
+    """A smooth random pattern seeded by `color` (distinct perceptual hashes), as JPEG."""
+    rng = np.random.default_rng(list(color))
+    grid = Image.fromarray(rng.integers(0, 256, (12, 12, 3), dtype=np.uint8))
+    return _encode(grid.resize(size, Image.BICUBIC), 90)
+
+
+def near_copy(data: bytes, quality: int = 80) -> bytes:
+    """Cropped by 1 px, resized to 95 % and re-encoded: a near duplicate."""
+    with Image.open(io.BytesIO(data)) as img:
+        w, h = img.size
+        return _encode(img.convert("RGB").crop((1, 1, w - 1, h - 1)).resize((int(w * 0.95), int(h * 0.95))), quality)
+
+
+def _encode(img: Image.Image, quality: int) -> bytes:
     buffer = io.BytesIO()
-    Image.new("RGB", size, color).save(buffer, "JPEG", quality=90)
+    img.save(buffer, "JPEG", quality=quality)
     return buffer.getvalue()
+
+
+NEAR_COPIES_OF_1 = (21, 44)
+EXACT_COPIES_OF_2 = (30, 52)
 
 
 def noisy_samples(n: int = 60) -> list[dict]:
     """n samples: i % 10 == 3 a truncated JPEG, i % 11 == 5 a narrow (8 px) image, i % 9 == 4 an
-    empty answer, i % 7 == 6 the same text as sample 0 (answers have 1 + i % 5 words)."""
-    samples = []
+    empty answer, i % 7 == 6 the same text as sample 0 (answers have 1 + i % 5 words), samples
+    NEAR_COPIES_OF_1 a near copy of sample 1's image and EXACT_COPIES_OF_2 sample 2's image bytes."""
+    samples: list[dict] = []
     for i in range(n):
         data = jpeg((i * 37 % 256, i * 11 % 256, 90), (8, 40) if i % 11 == 5 else (48, 40))
         if i % 10 == 3:
             data = data[: len(data) // 3]
+        if i in NEAR_COPIES_OF_1:
+            data = near_copy(samples[1]["images"][0]["bytes"], quality=50 + i)
+        if i in EXACT_COPIES_OF_2:
+            data = samples[2]["images"][0]["bytes"]
         question = f"<image>\nWhat is shown in picture number {0 if i % 7 == 6 else i}?"
         answer = "" if i % 9 == 4 else "word" if i % 7 == 6 else " ".join(["word"] * (1 + i % 5))
         samples.append(new_sample(f"s_{i:04d}", [{"role": "user", "content": question},

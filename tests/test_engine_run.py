@@ -36,6 +36,22 @@ def test_ledger_counts_on_noisy_fixture(tmp_path):
     assert ledger["added"] == 0 and ledger["dropped_path"] == str(tmp_path / "dropped")
 
 
+def test_ledger_with_the_real_dedups(tmp_path):
+    ops = [{"image_decodable": {}}, {"image_size": {"min_side": 16}}, {"answer_nonempty": {}},
+           {"exact_dedup": {"on": "image"}}, {"image_near_dedup": {"max_hamming": 6}},
+           {"text_minhash_dedup": {"threshold": 0.8}}]
+    _, ledger = curate(tmp_path, ops)
+    assert counts(ledger)[3:] == [("answer_nonempty", 49, 44, 5, 0), ("exact_dedup", 44, 42, 2, 0),
+                                  ("image_near_dedup", 42, 40, 2, 0), ("text_minhash_dedup", 40, 34, 6, 0)]
+    assert (ledger["input"], ledger["output"], ledger["dropped"], ledger["quarantined"]) == (60, 34, 20, 6)
+    dropped = pq.read_table(tmp_path / "dropped").to_pylist()
+    survivors = {(r["op"], r["id"]): r["survivor"] for r in dropped if r["survivor"]}
+    assert survivors == {**{("exact_dedup", f"s_{i:04d}"): "s_0002" for i in (30, 52)},
+                         **{("image_near_dedup", f"s_{i:04d}"): "s_0001" for i in (21, 44)},
+                         **{("text_minhash_dedup", f"s_{i:04d}"): "s_0000" for i in (6, 20, 34, 41, 48, 55)}}
+    assert len(list(read_samples(tmp_path / "out"))) == 34
+
+
 def test_audit_files_hold_every_removed_sample(tmp_path):
     recipe, ledger = curate(tmp_path)
     output = list(read_samples(tmp_path / "out"))
