@@ -34,7 +34,9 @@ def lsh_bands(threshold: float, num_perm: int) -> tuple[int, int]:
     def error(bands: int, rows: int) -> float:
         candidate = 1 - (1 - _GRID**rows) ** bands
         below = _GRID <= threshold
-        return float(np.trapezoid(np.where(below, candidate, 0), _GRID) + np.trapezoid(np.where(below, 0, 1 - candidate), _GRID))
+        false_positive = np.trapezoid(np.where(below, candidate, 0), _GRID)
+        false_negative = np.trapezoid(np.where(below, 0, 1 - candidate), _GRID)
+        return float(false_positive + false_negative)
 
     options = [(b, r) for b in range(1, num_perm + 1) for r in range(1, num_perm // b + 1)]
     return min(options, key=lambda option: error(*option))

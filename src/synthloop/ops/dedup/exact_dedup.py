@@ -25,8 +25,9 @@ def text_key(sample: dict) -> str:
 class ExactDedup(Dedup):
     """`on: image` hashes the encoded image bytes (blake2b, in image order), not decoded pixels:
     no decode is needed, and re-encoded copies are `image_near_dedup`'s job. Samples without
-    images are never image duplicates (with `both`, text-only samples compare on text). `on: text` hashes the normalised conversation (NFKC,
-    lower case, collapsed whitespace, roles kept). `on: both` needs both to match."""
+    images are never image duplicates. `on: text` hashes the normalised conversation (NFKC, lower
+    case, collapsed whitespace, roles kept). `on: both` needs both to match (text-only samples
+    then compare on text)."""
 
     name: ClassVar[str] = "exact_dedup"
     on: Literal["image", "text", "both"] = "image"

@@ -42,7 +42,7 @@ class ImageNearDedup(Dedup):
     def key(self, batch: Batch) -> list[str | None | Quarantine]:
         images, owners = [], []
         keys: list[str | None | Quarantine] = [None] * len(batch)
-        for i, sample in enumerate(batch.samples):
+        for i in range(len(batch)):
             try:
                 decoded = batch.images(i)
             except ImageError as err:
