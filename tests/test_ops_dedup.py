@@ -114,10 +114,11 @@ def near_dup_samples() -> tuple[list[dict], dict[str, str]]:
     return samples, original_of
 
 
-def test_near_dedup_removes_reencoded_resized_cropped_copies_and_keeps_distinct(near_dup_samples):
+@pytest.mark.parametrize("thumbnail", [64, None])  # the op's own need, and a batch at full resolution
+def test_near_dedup_removes_reencoded_resized_cropped_copies_and_keeps_distinct(near_dup_samples, thumbnail):
     samples, original_of = near_dup_samples
     op = op_class("image_near_dedup")(max_hamming=8)
-    drops = op.resolve(keys_of(op, samples, thumbnail=op.pixels))
+    drops = op.resolve(keys_of(op, samples, thumbnail=thumbnail))
     groups: dict[str, list[str]] = {}
     for copy_id, original_id in original_of.items():
         groups.setdefault(original_id, [original_id]).append(copy_id)
