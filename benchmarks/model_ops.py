@@ -6,7 +6,11 @@ pipeline adds at most ~10% on top of the model. Measured for the packaged image 
 (`embed` op) and a builtin TinyVLM generator (`caption` op). Also prints images/s and texts/s of
 the packaged embedders.
 
-    .venv/bin/python benchmarks/model_ops.py [--images 512] [--gen 256]
+With `--judge`, it also trains a TinyVLM judge on world data (Genixer's judge prompt, "Yes" for the
+true answer, "No" for a corrupted one: another answer of the same question type) and prints the
+ROC AUC of the `judge` op's P(Yes) on held-out correct vs corrupted pairs (goal >= 0.9).
+
+    .venv/bin/python benchmarks/model_ops.py [--images 512] [--gen 256] [--judge --judge-n 8000 --budget 300]
 """
 
 from __future__ import annotations
@@ -80,13 +84,79 @@ def tiny_generator(folder: Path) -> Path:
     return folder / "ckpt"
 
 
+def corrupted_pairs(samples: list[dict], seed: int) -> list[tuple[dict, int]]:
+    """Each short-answer sample twice: as is (label 1) and with a wrong answer of its qtype (label 0)."""
+    from synthloop.models.ops_support import first_qa
+
+    rng = np.random.default_rng(seed)
+    usable = [s for s in samples if (qa := first_qa(s)) and len(qa[1].split()) <= 3 and len(s["messages"]) == 2]
+    answers: dict[str, list[str]] = {}
+    for s in usable:
+        answers.setdefault(s["qtype"], []).append(s["messages"][1]["content"])
+    pairs = []
+    for s in usable:
+        wrong = sorted(set(answers[s["qtype"]]) - {s["messages"][1]["content"]})
+        if not wrong:
+            continue
+        bad = {**s, "id": s["id"] + "_bad", "messages": [s["messages"][0], {"role": "assistant",
+                                                                           "content": str(rng.choice(wrong))}]}
+        pairs += [(s, 1), (bad, 0)]
+    return pairs
+
+
+def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Probability that a random positive outscores a random negative (ties count half)."""
+    from scipy.stats import rankdata
+
+    ranks = rankdata(scores)
+    positives = labels == 1
+    n_pos, n_neg = positives.sum(), (~positives).sum()
+    return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def judge_auc(root: Path, n: int, budget: float) -> None:
+    from synthloop.models.ops_support import first_qa
+    from synthloop.ops.base import Batch
+    from synthloop.ops.filters.judge import JUDGE_PROMPT, Judge
+    from synthloop.train.trainer import train
+    from synthloop.world import generate
+
+    def judge_sample(sample: dict, label: int) -> dict:
+        question, answer = first_qa(sample)
+        prompt = JUDGE_PROMPT.format(question=question, answer=answer)
+        return {**sample, "task": "judge", "messages": [{"role": "user", "content": f"<image>\n{prompt}"},
+                                                         {"role": "assistant", "content": "Yes" if label else "No"}]}
+
+    training = [judge_sample(s, label) for s, label in corrupted_pairs(generate(n, seed=0, workers=2), seed=0)]
+    start = time.perf_counter()
+    checkpoint = train(training, root / "judge", stage="2", epochs=8, time_budget_s=budget, show_progress=False)
+    print(f"judge: trained on {len(training)} world judge samples in {time.perf_counter() - start:.0f} s")
+    held_out = corrupted_pairs(generate(max(400, n // 10), seed=12345, workers=2), seed=1)
+    op = Judge(model=f"builtin:{checkpoint}", low=0.0, high=1.0)
+    samples = [s for s, _ in held_out]
+    op.process(Batch(samples))
+    scores = np.array([s["scores"]["judge_p"] for s in samples])
+    labels = np.array([label for _, label in held_out])
+    print(f"judge ROC AUC on {len(samples)} held-out world QA pairs (half with a wrong answer): "
+          f"{roc_auc(scores, labels):.3f}; mean P(Yes) correct {scores[labels == 1].mean():.2f}, "
+          f"corrupted {scores[labels == 0].mean():.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=512)
     parser.add_argument("--gen", type=int, default=256)
+    parser.add_argument("--judge", action="store_true", help="also train a TinyVLM judge and report its ROC AUC")
+    parser.add_argument("--judge-only", action="store_true")
+    parser.add_argument("--judge-n", type=int, default=8000, help="world samples for judge training")
+    parser.add_argument("--budget", type=float, default=300.0, help="judge training seconds")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
+        if args.judge or args.judge_only:
+            judge_auc(root, args.judge_n, args.budget)
+        if args.judge_only:
+            return
         pngs = photo_crops(args.images, 224)
         data = dataset(root / "embed", pngs)
         embedder = load_model("pkg:efficientnet-lite0", device="cpu")

