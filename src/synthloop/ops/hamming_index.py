@@ -57,13 +57,13 @@ class BucketIndex:
 
 
 def _chunk_count(n: int, max_distance: int) -> int:
-    """The number of chunks m (1..D+1) with the least expected probe plus candidate work."""
+    """The number of chunks m (1..D+1, at most 64) with the least expected probe plus candidate work."""
     def cost(m: int) -> float:
         widest, narrowest = -(-64 // m), 64 // m
         probes = sum(comb(widest, r) for r in range(max_distance // m + 1))
         return m * probes * (1 + _CANDIDATE_COST * n / 2.0**narrowest)
 
-    return min(range(1, max_distance + 2), key=cost)
+    return min(range(1, min(max_distance, 63) + 2), key=cost)  # at most 64 chunks of >= 1 bit
 
 
 def _flip_masks(bits: int, radius: int) -> Iterator[int]:

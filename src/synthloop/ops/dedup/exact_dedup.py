@@ -15,10 +15,13 @@ from synthloop.ops.image_checks import per_image
 from synthloop.ops.text import normalize
 
 
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
 def text_key(sample: dict) -> str:
     """Hash of the conversation: every turn's role and normalised content, in order."""
-    text = "\0".join(f"{m['role']}\0{normalize(m['content'])}" for m in sample["messages"])
-    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+    return _digest("\0".join(f"{m['role']}\0{normalize(m['content'])}" for m in sample["messages"]))
 
 
 @register
@@ -27,7 +30,7 @@ class ExactDedup(Dedup):
     no decode is needed, and re-encoded copies are `image_near_dedup`'s job. Samples without
     images are never image duplicates. `on: text` hashes the normalised conversation (NFKC, lower
     case, collapsed whitespace, roles kept). `on: both` needs both to match (text-only samples
-    then compare on text)."""
+    then compare on text). Key: 32 hex digits, a hash of the parts."""
 
     name: ClassVar[str] = "exact_dedup"
     on: Literal["image", "text", "both"] = "image"
@@ -44,9 +47,9 @@ class ExactDedup(Dedup):
                 parts.append(",".join(hashes))
             if self.on in ("text", "both"):
                 parts.append(text_key(sample))
-            keys.append("|".join(parts))
+            keys.append(_digest("|".join(parts)))
         return keys
 
     def resolve(self, keys: Iterable[tuple[str, Any]]) -> dict[str, Drop]:
         ids, values = sorted_keys(keys)
-        return duplicate_drops(ids, np.array(values, dtype=str))
+        return duplicate_drops(ids, np.array(values, dtype="S32"))
