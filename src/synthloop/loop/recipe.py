@@ -7,7 +7,7 @@ seed_pool: {world: 1500, easy_vqa: 300}     # or {path: curated/}  (canonical Pa
 benchmark: {world: 400}                     # or {path: bench/}
 curate: [...]                               # engine ops over the seed pool before round 0 (optional)
 synthesis:
-  synthesizer: {kind: world, image_size: 64}
+  synthesizer: {kind: world, image_size: 64}  # or {kind: model, generator: {grounded_generate: {...}}, judge: {...}}
   budget: 400                               # samples synthesized per round, the same for both arms
   ops: [...]                                # filters + dedup (+ selection) over each round's new data
 rounds: 2
@@ -39,6 +39,7 @@ class PoolSpec(_Strict):
     path: str | None = None
     world: int = Field(default=0, ge=0)
     mix: dict[str, float] | None = None  # world qtype mix; None: the world's default mix
+    image_size: int = Field(default=64, ge=32)  # of rendered world images
     easy_vqa: int = Field(default=0, ge=0)
 
     @model_validator(mode="after")
@@ -51,9 +52,22 @@ class PoolSpec(_Strict):
 
 
 class SynthesizerSpec(_Strict):
-    kind: Literal["world"] = "world"  # model generators (issue 7) plug in as further kinds
+    """`world`: render new scenes of each qtype. `model`: a model generator op (`grounded_generate` or
+    `genixer_generate`, given as `{op_name: {params}}`) over seed-pool images, optionally judged."""
+
+    kind: Literal["world", "model"] = "world"
     image_size: int = Field(default=64, ge=16)
     difficulty: dict[str, Any] | None = None
+    generator: dict[str, dict[str, Any]] | None = None
+    judge: dict[str, Any] | None = None  # parameters of the `judge` filter
+
+    @model_validator(mode="after")
+    def _model_needs_generator(self) -> Self:
+        if self.kind == "model" and self.generator is None:
+            raise ValueError("kind 'model' needs a generator, e.g. {grounded_generate: {model: 'builtin:CKPT'}}")
+        if self.generator is not None:
+            _resolve_ops([self.generator])
+        return self
 
 
 class SynthesisSpec(_Strict):

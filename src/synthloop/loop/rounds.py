@@ -49,8 +49,10 @@ def load_pool(spec: PoolSpec, seed: int, benchmark: bool = False) -> list[dict]:
     from synthloop import world
 
     if benchmark:
-        return world.benchmark(spec.world, seed=seed, mix=spec.mix)
-    samples = world.generate(spec.world, mix=spec.mix, seed=seed) if spec.world else []
+        return world.benchmark(spec.world, seed=seed, mix=spec.mix, image_size=spec.image_size)
+    samples = []
+    if spec.world:
+        samples = world.generate(spec.world, mix=spec.mix, seed=seed, image_size=spec.image_size)
     if spec.easy_vqa:
         samples += world.packaged.easy_vqa(n=spec.easy_vqa, seed=seed)
     return samples
@@ -93,9 +95,17 @@ def train_and_evaluate(pool: list[dict], benchmark: list[dict], folder: Path, sp
                       read_bad_cases(folder / "eval"))
 
 
-def make_synthesizer(recipe: LoopRecipe) -> Synthesizer:
+def make_synthesizer(recipe: LoopRecipe, pool: list[dict]) -> Synthesizer:
+    """The recipe's synthesizer; a model generator draws its parent images from the seed `pool`."""
     spec = recipe.synthesis.synthesizer
-    return WorldSynthesizer(image_size=spec.image_size, difficulty=spec.difficulty)
+    if spec.kind == "world":
+        return WorldSynthesizer(image_size=spec.image_size, difficulty=spec.difficulty)
+    from synthloop.models.synthesizer import ModelSynthesizer
+    from synthloop.ops import op_class
+
+    ((name, params),) = spec.generator.items()
+    judge = op_class("judge").model_validate(spec.judge) if spec.judge is not None else None
+    return ModelSynthesizer(pool, op_class(name).model_validate(params), judge)
 
 
 def _entry(round_index: int, arm: str, evaluation: Evaluation, added: dict[str, int]) -> dict:
@@ -126,7 +136,7 @@ def run_loop(recipe: LoopRecipe, log: Callable[[str], None] = print) -> dict:
     state = {arm: (pool, first) for arm in arms}
     rounds = [_entry(0, arm, first, {}) for arm in arms]
     weak = sorted(first.error_rates, key=lambda q: (-first.error_rates[q], q))[:3]
-    synthesizer = make_synthesizer(recipe)
+    synthesizer = make_synthesizer(recipe, pool)
     qtypes = sorted(q for q in first.per_qtype if q in synthesizer.qtypes)
     for r in range(1, recipe.rounds + 1):
         for arm in arms:
