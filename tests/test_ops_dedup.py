@@ -64,10 +64,11 @@ def test_exact_dedup_on_image_text_and_both(tmp_path):
     assert drop == Drop("duplicate of a", value={"survivor": "a", "distance": 0.0})
 
 
-def test_exact_dedup_quarantines_unreadable_images():
+def test_exact_dedup_quarantines_unreadable_images_unless_it_reads_only_text():
     op = op_class("exact_dedup")()
     keys = op.key(Batch([sample_with("gone.png")]))
     assert isinstance(keys[0], Quarantine) and "gone.png" in keys[0].error
+    assert isinstance(op_class("exact_dedup")(on="text").key(Batch([sample_with("gone.png")]))[0], str)
 
 
 # --- image_near_dedup ----------------------------------------------------------------------------

@@ -36,11 +36,13 @@ class ExactDedup(Dedup):
     on: Literal["image", "text", "both"] = "image"
 
     def key(self, batch: Batch) -> list[str | None | Quarantine]:
-        image_hashes = per_image(batch, lambda b, i, j: content_hash(b.image_bytes(i, j)))
+        with_images = self.on in ("image", "both")
+        image_hashes = per_image(batch, lambda b, i, j: content_hash(b.image_bytes(i, j))) if with_images else []
         keys: list[str | None | Quarantine] = []
-        for sample, hashes in zip(batch.samples, image_hashes, strict=True):
+        for i, sample in enumerate(batch.samples):
             parts = []
-            if self.on in ("image", "both"):
+            if with_images:
+                hashes = image_hashes[i]
                 if isinstance(hashes, Quarantine) or (not hashes and self.on == "image"):
                     keys.append(hashes or None)
                     continue
