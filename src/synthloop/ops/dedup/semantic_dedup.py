@@ -31,8 +31,8 @@ class SemanticDedup(ModelParams, Dedup):
         failed, vectors, rows = embedder.embeddings(batch)
         keys: list[Any | Quarantine] = [failed.get(i, Quarantine("semantic_dedup: not embedded"))
                                         for i in range(len(batch))]
-        for row, vector in zip(rows, vectors.astype(np.float16).tolist(), strict=True):
-            keys[row] = vector
+        for row, vector in zip(rows, vectors.astype(np.float16), strict=True):
+            keys[row] = vector.tobytes()  # compact: 2 bytes per dimension in the key column
         return keys
 
     def resolve(self, keys: Iterable[tuple[str, Any]]) -> dict[str, Drop]:
@@ -40,7 +40,7 @@ class SemanticDedup(ModelParams, Dedup):
         if not items:
             return {}
         ids = [item[0] for item in items]
-        vectors = np.asarray([item[1] for item in items], np.float32)
+        vectors = np.stack([np.frombuffer(item[1], np.float16) for item in items]).astype(np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-12)
         k = max(1, round(len(ids) / self.cluster_size))
         labels = np.zeros(len(ids), int) if k == 1 else kmeans2(vectors, k, seed=self.seed, minit="++")[1]
