@@ -255,3 +255,25 @@ def test_model_synthesizer_feeds_the_loop_with_judged_targeted_samples(stub):
     assert len({s["id"] for s in made}) == 5 and all("judge_p" in s["scores"] for s in made)
     again = synthesizer.synthesize({"count": 3, "color": 2}, seed=7, bad_cases={})
     assert [s["id"] for s in again] == [s["id"] for s in made]  # same seed, same parents
+
+
+def test_model_cache_dedups_keys_and_survives_reopen(tmp_path):
+    from synthloop.models.cache import ModelCache, cache_key
+
+    calls = []
+
+    def compute(indices):
+        calls.append(list(indices))
+        return [{"i": i} for i in indices]
+
+    keys = [cache_key("m", "k", p, ["h"], t=0) for p in ("a", "b", "a")]
+    assert keys[0] == keys[2] != keys[1] != cache_key("m", "k", "b", ["h"], t=1)
+    cache = ModelCache(tmp_path)
+    assert cache.cached(keys, compute) == [{"i": 0}, {"i": 1}, {"i": 0}] and calls == [[0, 1]]
+    cache.close()
+    reopened = ModelCache(tmp_path)
+    assert reopened.cached(keys, compute) == [{"i": 0}, {"i": 1}, {"i": 0}] and calls == [[0, 1]]
+    off = ModelCache(None)
+    off.cached(keys[:1], compute)
+    off.cached(keys[:1], compute)
+    assert calls[1:] == [[0], [0]]  # disabled: every call computes
