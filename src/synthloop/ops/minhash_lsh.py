@@ -56,7 +56,7 @@ def similar_pairs(sigs: np.ndarray, threshold: float, bands: int, rows: int) -> 
         for column in sigs[:, band * rows : (band + 1) * rows].T:
             key = (key ^ column.astype(np.uint64)) * _MIX
         for i, j in BucketIndex(key).pairs():
-            close = jaccard_distance(sigs[i], sigs[j]) <= 1 - threshold
+            close = (sigs[i] == sigs[j]).mean(axis=1) >= threshold
             found.append(i[close] * n + j[close])
     code = np.unique(np.concatenate(found))  # one row per pair
     return code // n, code % n

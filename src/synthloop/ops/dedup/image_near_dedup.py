@@ -9,10 +9,10 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import Field
 
-from synthloop.images import ImageError
 from synthloop.ops.base import Batch, Dedup, Drop, Quarantine, register
 from synthloop.ops.dedup_resolve import duplicate_drops, sorted_keys
 from synthloop.ops.hamming_index import hamming_pairs
+from synthloop.ops.image_checks import per_image
 from synthloop.ops.phash import from_hex, phash, to_hex
 
 
@@ -40,21 +40,15 @@ class ImageNearDedup(Dedup):
     max_hamming: int = Field(8, ge=0, le=64)
 
     def key(self, batch: Batch) -> list[str | None | Quarantine]:
-        images, owners = [], []
-        keys: list[str | None | Quarantine] = [None] * len(batch)
-        for i in range(len(batch)):
-            try:
-                decoded = batch.images(i)
-            except ImageError as err:
-                keys[i] = Quarantine(str(err))
-                continue
-            images.extend(decoded)
-            owners.extend([i] * len(decoded))
-        per_sample: dict[int, list[str]] = defaultdict(list)
-        for owner, h in zip(owners, phash(images).tolist(), strict=True):
-            per_sample[owner].append(to_hex(h))
-        for i, hashes in per_sample.items():
-            keys[i] = "-".join(hashes)
+        decoded = per_image(batch, lambda b, i, j: b.image(i, j))
+        images = [img for sample_images in decoded if isinstance(sample_images, list) for img in sample_images]
+        hashes = iter(phash(images).tolist())
+        keys: list[str | None | Quarantine] = []
+        for sample_images in decoded:
+            if isinstance(sample_images, Quarantine) or not sample_images:
+                keys.append(sample_images or None)
+            else:
+                keys.append("-".join(to_hex(next(hashes)) for _ in sample_images))
         return keys
 
     def resolve(self, keys: Iterable[tuple[str, Any]]) -> dict[str, Drop]:
