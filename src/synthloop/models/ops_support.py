@@ -33,6 +33,11 @@ class ModelParams(BaseModel):
     _loaded: Any = PrivateAttr(None)
     _cache: ModelCache | None = PrivateAttr(None)
 
+    def __getstate__(self) -> dict[Any, Any]:
+        """Pickled for worker processes without the loaded model or the open cache: each loads its own."""
+        state = super().__getstate__()
+        return {**state, "__pydantic_private__": {"_loaded": None, "_cache": None}}
+
     def setup(self) -> None:
         self._loaded = load_model(self.model, device=self.device)
         self._cache = ModelCache.from_env(self.cache_dir)
