@@ -15,7 +15,7 @@ from PIL import Image
 
 from synthloop.formats.parquet import write_samples
 from synthloop.report import write_report
-from synthloop.report.collect import collect
+from synthloop.report.collect import collect, thresholds_for
 from synthloop.sample import new_sample, to_table
 
 SECTIONS = ("summary", "funnel", "scores", "accuracy", "added", "gallery", "recipe")
@@ -65,7 +65,9 @@ def test_collect_reads_every_part(run_dir):
     run = collect(run_dir)
     assert [ledger.name for ledger in run.ledgers] == ["curate"]
     assert sorted(run.scores["image_size"]) == [0.0, 8.0] + [64.0] * 5
-    assert run.thresholds == {"image_size": {"min_side": 32.0}}
+    assert thresholds_for("image_min_side", run.thresholds) == {"min_side": 32.0}
+    assert thresholds_for("image_size", run.thresholds) == {"min_side": 32.0}
+    assert thresholds_for("judge_p", run.thresholds) == {}
     assert [e.status for e in run.examples] == ["kept"] * 5 + ["dropped"] * 2
     assert run.examples[-1].reason == "image_decodable cannot decode image"
     assert run.loop["rounds"][3]["added"] == {"count": 20, "color": 20}

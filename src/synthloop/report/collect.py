@@ -16,6 +16,8 @@ import orjson
 import pyarrow.parquet as pq
 import yaml
 
+from synthloop.ops import op_class
+
 MAX_SCORE_ROWS = 50_000  # per score key, roughly: enough for a histogram
 GALLERY_SIZE = 12
 RECIPE_NAMES = ("recipe.yaml", "recipe.yml", "recipe.json", "loop_recipe.yaml", "resolved_recipe.yaml")
@@ -25,6 +27,13 @@ RECIPE_NAMES = ("recipe.yaml", "recipe.yml", "recipe.json", "loop_recipe.yaml", 
 class Ledger:
     name: str
     data: dict
+
+
+@dataclass(frozen=True)
+class Threshold:
+    score_key: str
+    param: str
+    value: float
 
 
 @dataclass
@@ -44,7 +53,7 @@ class RunFiles:
     curation: dict | None = None
     recipes: dict[str, str] = field(default_factory=dict)
     scores: dict[str, list[float]] = field(default_factory=dict)
-    thresholds: dict[str, dict[str, float]] = field(default_factory=dict)
+    thresholds: list[Threshold] = field(default_factory=list)
     examples: list[Example] = field(default_factory=list)
 
 
@@ -68,18 +77,31 @@ def _engine_folders(root: Path, status: str) -> list[Path]:
     return folders
 
 
-def _thresholds(recipe: dict) -> dict[str, dict[str, float]]:
-    """Numeric bound parameters of each op (`min_side: 32`), keyed by the op's name (its score key)."""
-    found: dict[str, dict[str, float]] = {}
+def _score_key(op: str, params: dict) -> str:
+    """The score an op writes (a filter's `score_key`, by default its name)."""
+    try:
+        return op_class(op).model_validate(params).score_key
+    except (KeyError, ValueError, AttributeError):
+        return op
+
+
+def _thresholds(recipe: dict) -> list[Threshold]:
+    """Numeric bound parameters of each op (`min_side: 32`, `low: 0.5`) and the score each bounds."""
+    found = []
     for entry in recipe.get("ops") or []:
         if not isinstance(entry, dict) or len(entry) != 1:
             continue
-        (op, params), = entry.items()
+        ((op, params),) = entry.items()
         for key, value in (params or {}).items():
             bound = key.startswith(("min", "max")) or key in ("low", "high", "threshold")
             if bound and isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-                found.setdefault(op, {})[key] = float(value)
+                found.append(Threshold(_score_key(op, params or {}), key, float(value)))
     return found
+
+
+def thresholds_for(score: str, thresholds: list[Threshold]) -> dict[str, float]:
+    """Bounds drawn on a score's histogram: those of the op writing it, or named in it (`image_min_side`)."""
+    return {t.param: t.value for t in thresholds if t.score_key == score or t.param in score}
 
 
 def _example(row: dict, status: str) -> Example:
@@ -129,8 +151,9 @@ def collect(run_dir: str | Path) -> RunFiles:
             text = file.read_text()
             run.recipes[_relative(file, root)] = text
             loaded = yaml.safe_load(text)
-            for op, bounds in _thresholds(loaded if isinstance(loaded, dict) else {}).items():
-                run.thresholds.setdefault(op, {}).update(bounds)
+            for threshold in _thresholds(loaded if isinstance(loaded, dict) else {}):
+                if threshold not in run.thresholds:
+                    run.thresholds.append(threshold)
     seen: dict[str, int] = {}
     for status in ("kept", "dropped", "quarantined"):
         for folder in _engine_folders(root, status):

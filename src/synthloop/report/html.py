@@ -8,7 +8,7 @@ from pathlib import Path
 
 from synthloop.images import ImageError, decode, encode_png
 from synthloop.report import svg
-from synthloop.report.collect import Example, RunFiles, collect
+from synthloop.report.collect import Example, RunFiles, collect, thresholds_for
 
 STYLE = """
 body{font-family:sans-serif;margin:24px auto;max-width:1100px;color:#222}
@@ -67,7 +67,7 @@ def _funnels(run: RunFiles) -> str:
 def _histograms(run: RunFiles) -> str:
     if not run.scores:
         return "<p>No scores recorded.</p>"
-    charts = [svg.histogram(values, run.thresholds.get(key, {}), f"score {key}")
+    charts = [svg.histogram(values, thresholds_for(key, run.thresholds), f"score {key}")
               + f"<div>{escape(key)}</div>" for key, values in sorted(run.scores.items())]
     return '<div class="charts">' + "".join(f"<div>{c}</div>" for c in charts) + "</div>"
 
