@@ -74,3 +74,11 @@ def test_loop_recipe_errors_name_the_key_and_line(tmp_path):
     recipe.write_text("run_dir: out\nseed_pool: {world: 10}\nbenchmark: {world: 5}\nbaseline_arm: true\n")
     with pytest.raises(LoopRecipeError, match="line 4: baseline_arm: unknown key"):
         LoopRecipe.from_yaml(recipe)
+
+
+def test_shipped_loop_recipe_is_valid():
+    from pathlib import Path
+
+    recipe = LoopRecipe.from_yaml(Path(__file__).parents[1] / "recipes" / "loop_world.yaml")
+    assert recipe.rounds == 2 and recipe.baseline and recipe.synthesis.budget == 300
+    assert [next(iter(op)) for op in recipe.curate][-1] == "stratified"
