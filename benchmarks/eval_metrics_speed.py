@@ -28,6 +28,9 @@ def main(n: int = 100_000) -> None:
     predictions = [rng.choice(WORDS) for _ in range(n)]
     answers = [[rng.choice(WORDS) for _ in range(10)] for _ in range(n)]
     timed("vqa_accuracy", n, lambda: [vqa_accuracy(p, a) for p, a in zip(predictions, answers)])
+    # Distinct texts defeat the normalisation cache: the uncached worst case.
+    unique = [f"answer, {i}" for i in range(n)]
+    timed("vqa_accuracy (all distinct)", n, lambda: [vqa_accuracy(p, [p] * 3 + ["x"] * 7) for p in unique])
     timed("vqa_accuracy_m4c", n, lambda: [vqa_accuracy_m4c(p, a) for p, a in zip(predictions, answers)])
     options = ["circle", "square", "triangle", "star"]
     replies = [rng.choice(["B", "(C)", "The answer is D.", "a square", "no idea"]) for _ in range(n)]

@@ -81,9 +81,10 @@ def match_option(prediction: str, options: Sequence[str] | Mapping[str, str]) ->
     choices = option_letters(options)
     # The official script always considers A-E, whatever the number of options.
     letters = string.ascii_uppercase[:max(5, len(choices))]
-    words = [word.strip() for word in prediction.split()]
+    words = prediction.split()
+    present = set(words)
     for prefix, suffix in _LETTER_AFFIXES:
-        found = [letter for letter in letters if prefix + letter + suffix in words]
+        found = [letter for letter in letters if prefix + letter + suffix in present]
         if len(found) == 1:
             if prefix == suffix == "" and found[0] == "A" and len(words) > 3:
                 continue
