@@ -31,6 +31,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=4, help="upper bound; the time budget usually ends first")
     parser.add_argument("--stage", default="2")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--global-batch-size", type=int, default=32)
     parser.add_argument("--out", type=Path, default=Path("runs/tinyvlm_world"))
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="TinyVLM/TrainConfig overrides")
     args = parser.parse_args()
@@ -43,6 +44,7 @@ def main() -> None:
 
     start = time.perf_counter()
     checkpoint = train(samples, args.out / "checkpoint", stage=args.stage, epochs=args.epochs, seed=args.seed,
+                       global_batch_size=args.global_batch_size,
                        time_budget_s=args.budget, **overrides)
     train_seconds = time.perf_counter() - start
     record = json.loads((checkpoint / "training.json").read_text())

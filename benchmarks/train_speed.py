@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 
-import numpy as np
-import torch
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as `import synthloop` does, before torch loads
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode
 
-from synthloop.train.data import encode_samples, global_batches
-from synthloop.train.tinyvlm import TinyVLM
-from synthloop.train.tokenizer import train_tokenizer
-from synthloop.train.trainer import TrainConfig, _optimizer, split_overrides
+from synthloop.train.data import encode_samples, global_batches  # noqa: E402
+from synthloop.train.tinyvlm import TinyVLM  # noqa: E402
+from synthloop.train.tokenizer import train_tokenizer  # noqa: E402
+from synthloop.train.trainer import TrainConfig, _optimizer, split_overrides  # noqa: E402
 
 
 def matmul_peak(sizes: tuple[int, ...] = (512, 1024, 2048), repeats: int = 5) -> float:
@@ -64,8 +67,9 @@ def main() -> None:
     optimizer = _optimizer(list(model.named_parameters()), TrainConfig())
 
     def step(batch, update: bool = True) -> None:
-        loss, count = model.loss(batch.input_ids, batch.labels, model.image_features(data.pixels[batch.image_index]))
-        (loss / count).backward()
+        losses, _ = model.token_losses(batch.input_ids, batch.labels,
+                                       model.image_features(data.pixels[batch.image_index]))
+        losses.mean().backward()
         if update:
             optimizer.step()
         optimizer.zero_grad(set_to_none=True)

@@ -185,9 +185,9 @@ class TinyVLM(nn.Module):
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         return hidden @ self.tok_emb.weight.T  # tied input and output embeddings
 
-    def loss(self, input_ids: torch.Tensor, labels: torch.Tensor, image_features: torch.Tensor | None,
-             ) -> tuple[torch.Tensor, int]:
-        """Summed next-token cross-entropy over labelled positions, and their count.
+    def token_losses(self, input_ids: torch.Tensor, labels: torch.Tensor, image_features: torch.Tensor | None,
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Next-token cross-entropy at every labelled position, and the batch row of each.
 
         The vocabulary head runs only on labelled positions: most positions are image or prompt tokens.
         """
@@ -195,4 +195,5 @@ class TinyVLM(nn.Module):
         targets = labels[:, 1:]
         selected = targets != -100
         logits = self.logits(hidden[:, :-1][selected])
-        return F.cross_entropy(logits.float(), targets[selected], reduction="sum"), int(selected.sum())
+        losses = F.cross_entropy(logits.float(), targets[selected], reduction="none")
+        return losses, selected.nonzero()[:, 0]

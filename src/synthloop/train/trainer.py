@@ -43,6 +43,9 @@ class TrainConfig:
     micro_batch_size: int = 64
     stage1_modules: tuple[str, ...] = ("projector", "image_pos")
     stage1_time_share: float = 0.25  # of `time_budget_s`, when both stages run
+    # Weigh every sample equally (mean over its reply tokens) rather than every token: otherwise long
+    # replies (captions, boxes) drown the one-word answers most question types have.
+    loss_per_sample: bool = True
     num_threads: int = 2
     image_root: str | None = None
 
@@ -135,15 +138,20 @@ def run_stage(model: TinyVLM, data: EncodedData, name: str, trainable: list[str]
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(progress, cfg)
             n_targets = sum(int((b.labels[:, 1:] != -100).sum()) for b in micro_batches)
+            n_rows = sum(b.size for b in micro_batches)
             step_loss = 0.0
             for batch in micro_batches:
                 if features is not None:
                     image_features = features[batch.image_index]
                 else:
                     image_features = model.image_features(data.pixels[batch.image_index])
-                loss_sum, _ = model.loss(batch.input_ids, batch.labels, image_features)
-                (loss_sum / n_targets).backward()
-                step_loss += float(loss_sum.detach()) / n_targets
+                token_loss, rows = model.token_losses(batch.input_ids, batch.labels, image_features)
+                if cfg.loss_per_sample:
+                    loss = (token_loss / torch.bincount(rows, minlength=batch.size)[rows]).sum() / n_rows
+                else:
+                    loss = token_loss.sum() / n_targets
+                loss.backward()
+                step_loss += float(loss.detach())
                 seen += batch.size
             torch.nn.utils.clip_grad_norm_([p for _, p in params], cfg.grad_clip)
             optimizer.step()
@@ -183,6 +191,7 @@ def train(samples: list[dict] | str | Path, out: str | Path, stage: Stage = "bot
         raise ValueError(f"stage must be '1', '2' or 'both', not {stage!r}")
     if epochs < 1:
         raise BudgetError(f"epochs must be at least 1, not {epochs}")
+    started = time.perf_counter()
     model_cfg, cfg = split_overrides(overrides)
     samples = load_training_samples(samples, max_samples)
     micro_batching(global_batch_size, cfg.micro_batch_size, len(samples))
@@ -198,21 +207,23 @@ def train(samples: list[dict] | str | Path, out: str | Path, stage: Stage = "bot
     encode = {"tokenizer": tokenizer, "image_tokens": model_cfg.image_tokens, "image_size": model_cfg.image_size,
               "max_seq_len": model_cfg.max_seq_len, "image_root": cfg.image_root}
     stages = []
-    stage2_budget = time_budget_s
+
+    def remaining(share: float = 1.0) -> float | None:
+        """Seconds left of the budget (which covers tokenizer, encoding and both stages)."""
+        return None if time_budget_s is None else max(0.0, time_budget_s * share - (time.perf_counter() - started))
+
     if stage in ("1", "both"):
         captions = [s for s in samples if s.get("task") == "caption"]
         if not captions:
             raise BudgetError("stage 1 trains the projector on caption samples (task 'caption'); the data has none")
-        budget = time_budget_s if stage == "1" or time_budget_s is None else time_budget_s * cfg.stage1_time_share
         data = encode_samples(captions, **encode)
         stages.append(run_stage(model, data, "1", list(cfg.stage1_modules), epochs, min(global_batch_size, len(data)),
-                                cfg, rng, budget, console, show_progress))
-        if time_budget_s is not None:
-            stage2_budget = max(0.0, time_budget_s - stages[-1]["seconds"])
+                                cfg, rng, remaining(1.0 if stage == "1" else cfg.stage1_time_share), console,
+                                show_progress))
     if stage in ("2", "both"):
         data = encode_samples(samples, **encode)
-        stages.append(run_stage(model, data, "2", None, epochs, global_batch_size, cfg, rng, stage2_budget,
-                                console, show_progress))
+        stages.append(run_stage(model, data, "2", None, epochs, global_batch_size, cfg, rng, remaining(), console,
+                                show_progress))
     for record in stages:
         if record["skipped"]:
             first_id, reason = record["skipped"][0]

@@ -1,0 +1,36 @@
+import json
+
+from typer.testing import CliRunner
+
+from synthloop.cli import app
+from synthloop.formats.parquet import write_samples
+from synthloop.train.toy import toy_samples
+
+runner = CliRunner()
+
+
+def test_train_command_writes_a_checkpoint(tmp_path):
+    write_samples(toy_samples(8, image_size=16), tmp_path / "data")
+    result = runner.invoke(app, ["train", str(tmp_path / "data"), "--out", str(tmp_path / "ck"), "--stage", "2",
+                                 "--global-batch-size", "4", "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "ck").iterdir()) == [
+        "config.json", "model.safetensors", "tokenizer.json", "training.json"]
+    record = json.loads((tmp_path / "ck" / "training.json").read_text())
+    assert record["seed"] == 3 and record["stages"][0]["samples_seen"] == 8 and record["stages"][0]["steps"] == 2
+
+
+def test_train_command_reports_bad_input_in_one_line(tmp_path):
+    write_samples(toy_samples(8, image_size=16), tmp_path / "data")
+    cases = [
+        (["train", str(tmp_path / "missing"), "--out", str(tmp_path / "ck")], "no such Parquet file or folder"),
+        (["train", str(tmp_path / "data"), "--out", str(tmp_path / "ck"), "--max-samples", "5"],
+         "holds 8 samples but the budget allows at most 5"),
+        (["train", str(tmp_path / "data"), "--out", str(tmp_path / "ck"), "--stage", "3"], "--stage must be"),
+    ]
+    for args, message in cases:
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], result.output
+    assert not (tmp_path / "ck").exists()
