@@ -25,6 +25,8 @@ class StubModel:
         self.score_batches: list[int] = []
 
     def _reply(self, request: Request) -> str:
+        if "very long" in request.messages[-1]["content"]:
+            raise ValueError("a request needs 999 tokens but max_seq_len is 64")
         assert all(im.size == (8, 6) for im in request.images)
         assert request.messages[-1]["role"] == "user"
         return self.replies[request.messages[-1]["content"].removeprefix("<image>\n")]
@@ -55,7 +57,8 @@ BENCH = [
     sample("n1", "count 1?", "2", "vqa", "count"),
     sample("n2", "count 2?", "3", "vqa", "count"),
     sample("m1", "which?", "B", "mcvqa", "shape", {"answer": "B", "options": ["circle", "square"]}),
-    sample("m2", "which 2?", "A", "mcvqa", "shape", {"answer": "A", "options": ["circle", "square"]}),
+    sample("m2", "which 2?\nA. circle\nB. square\nAnswer with the option's letter from the given choices directly.",
+           "A", "mcvqa", "shape", {"answer": "A", "options": ["circle", "square"]}),
     sample("cap", "describe", "a red circle on grey", "caption", "caption"),
     sample("r1", "where is the circle?", None, "rec", "grounding", {"box": [0.1, 0.1, 0.5, 0.5]}),
     sample("r2", "where is the square?", None, "rec", "grounding", {"box": [0.5, 0.5, 0.9, 0.9]}),
@@ -66,7 +69,8 @@ BENCH = [
 REPLIES = {
     "colour 1?": "Red.", "colour 2?": "red", "colour 3?": "red", "colour 4?": "green",  # c4: 2 of 10 -> 0.6
     "count 1?": "two", "count 2?": "4",
-    "which?": "B", "which 2?": "square",
+    "which?": "B",
+    "which 2?\nA. circle\nB. square\nAnswer with the option's letter from the given choices directly.": "square",
     "describe": "red circle",  # tokens [red, circle] vs [red, circle, on, grey]: F1 = 2/3
     "where is the circle?": "[0.100,0.100,0.500,0.500]", "where is the square?": "[0.1, 0.1, 0.2, 0.2]",
     "name the region": "Red circle", "colour 5?": "red", "colour 6?": "red",
@@ -112,9 +116,18 @@ def test_evaluate_is_deterministic_and_replaces_stale_bad_cases(tmp_path):
     (tmp_path / "bad_case_old.json").write_text("{}")
     evaluate(StubModel(REPLIES), BENCH, tmp_path, batch_size=4)
     first = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
-    evaluate(StubModel(REPLIES), BENCH, tmp_path, batch_size=64)
+    evaluate(StubModel(REPLIES), iter(BENCH), tmp_path, batch_size=64)  # any iterable streams
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == first
     assert "bad_case_old.json" not in first
+
+
+def test_a_request_the_model_rejects_leaves_only_that_sample_unscored():
+    model = StubModel(REPLIES)
+    bench = [*BENCH[:3], sample("long", "a very long question?", "red", "vqa", "colour"), BENCH[3]]
+    results = evaluate(model, bench, batch_size=5)
+    assert model.generate_batches == [5, 1, 1, 1, 1, 1]  # the failed call, then one by one
+    assert results["n"] == 4 and results["errors"] == 1
+    assert results["per_qtype"]["colour"] == pytest.approx(2.6 / 4)
 
 
 def test_likelihood_multiple_choice_uses_option_scores():
@@ -122,6 +135,19 @@ def test_likelihood_multiple_choice_uses_option_scores():
     results = evaluate(model, BENCH[6:8], batch_size=64, mc_scoring="likelihood")
     assert model.score_batches == [2] and model.generate_batches == []
     assert results["per_qtype"] == {"shape": 1.0}
+
+
+def test_bad_cases_are_the_first_per_qtype_in_input_order(tmp_path):
+    # Multiple-choice (likelihood) and open questions go to separate model calls that finish out of order.
+    bench = [sample(f"o{i}", f"open {i}?", "red", "vqa", "mixed") if i % 3 else
+             sample(f"m{i}", f"mc {i}?", "A", "mcvqa", "mixed", {"answer": "A", "options": ["red", "blue"]})
+             for i in range(12)]
+    replies = {f"open {i}?": "blue" for i in range(12)} | {f"mc {i}?": "B" for i in range(12)}
+    evaluate(StubModel(replies), bench, tmp_path, batch_size=2, mc_scoring="likelihood", max_bad_cases=3)
+    cases = json.loads((tmp_path / "bad_case_mixed.json").read_text())["mixed"]
+    assert [case["idx"] for case in cases] == ["m0", "o1", "o2"]
+    rows = [json.loads(line) for line in (tmp_path / "samples.jsonl").read_text().splitlines()]
+    assert [row["id"] for row in rows] == [s["id"] for s in bench]
 
 
 def test_mmbench_rows_report_circular_accuracy():

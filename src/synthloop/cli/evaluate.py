@@ -30,8 +30,10 @@ def eval_command(
 ) -> None:
     """Score a checkpoint on a benchmark with the official metrics; per-qtype accuracy, bad cases, weights."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import pyarrow.parquet as pq
+
     from synthloop.evaluate.runner import evaluate
-    from synthloop.formats.parquet import read_samples
+    from synthloop.formats.parquet import parquet_files, read_samples
 
     try:
         from synthloop.train.checkpoint import load_checkpoint
@@ -42,18 +44,22 @@ def eval_command(
     except (OSError, ValueError) as err:
         fail(f"{ckpt}: {err}")
     try:
-        samples = list(read_samples(bench))
+        total = sum(pq.ParquetFile(file).metadata.num_rows for file in parquet_files(bench))
     except FileNotFoundError as err:
         fail(str(err))
     except (OSError, ValueError) as err:
-        fail(f"{bench}: {err}")
-    if not samples:
+        fail(f"{bench}: not a Parquet dataset: {err}")
+    if not total:
         fail(f"{bench}: no samples")
     columns = [TextColumn("eval"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
     with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("eval", total=len(samples))
-        results = evaluate(model, samples, out, batch_size, image_root=image_root, max_new_tokens=max_new_tokens,
-                           mc_scoring=mc.value, on_batch=lambda n: progress.advance(task, n))
+        task = progress.add_task("eval", total=total)
+        try:
+            results = evaluate(model, read_samples(bench), out, batch_size, image_root=image_root,
+                               max_new_tokens=max_new_tokens, mc_scoring=mc.value,
+                               on_batch=lambda n: progress.advance(task, n))
+        except ValueError as err:  # e.g. a prompt longer than the model's context
+            fail(str(err))
     typer.echo(f"overall {results['overall']:.4f} on {results['n']} samples ({results['errors']} not scored)")
     for qtype, accuracy in results["per_qtype"].items():
         typer.echo(f"  {qtype or '(none)'}: {accuracy:.4f}")

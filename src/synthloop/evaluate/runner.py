@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import orjson
 
+from synthloop.evaluate.benchmarks.common import INSTRUCTIONS
 from synthloop.evaluate.metrics import circular_accuracy, option_letters
 from synthloop.evaluate.scoring import (
     NoGold,
@@ -36,34 +37,53 @@ from synthloop.sample import IMAGE_TOKEN
 _OBJECT_ADDRESS = re.compile(r"<[^<>]* at 0x[0-9a-fA-F]+>")
 
 
-def evaluate(model: Any, samples: list[dict], out: Path | None = None, batch_size: int = 64, *,
+def evaluate(model: Any, samples: Iterable[dict], out: Path | None = None, batch_size: int = 64, *,
              image_root: str | Path | None = None, max_new_tokens: int = 64,
              mc_scoring: Literal["generate", "likelihood"] = "generate", bad_threshold: float = 0.5,
              max_bad_cases: int = 500, on_batch: Callable[[int], None] | None = None) -> dict:
     """Score every sample with batched model calls and return `results.json`'s content.
 
-    `model` implements `Generator` (and `OptionScorer` for `mc_scoring="likelihood"`, where a
-    multiple-choice answer is the option with the highest log-likelihood). A sample whose image
-    cannot be read or that has no gold answer is not scored: it is counted in `errors` and listed
-    with its error in `samples.jsonl`. `on_batch(n)` is called after each batch of n samples.
+    `samples` may be any iterable: it is streamed, so at most two batches of full samples (images
+    included) are held at a time. `model` implements `Generator` (and `OptionScorer` for
+    `mc_scoring="likelihood"`, where a multiple-choice answer is the option with the highest
+    log-likelihood). A sample whose image cannot be read or that has no gold answer is not scored:
+    it is counted in `errors` and listed with its error in `samples.jsonl`. Bad cases are the first
+    `max_bad_cases` per qtype, in input order, scored below `bad_threshold`. `on_batch(n)` is
+    called after each model call on n samples.
     """
     if mc_scoring == "likelihood" and not hasattr(model, "score_options"):
         raise ValueError("mc_scoring='likelihood' needs a model with score_options (the OptionScorer protocol)")
-    rows: list[dict | None] = [None] * len(samples)
-    by_option = [i for i, s in enumerate(samples) if mc_scoring == "likelihood" and _has_options(s)]
-    chosen = set(by_option)
-    by_generation = [i for i in range(len(samples)) if i not in chosen]
-    for indices, likelihood in ((by_generation, False), (by_option, True)):
-        for start in range(0, len(indices), batch_size):
-            batch = indices[start: start + batch_size]
-            for i, row in zip(batch, _run_batch(model, [samples[i] for i in batch], likelihood, image_root,
-                                                max_new_tokens)):
-                rows[i] = row
-            if on_batch is not None:
-                on_batch(len(batch))
-    results = summarize(samples, rows)
+    rows: list[dict] = []
+    bad: dict[str, list[tuple[int, dict]]] = defaultdict(list)
+    pending: dict[bool, list[tuple[int, dict]]] = {False: [], True: []}  # likelihood? -> (position, sample)
+
+    def flush(likelihood: bool) -> None:
+        batch, pending[likelihood] = pending[likelihood], []
+        scored = _run_batch(model, [sample for _, sample in batch], likelihood, image_root, max_new_tokens)
+        for (position, sample), row in zip(batch, scored, strict=True):
+            rows[position] = row
+            if "score" in row and row["score"] < bad_threshold:
+                cases = bad[sample["qtype"]]
+                cases.append((position, bad_case(sample, row)))
+                if len(cases) > 2 * max_bad_cases:  # batches of both kinds interleave: keep the earliest
+                    cases[:] = sorted(cases, key=lambda case: case[0])[:max_bad_cases]
+        if on_batch is not None:
+            on_batch(len(batch))
+
+    for sample in samples:
+        likelihood = mc_scoring == "likelihood" and _has_options(sample)
+        pending[likelihood].append((len(rows), sample))
+        rows.append({})
+        if len(pending[likelihood]) == batch_size:
+            flush(likelihood)
+    for likelihood in (False, True):
+        if pending[likelihood]:
+            flush(likelihood)
+    results = summarize(rows)
     if out is not None:
-        write_outputs(Path(out), samples, rows, results, bad_threshold, max_bad_cases)
+        cases = {q: [case for _, case in sorted(found, key=lambda c: c[0])[:max_bad_cases]]
+                 for q, found in bad.items()}
+        write_outputs(Path(out), rows, results, cases)
     return results
 
 
@@ -75,7 +95,7 @@ def _has_options(sample: dict) -> bool:
 def _run_batch(model: Any, batch: list[dict], likelihood: bool, image_root: str | Path | None,
                max_new_tokens: int) -> list[dict]:
     """One model call for the batch; a row per sample with its prediction and score, or its error."""
-    rows: list[dict] = [{"id": s["id"], "task": s["task"], "qtype": s["qtype"], "source": s["source"]} for s in batch]
+    rows = [_row(sample) for sample in batch]
     requests, ready = [], []
     for row, sample in zip(rows, batch):
         try:
@@ -92,32 +112,56 @@ def _run_batch(model: Any, batch: list[dict], likelihood: bool, image_root: str 
         ready.append((row, sample))
     if not requests:
         return rows
-    if likelihood:
-        candidates = [option_candidates(sample) for _, sample in ready]
-        scores = model.score_options(requests, [replies for _, replies in candidates])
-        predictions = [letters[max(range(len(s)), key=s.__getitem__)] for (letters, _), s in zip(candidates, scores)]
-    else:
-        predictions = [g.text for g in model.generate(requests, max_new_tokens=max_new_tokens)]
+    try:
+        predictions: list[str | None] = list(_predict(model, requests, [s for _, s in ready], likelihood,
+                                                      max_new_tokens))
+    except ValueError:
+        # One request the model rejects (e.g. longer than its context) fails the whole call:
+        # ask again one by one so that only the rejected samples go unscored.
+        predictions = []
+        for request, (row, sample) in zip(requests, ready):
+            try:
+                predictions += _predict(model, [request], [sample], likelihood, max_new_tokens)
+            except ValueError as err:
+                row["error"] = f"sample {sample['id']!r}: the model rejected it: {err}"
+                predictions.append(None)
     for (row, sample), prediction in zip(ready, predictions, strict=True):
-        row["prediction"] = prediction
-        row["score"] = score_prediction(sample, prediction)
+        if prediction is not None:
+            row["prediction"] = prediction
+            row["score"] = score_prediction(sample, prediction)
     return rows
 
 
-def summarize(samples: list[dict], rows: Iterable[dict | None]) -> dict:
+def _predict(model: Any, requests: list[Request], samples: list[dict], likelihood: bool,
+             max_new_tokens: int) -> list[str]:
+    if not likelihood:
+        return [g.text for g in model.generate(requests, max_new_tokens=max_new_tokens)]
+    candidates = [option_candidates(sample) for sample in samples]
+    scores = model.score_options(requests, [replies for _, replies in candidates])
+    return [letters[max(range(len(s)), key=s.__getitem__)] for (letters, _), s in zip(candidates, scores)]
+
+
+def _row(sample: dict) -> dict:
+    row = {"id": sample["id"], "task": sample["task"], "qtype": sample["qtype"], "source": sample["source"]}
+    if sample["source"] == "mmbench" and "index" in sample["meta"]:
+        row["index"] = sample["meta"]["index"]  # for CircularEval
+    return row
+
+
+def summarize(rows: Iterable[dict]) -> dict:
     """Mean score overall, per qtype and per task over the scored rows (micro averages)."""
     per_qtype: dict[str, list[float]] = defaultdict(list)
     per_task: dict[str, list[float]] = defaultdict(list)
     scores, errors, circular_rows = [], 0, []
-    for sample, row in zip(samples, rows, strict=True):
-        if row is None or "score" not in row:
+    for row in rows:
+        if "score" not in row:
             errors += 1
             continue
         scores.append(row["score"])
-        per_qtype[sample["qtype"]].append(row["score"])
-        per_task[sample["task"]].append(row["score"])
-        if sample["task"] == "mcvqa" and sample["source"] == "mmbench" and "index" in sample["meta"]:
-            circular_rows.append({"index": sample["meta"]["index"], "prediction": row["score"], "answer": 1.0})
+        per_qtype[row["qtype"]].append(row["score"])
+        per_task[row["task"]].append(row["score"])
+        if "index" in row:
+            circular_rows.append({"index": row["index"], "prediction": row["score"], "answer": 1.0})
     results: dict[str, Any] = {
         "overall": _mean(scores),
         "per_qtype": {q: _mean(v) for q, v in sorted(per_qtype.items())},
@@ -140,25 +184,33 @@ def error_weights(results: dict) -> dict[str, float]:
     return {qtype: round(1.0 - accuracy, 3) for qtype, accuracy in results["per_qtype"].items()}
 
 
+def _question_stem(text: str, choices: dict[str, str]) -> str:
+    """The question alone: no `<image>`, no listed options, no answer-format instruction."""
+    lines = [line for line in text.replace(IMAGE_TOKEN, "").strip().splitlines() if line not in INSTRUCTIONS]
+    if choices:
+        first = f"{next(iter(choices))}. {next(iter(choices.values()))}"
+        lines = lines[: lines.index(first)] if first in lines else lines
+    return "\n".join(lines).strip()
+
+
 def bad_case(sample: dict, row: dict) -> dict:
     """A wrong answer in MLLM-DataEngine's bad-case layout (plus our id, score and gold)."""
-    question = next((m["content"] for m in reversed(prompt_messages(sample)) if m["role"] == "user"), "")
-    question = question.replace(IMAGE_TOKEN, "").strip()
-    case: dict[str, Any] = {"idx": sample["id"], "question": question}
     gold = row["gold"]
-    if "options" in gold and gold["options"]:
-        choices = option_letters(gold["options"])
+    choices = option_letters(gold["options"]) if gold.get("options") else {}
+    question = next((m["content"] for m in reversed(prompt_messages(sample)) if m["role"] == "user"), "")
+    case: dict[str, Any] = {"idx": sample["id"], "question": _question_stem(question, choices)}
+    if choices:
         letters = list(choices)
         case.update(choices=list(choices.values()), correct_choice_idx=letters.index(gold["answer"])
                     if gold["answer"] in letters else None)
         listed = " ".join(f"({letter}) {text}" for letter, text in choices.items())
         answer = f"The answer is ({gold['answer']}): {choices.get(gold['answer'], '')}."
-        prompt = f"Question: {question}\nChoices: {listed}\nAnswer: {answer}"
+        prompt = f"Question: {case['question']}\nChoices: {listed}\nAnswer: {answer}"
     else:
         if "answers" in gold:
             case["direct_answers"] = gold["answers"]
         reference = reference_reply(sample) or next(iter(gold.values()))
-        prompt = f"Question: {question}\nAnswer: {reference}"
+        prompt = f"Question: {case['question']}\nAnswer: {reference}"
     case.update(model_answer=row["prediction"], question_type=sample["qtype"],
                 prompt=f"{prompt}\nQuestion type: {sample['qtype'].replace('_', ' ')}",
                 image_path=sample["images"][0].get("path") if sample["images"] else None,
@@ -166,8 +218,7 @@ def bad_case(sample: dict, row: dict) -> dict:
     return case
 
 
-def write_outputs(out: Path, samples: list[dict], rows: list[dict | None], results: dict, bad_threshold: float,
-                  max_bad_cases: int) -> None:
+def write_outputs(out: Path, rows: list[dict], results: dict, bad_cases: dict[str, list[dict]]) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2) + b"\n")
     (out / "weights.json").write_bytes(orjson.dumps(error_weights(results), option=orjson.OPT_INDENT_2) + b"\n")
@@ -176,17 +227,12 @@ def write_outputs(out: Path, samples: list[dict], rows: list[dict | None], resul
             handle.write(orjson.dumps(row) + b"\n")
     for stale in out.glob("bad_case_*.json"):
         stale.unlink()
-    bad: dict[str, list[dict]] = defaultdict(list)
-    for sample, row in zip(samples, rows, strict=True):
-        if row is not None and "score" in row and row["score"] < bad_threshold:
-            if len(bad[sample["qtype"]]) < max_bad_cases:
-                bad[sample["qtype"]].append(bad_case(sample, row))
-    for qtype, cases in sorted(bad.items()):
+    for qtype, cases in sorted(bad_cases.items()):
         name = re.sub(r"[^A-Za-z0-9_.-]+", "_", qtype) or "untyped"
         (out / f"bad_case_{name}.json").write_bytes(orjson.dumps({qtype: cases}, option=orjson.OPT_INDENT_2))
 
 
-def majority_baseline(train_samples: Iterable[dict], bench_samples: list[dict]) -> dict:
+def majority_baseline(train_samples: Iterable[dict], bench_samples: Iterable[dict]) -> dict:
     """Scores of always answering the most frequent training reply of the question's qtype (the most
     frequent reply overall for a qtype unseen in training), in `evaluate`'s result layout."""
     by_qtype: dict[str, Counter] = defaultdict(Counter)
@@ -203,11 +249,13 @@ def majority_baseline(train_samples: Iterable[dict], bench_samples: list[dict]) 
         return min(counts.items(), key=lambda item: (-item[1], item[0]))[0]
 
     fallback = most_common(overall)
-    rows: list[dict | None] = []
+    rows = []
     for sample in bench_samples:
-        prediction = most_common(by_qtype[sample["qtype"]]) if by_qtype.get(sample["qtype"]) else fallback
+        row = _row(sample)
+        row["prediction"] = most_common(by_qtype[sample["qtype"]]) if by_qtype.get(sample["qtype"]) else fallback
         try:
-            rows.append({"prediction": prediction, "score": score_prediction(sample, prediction)})
-        except NoGold:
-            rows.append(None)
-    return summarize(bench_samples, rows)
+            row["score"] = score_prediction(sample, row["prediction"])
+        except NoGold as err:
+            row["error"] = str(err)
+        rows.append(row)
+    return summarize(rows)
