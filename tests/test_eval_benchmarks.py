@@ -206,3 +206,22 @@ def test_gqa(tmp_path):
     assert sample["id"] == "gqa_201307251" and sample["qtype"] == "attr"
     assert sample["images"][0]["path"] == "n435808.jpg"
     assert score_prediction(sample, "Yes.") == 1.0 and score_prediction(sample, "yes, it is") == 0.0
+
+
+def test_cli_converts_a_benchmark_to_parquet(tmp_path):
+    from typer.testing import CliRunner
+
+    from synthloop.cli import app
+    from synthloop.formats.parquet import read_samples
+
+    path = write_json(tmp_path / "aokvqa_v1p0_val.json", AOKVQA)
+    result = CliRunner().invoke(app, ["benchmark", "aokvqa", str(path), "--out", str(tmp_path / "da"),
+                                      "--setting", "da"])
+    assert result.exit_code == 0, result.output
+    assert "wrote 1 samples" in result.output
+    assert list(read_samples(tmp_path / "da")) == read_aokvqa(path, "val", "da")
+
+    (tmp_path / "broken.json").write_text('{"questions": [{"image_id": 1}]}')
+    broken = CliRunner().invoke(app, ["benchmark", "vqav2", str(tmp_path / "broken.json"), "--out", str(tmp_path)])
+    assert broken.exit_code == 2
+    assert "broken.json: question 0: missing field 'question_id'" in broken.output

@@ -21,7 +21,8 @@ class McScoring(str, Enum):
 def eval_command(
     ckpt: Path = typer.Argument(..., help="TinyVLM checkpoint directory (from `synthloop train`)."),
     bench: Path = typer.Argument(..., help="Benchmark as canonical Parquet (a file or a folder of shards)."),
-    out: Path = typer.Option(..., "--out", help="Folder for results.json, samples.jsonl, bad_case_*.json, weights.json."),
+    out: Path = typer.Option(..., "--out",
+                             help="Folder for results.json, samples.jsonl, bad_case_*.json, weights.json."),
     batch_size: int = typer.Option(64, min=1, help="Samples per model call."),
     image_root: Path | None = typer.Option(None, help="Folder that relative image paths are read from."),
     max_new_tokens: int = typer.Option(64, min=1, help="Longest generated answer, in tokens."),
@@ -66,6 +67,11 @@ def eval_command(
     typer.echo(f"wrote {out}/results.json, samples.jsonl, weights.json, bad_case_*.json")
 
 
+class AokvqaSetting(str, Enum):
+    mc = "mc"
+    da = "da"
+
+
 class BenchmarkFormat(str, Enum):
     vqav2 = "vqav2"
     textvqa = "textvqa"
@@ -82,19 +88,18 @@ def benchmark_command(
     out: Path = typer.Option(..., "--out", help="Folder for the canonical Parquet shards."),
     annotations: Path | None = typer.Option(None, help="VQAv2 annotations JSON (omit for the test split)."),
     split: str = typer.Option("val", help="A-OKVQA / ScienceQA split (image folder and problem filter)."),
-    setting: str = typer.Option("mc", help="A-OKVQA setting: mc (multiple choice) or da (direct answer)."),
+    setting: AokvqaSetting = typer.Option(AokvqaSetting.mc,
+                                          help="A-OKVQA setting: multiple choice or direct answer."),
     circular: bool = typer.Option(False, help="MMBench: add CircularEval rotations the file lacks."),
 ) -> None:
     """Convert a public benchmark file into canonical Parquet that `synthloop eval` reads."""
     from synthloop.evaluate import benchmarks
     from synthloop.formats.parquet import write_samples
 
-    if setting not in ("mc", "da"):
-        fail(f"--setting must be mc or da, not {setting!r}")
     readers = {
         BenchmarkFormat.vqav2: lambda: benchmarks.read_vqav2(src, annotations),
         BenchmarkFormat.textvqa: lambda: benchmarks.read_textvqa(src),
-        BenchmarkFormat.aokvqa: lambda: benchmarks.read_aokvqa(src, split, setting),  # type: ignore[arg-type]
+        BenchmarkFormat.aokvqa: lambda: benchmarks.read_aokvqa(src, split, setting.value),
         BenchmarkFormat.mmbench: lambda: benchmarks.read_mmbench(src),
         BenchmarkFormat.scienceqa: lambda: benchmarks.read_scienceqa(src, split),
         BenchmarkFormat.gqa: lambda: benchmarks.read_gqa(src),
