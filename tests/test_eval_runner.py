@@ -107,7 +107,8 @@ def test_evaluate_scores_writes_outputs_and_batches(tmp_path):
         "model_answer": "square", "question_type": "shape",
         "prompt": "Question: which 2?\nChoices: (A) circle (B) square\nAnswer: The answer is (A): circle.\n"
                   "Question type: shape",
-        "image_path": None, "score": 0.0, "gold": {"answer": "A", "options": ["circle", "square"]}}]}
+        "image_path": None, "score": 0.0, "gold": {"answer": "A", "options": ["circle", "square"]},
+        "messages": BENCH[7]["messages"]}]}
     colour = json.loads((tmp_path / "bad_case_colour.json").read_text())["colour"]
     assert [c["idx"] for c in colour] == ["c2"] and colour[0]["prompt"].startswith("Question: colour 2?\nAnswer: blue")
 

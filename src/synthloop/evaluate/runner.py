@@ -5,7 +5,8 @@ Outputs in `out` (DataEngine's evaluation layout, MLLM-DataEngine `engine_pipeli
 - `samples.jsonl`: one line per sample: id, task, qtype, prediction, score, gold (or error);
 - `bad_case_<qtype>.json`: `{qtype: [case, ...]}`, cases scored below `bad_threshold`, each with
   DataEngine's fields (idx, question, choices, correct_choice_idx, direct_answers, model_answer,
-  question_type, prompt, image_path) so they serve as in-context examples for targeted synthesis;
+  question_type, prompt, image_path) plus score, gold and the canonical `messages`, so they serve
+  as in-context examples for targeted synthesis;
 - `weights.json`: `{qtype: error rate}` (1 - accuracy, 3 decimals), DataEngine's `weight.json`.
 """
 
@@ -194,7 +195,8 @@ def _question_stem(text: str, choices: dict[str, str]) -> str:
 
 
 def bad_case(sample: dict, row: dict) -> dict:
-    """A wrong answer in MLLM-DataEngine's bad-case layout (plus our id, score and gold)."""
+    """A wrong answer in MLLM-DataEngine's bad-case layout, plus its score, gold and canonical
+    `messages` (so ops that take canonical samples as in-context examples can read it too)."""
     gold = row["gold"]
     choices = option_letters(gold["options"]) if gold.get("options") else {}
     question = next((m["content"] for m in reversed(prompt_messages(sample)) if m["role"] == "user"), "")
@@ -214,7 +216,7 @@ def bad_case(sample: dict, row: dict) -> dict:
     case.update(model_answer=row["prediction"], question_type=sample["qtype"],
                 prompt=f"{prompt}\nQuestion type: {sample['qtype'].replace('_', ' ')}",
                 image_path=sample["images"][0].get("path") if sample["images"] else None,
-                score=row["score"], gold=gold)
+                score=row["score"], gold=gold, messages=sample["messages"])
     return case
 
 
