@@ -52,6 +52,8 @@ def evaluate(model: Any, samples: Iterable[dict], out: Path | None = None, batch
     `max_bad_cases` per qtype, in input order, scored below `bad_threshold`. `on_batch(n)` is
     called after each model call on n samples.
     """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, not {batch_size}")
     if mc_scoring == "likelihood" and not hasattr(model, "score_options"):
         raise ValueError("mc_scoring='likelihood' needs a model with score_options (the OptionScorer protocol)")
     rows: list[dict] = []
