@@ -146,3 +146,18 @@ def test_exact_match_and_token_f1():
     assert token_f1("A red circle.", ["the red square"]) == pytest.approx(0.5)
     assert token_f1("red circle", ["blue", "red circle"]) == 1.0
     assert token_f1("", ["red"]) == 0.0
+
+
+def test_closed_form_equals_the_official_loop_over_gold_answers():
+    import random
+
+    from synthloop.evaluate.metrics import _leave_one_out
+
+    rng = random.Random(0)
+    for _ in range(500):
+        answers = [rng.choice("abc") for _ in range(rng.randint(1, 10))]
+        prediction = rng.choice("abcd")
+        # The official script: for each gold answer, min(1, matches among the others / 3), averaged.
+        looped = [min(1.0, sum(other == prediction for other in answers[:i] + answers[i + 1:]) / 3)
+                  for i in range(len(answers))]
+        assert _leave_one_out(prediction, answers) == pytest.approx(sum(looped) / len(looped))
