@@ -16,6 +16,7 @@ ROC AUC of the `judge` op's P(Yes) on held-out correct vs corrupted pairs (goal 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import tempfile
 import time
@@ -127,10 +128,16 @@ def judge_auc(root: Path, n: int, budget: float) -> None:
         return {**sample, "task": "judge", "messages": [{"role": "user", "content": f"<image>\n{prompt}"},
                                                          {"role": "assistant", "content": "Yes" if label else "No"}]}
 
-    training = [judge_sample(s, label) for s, label in corrupted_pairs(generate(n, seed=0, workers=2), seed=0)]
+    world = generate(n, seed=0, workers=2)
+    # The judge also learns to answer the questions themselves: a one-token Yes/No loss alone gives
+    # too weak a signal to learn what the image shows.
+    training = world + [judge_sample(s, label) for s, label in corrupted_pairs(world, seed=0)]
     start = time.perf_counter()
     checkpoint = train(training, root / "judge", stage="2", epochs=8, time_budget_s=budget, show_progress=False)
-    print(f"judge: trained on {len(training)} world judge samples in {time.perf_counter() - start:.0f} s")
+    record = json.loads((checkpoint / "training.json").read_text())["stages"][-1]
+    print(f"judge: trained on {len(world)} world QA + {len(training) - len(world)} judge samples in "
+          f"{time.perf_counter() - start:.0f} s ({record['samples_seen']} samples seen, "
+          f"final loss {record['losses'][-1]:.3f})")
     held_out = corrupted_pairs(generate(max(400, n // 10), seed=12345, workers=2), seed=1)
     op = Judge(model=f"builtin:{checkpoint}", low=0.0, high=1.0)
     samples = [s for s, _ in held_out]
