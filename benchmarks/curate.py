@@ -98,8 +98,8 @@ def _caption(rng: np.random.Generator, earlier: list[str]) -> str:
     return " ".join(VOCAB[k] for k in rng.integers(0, len(VOCAB), length))
 
 
-def measure(command: list[str], log: Path, cwd: Path | None = None) -> tuple[float, int, int]:
-    """(wall seconds, peak RSS bytes of the process and all its children, return code); output to `log`."""
+def measure(command: list[str], log: Path, cwd: Path | None = None) -> tuple[float, tuple[int, int, int], int]:
+    """(wall seconds, peak RSS bytes (tree, main, largest child), return code); output to `log`."""
     start = time.perf_counter()
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as sink:
@@ -111,16 +111,18 @@ def measure(command: list[str], log: Path, cwd: Path | None = None) -> tuple[flo
     return elapsed, peak, process.returncode
 
 
-def _wait_for_peak(process: psutil.Popen) -> int:
-    peak = 0
+def _wait_for_peak(process: psutil.Popen) -> tuple[int, int, int]:
+    """Peak RSS of the whole tree, of the main process alone, and of the largest child."""
+    peak = main = child = 0
     while process.poll() is None:
         try:
-            tree = [process, *process.children(recursive=True)]
-            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+            own = process.memory_info().rss
+            children = [p.memory_info().rss for p in process.children(recursive=True)]
         except psutil.Error:
-            pass
+            continue
+        peak, main, child = max(peak, own + sum(children)), max(main, own), max(child, *children, 0)
         time.sleep(0.05)
-    return peak
+    return peak, main, child
 
 
 def synthloop_recipe(template: Path, work: Path, llava: Path, workers: int) -> Path:
@@ -167,9 +169,11 @@ def dj_venv(work: Path) -> Path:
     return venv
 
 
-def report(name: str, n: int, seconds: float, peak: int, code: int) -> None:
+def report(name: str, n: int, seconds: float, peaks: tuple[int, int, int], code: int) -> None:
     status = "" if code == 0 else f"  (FAILED, exit {code})"
-    print(f"{name:10s} {seconds:8.1f} s  {n / seconds:9.0f} samples/s  peak RSS {peak / 2**20:7.0f} MiB{status}")
+    tree, main, child = (p / 2**20 for p in peaks)
+    print(f"{name:11s} {seconds:8.1f} s  {n / seconds:9.0f} samples/s  peak RSS {tree:6.0f} MiB "
+          f"(main process {main:.0f}, largest child {child:.0f}){status}", flush=True)
 
 
 def main() -> None:
