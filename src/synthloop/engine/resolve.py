@@ -87,10 +87,12 @@ def _resolve_dedup(op: Dedup, op_index: int, table: pa.Table, removed: dict[str,
                                        strict=True):
         removed[sample_id] = Removal(shard, op_index, error=error)
     good = table.filter(pc.invert(failed))
-    ids = good["id"].to_pylist()
-    shards = dict(zip(ids, good["shard"].to_pylist(), strict=True))
-    for sample_id, drop in sorted(op.resolve(zip(ids, good["key"].to_pylist(), strict=True)).items()):
-        removed[sample_id] = Removal(shards[sample_id], op_index, drop.reason, json_text(drop.value), survivor_of(drop))
+    drops = op.resolve(zip(good["id"].to_pylist(), good["key"].to_pylist(), strict=True))
+    dropped_ids = sorted(drops)
+    rows = pc.index_in(pa.array(dropped_ids, pa.string()), good["id"])
+    for sample_id, shard in zip(dropped_ids, good["shard"].take(rows).to_pylist(), strict=True):
+        drop = drops[sample_id]
+        removed[sample_id] = Removal(shard, op_index, drop.reason, json_text(drop.value), survivor_of(drop))
     return bad.num_rows
 
 
