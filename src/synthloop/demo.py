@@ -13,6 +13,7 @@ The sizes below are chosen so the whole demo runs in at most 10 minutes on 2 CPU
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,9 +34,13 @@ CURATED_BUDGET = 1200
 BENCHMARK_SAMPLES = 400
 SYNTHESIS_BUDGET = 300
 ROUNDS = 2
-TRAIN = {"stage": "2", "epochs": 3, "global_batch_size": 32,
-         "settings": {"d_model": 128, "n_layers": 2, "max_seq_len": 64}}
+# Frozen pretrained EfficientNet-Lite0 features (shipped in a pip package) let a few hundred CPU steps
+# learn from pixels; the features are computed once per training run.
+TRAIN = {"stage": "2", "epochs": 10, "global_batch_size": 16,
+         "settings": {"vision": "efficientnet-lite0", "d_model": 64, "n_layers": 2, "max_seq_len": 96,
+                      "micro_batch_size": 16, "lr": 2e-3}}
 
+OUTPUTS = ("pool", "curate", "dataoptim", "loop", "curation.json", "report.html")
 FILTERS = [
     {"image_decodable": {}},
     {"image_token_match": {}},
@@ -112,6 +117,12 @@ def run_demo(out: Path, seed: int = 0, log: Callable[[str], None] = print) -> di
     """Run every step into `out`; returns the summary that is printed."""
     from synthloop.report import write_report
 
+    for owned in OUTPUTS:  # the demo owns these paths of its run directory: a rerun starts afresh
+        path = out / owned
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
     out.mkdir(parents=True, exist_ok=True)
     log(f"1/4 building a noisy seed pool ({WORLD_SAMPLES} world + {EASY_VQA_SAMPLES} easy-vqa, "
         f"{NOISE_RATE:.0%} labelled noise)")

@@ -13,13 +13,16 @@ from synthloop.cli.app import app, fail
 def loop(recipe: Path = typer.Argument(..., help="Loop recipe YAML (see synthloop.loop.recipe).")) -> None:
     """Train on the curated seed pool, then run targeted synthesis rounds beside a uniform baseline arm."""
     from synthloop.loop.recipe import LoopRecipe, LoopRecipeError
-    from synthloop.loop.rounds import run_loop
+    from synthloop.loop.rounds import LoopRunError, run_loop
 
     try:
         parsed = LoopRecipe.from_yaml(recipe)
     except LoopRecipeError as err:
         fail(str(err))
-    result = run_loop(parsed, log=typer.echo)
+    try:
+        result = run_loop(parsed, log=typer.echo)
+    except LoopRunError as err:
+        fail(str(err))
     for entry in result["rounds"]:
         typer.echo(f"round {entry['round']} {entry['arm']:8s} overall {entry['overall']:.3f}")
     typer.echo(f"wrote {Path(parsed.run_dir) / 'loop.json'}")

@@ -31,6 +31,10 @@ SEED_POOL_OFFSET = 0
 ROUND_OFFSET = 7_919
 
 
+class LoopRunError(RuntimeError):
+    """A loop that cannot start; the message says why."""
+
+
 @dataclass
 class Evaluation:
     overall: float
@@ -121,6 +125,8 @@ def _write_json(path: Path, data: object) -> None:
 def run_loop(recipe: LoopRecipe, log: Callable[[str], None] = print) -> dict:
     """Run every round of both arms; writes and returns the content of `loop.json`."""
     run_dir = Path(recipe.run_dir)
+    if (run_dir / "loop_recipe.yaml").exists():
+        raise LoopRunError(f"{run_dir} already holds a loop run; choose a new run_dir or remove it")
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "loop_recipe.yaml").write_text(yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False))
     ex = recipe.executor
