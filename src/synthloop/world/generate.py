@@ -1,0 +1,145 @@
+"""Canonical samples from the rendered world: a qtype mix, n and a seed in, deterministic samples out.
+
+Seed ranges: training data uses seeds below `BENCH_SEED_BASE` (10**9); `benchmark(seed=s)` renders with
+seed `BENCH_SEED_BASE + s`, so no benchmark scene comes from a training random stream. Sample k of seed s
+draws everything from `random.Random(f"world/{s}/{k}")`, so any sample can be rebuilt alone, chunks can
+be rendered in parallel, and the output bytes depend only on the arguments.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+
+from synthloop.sample import IMAGE_TOKEN, new_sample
+from synthloop.world import describe, questions
+from synthloop.world.questions import QA, NoRoom
+from synthloop.world.render import render_png
+from synthloop.world.scene import LEVELS, Level
+
+QTYPES: tuple[str, ...] = ("exist", "count", "color", "shape", "position", "relation", "size", "ocr", "mc",
+                           "caption", "rec", "reg")
+FAMILIES: dict[str, Callable[[random.Random, Level, int], QA]] = {
+    "exist": questions.exist, "count": questions.count, "color": questions.color, "shape": questions.shape,
+    "position": questions.position, "relation": questions.relation, "size": questions.size,
+    "ocr": questions.ocr, "mc": describe.mc, "caption": describe.caption, "rec": describe.rec, "reg": describe.reg,
+}
+TASKS = {"mc": "mcvqa", "caption": "caption", "rec": "rec", "reg": "reg"}  # every other family is "vqa"
+# Families whose answer is a short phrase scored with 10-answer VQA accuracy.
+OPEN_QTYPES = frozenset(QTYPES) - {"caption", "rec"}
+BENCH_SEED_BASE = 10**9
+DEFAULT_LEVEL = 1
+MAX_TRIES = 20
+
+
+def normalise_mix(mix: dict[str, float] | None) -> dict[str, float]:
+    """Weights over QTYPES summing to 1 (None = uniform); unknown qtypes and bad weights raise ValueError."""
+    if mix is None:
+        return {q: 1 / len(QTYPES) for q in QTYPES}
+    unknown = sorted(set(mix) - set(QTYPES))
+    if unknown:
+        raise ValueError(f"unknown qtype {unknown[0]!r} in mix; known: {', '.join(QTYPES)}")
+    if any(not w >= 0 for w in mix.values()):
+        raise ValueError(f"mix weights must be >= 0, got {mix}")
+    total = sum(mix.values())
+    if total <= 0:
+        raise ValueError("mix weights sum to zero")
+    return {q: mix[q] / total for q in QTYPES if mix.get(q, 0) > 0}
+
+
+def levels_for(difficulty: dict[str, int] | None) -> dict[str, int]:
+    """Difficulty level (0 easiest .. 3 hardest) per qtype; missing ones get DEFAULT_LEVEL."""
+    difficulty = difficulty or {}
+    for qtype, level in difficulty.items():
+        if qtype not in QTYPES:
+            raise ValueError(f"unknown qtype {qtype!r} in difficulty; known: {', '.join(QTYPES)}")
+        if not isinstance(level, int) or not 0 <= level < len(LEVELS):
+            raise ValueError(f"difficulty for {qtype!r} must be an int 0..{len(LEVELS) - 1}, got {level!r}")
+    return {q: difficulty.get(q, DEFAULT_LEVEL) for q in QTYPES}
+
+
+def schedule(mix: dict[str, float], n: int) -> list[str]:
+    """The qtype of each of n samples by smooth weighted round robin: every prefix follows the mix to
+    within one sample per qtype, and sample k's qtype does not depend on n."""
+    credit = dict.fromkeys(mix, 0.0)
+    order = []
+    for _ in range(n):
+        for qtype, weight in mix.items():
+            credit[qtype] += weight
+        chosen = max(credit, key=credit.__getitem__)
+        credit[chosen] -= 1.0
+        order.append(chosen)
+    return order
+
+
+def make_sample(seed: int, k: int, qtype: str, level: int = DEFAULT_LEVEL, image_size: int = 64,
+                split: str = "train") -> dict:
+    """Sample k of `seed`: render a scene for `qtype` at `level` and pose its question."""
+    rng = random.Random(f"world/{seed}/{k}")
+    for _ in range(MAX_TRIES):
+        try:
+            qa = FAMILIES[qtype](rng, LEVELS[level], image_size)
+            break
+        except NoRoom:
+            continue
+    else:
+        raise RuntimeError(f"world sample {seed}/{k}: no room for a {qtype} scene at {image_size}px")
+    meta = {**qa.scene.annotation(), "answer": qa.answer, "difficulty": level, "seed": seed, "index": k,
+            "split": split, "template": qa.template, **qa.extra}
+    if qtype in OPEN_QTYPES:
+        meta["answers"] = [qa.answer] * 10
+    messages = [{"role": "user", "content": f"{IMAGE_TOKEN}\n{qa.question}"},
+                {"role": "assistant", "content": qa.answer}]
+    return new_sample(f"world_{seed}_{k}", messages, [{"bytes": render_png(qa.scene), "path": None}],
+                      task=TASKS.get(qtype, "vqa"), qtype=qtype, source="world", meta=meta)
+
+
+def _chunk(seed: int, start: int, qtypes: list[str], levels: dict[str, int], image_size: int,
+           split: str) -> list[dict]:
+    return [make_sample(seed, start + i, q, levels[q], image_size, split) for i, q in enumerate(qtypes)]
+
+
+def _iter(n: int, mix: dict[str, float] | None, seed: int, image_size: int, difficulty: dict[str, int] | None,
+          workers: int, chunk: int, split: str) -> Iterator[dict]:
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    if image_size < 32:
+        raise ValueError(f"image_size must be at least 32 pixels, got {image_size}")
+    order = schedule(normalise_mix(mix), n)
+    levels = levels_for(difficulty)
+    jobs = [(seed, start, order[start:start + chunk], levels, image_size, split) for start in range(0, n, chunk)]
+    if workers <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            yield from _chunk(*job)
+        return
+    with ProcessPoolExecutor(workers) as pool:
+        # Keep at most 2 chunks per worker in flight so memory stays bounded for any n.
+        window = 2 * workers
+        pending = [pool.submit(_chunk, *job) for job in jobs[:window]]
+        for next_job in range(window, len(jobs) + window):
+            yield from pending.pop(0).result()
+            if next_job < len(jobs):
+                pending.append(pool.submit(_chunk, *jobs[next_job]))
+
+
+def iter_generate(n: int, mix: dict[str, float] | None = None, seed: int = 0, image_size: int = 64,
+                  difficulty: dict[str, int] | None = None, workers: int = 1, chunk: int = 1000) -> Iterator[dict]:
+    """Stream `generate`'s samples; `workers` > 1 renders chunks in a process pool (same output)."""
+    if not 0 <= seed < BENCH_SEED_BASE:
+        raise ValueError(f"training seeds are 0 <= seed < {BENCH_SEED_BASE}; larger ones belong to the benchmark")
+    return _iter(n, mix, seed, image_size, difficulty, workers, chunk, "train")
+
+
+def generate(n: int, mix: dict[str, float] | None = None, seed: int = 0, image_size: int = 64,
+             difficulty: dict[str, int] | None = None, workers: int = 1) -> list[dict]:
+    """n canonical samples, qtypes following `mix`, ids `world_<seed>_<k>`; deterministic."""
+    return list(iter_generate(n, mix, seed, image_size, difficulty, workers))
+
+
+def benchmark(n: int = 1000, seed: int = 0, mix: dict[str, float] | None = None, image_size: int = 64,
+              difficulty: dict[str, int] | None = None, workers: int = 1) -> list[dict]:
+    """A fixed evaluation split rendered from seed `BENCH_SEED_BASE + seed`, disjoint from training seeds."""
+    if seed < 0:
+        raise ValueError(f"benchmark seed must be >= 0, got {seed}")
+    return list(_iter(n, mix, BENCH_SEED_BASE + seed, image_size, difficulty, workers, 1000, "bench"))

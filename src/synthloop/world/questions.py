@@ -1,0 +1,186 @@
+"""Question families about attributes and layout: exist, count, color, shape, position, relation, size, ocr.
+
+Each family builds a scene suited to its question (balanced answers, unambiguous referents), picks a
+phrasing template and computes the answer from the scene it built.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from synthloop.world.scene import COLOR_NAMES, SHAPES, Level, Obj, Scene, add_object, fill, new_scene, random_side
+from synthloop.world.text import add_word, pick_word
+
+
+@dataclass
+class QA:
+    scene: Scene
+    question: str
+    answer: str
+    template: int
+    extra: dict = field(default_factory=dict)  # goes into meta: box, choices, caption style, ...
+
+
+class NoRoom(RuntimeError):
+    """A required object did not fit; the caller draws a new scene."""
+
+
+def placed(obj: Obj | None) -> Obj:
+    if obj is None:
+        raise NoRoom
+    return obj
+
+
+def plural(noun: str) -> str:
+    return noun + ("es" if noun.endswith("s") else "s")
+
+
+def _ask(rng: random.Random, scene: Scene, templates: tuple[str, ...], answer: str, **slots: str) -> QA:
+    template = rng.randrange(len(templates))
+    return QA(scene, templates[template].format(**slots), answer, template)
+
+
+def _objects(rng: random.Random, scene: Scene) -> int:
+    return rng.randint(*scene.level.objects)
+
+
+def exist(rng: random.Random, level: Level, size: int) -> QA:
+    scene = new_scene(rng, level, size)
+    mode = rng.choice(("shape", "color", "both"))
+    shape, color = rng.choice(SHAPES), rng.choice(COLOR_NAMES)
+
+    def matches(s: str, c: str) -> bool:
+        return (mode == "color" or s == shape) and (mode == "shape" or c == color)
+
+    present = rng.random() < 0.5
+    if present:
+        placed(add_object(rng, scene, shape=None if mode == "color" else shape,
+                          color=None if mode == "shape" else color))
+    fill(rng, scene, _objects(rng, scene), forbid=None if present else matches)
+    templates = {
+        "shape": ("Is there a {shape} in the image?", "Does the image contain a {shape}?", "Can you see a {shape}?"),
+        "color": ("Is there a {color} object in the image?", "Is any shape {color}?", "Do you see anything {color}?"),
+        "both": ("Is there a {color} {shape} in the image?", "Does the image contain a {color} {shape}?",
+                 "Can you see a {color} {shape}?"),
+    }[mode]
+    return _ask(rng, scene, templates, "yes" if present else "no", shape=shape, color=color)
+
+
+def count(rng: random.Random, level: Level, size: int) -> QA:
+    scene = new_scene(rng, level, size)
+    mode = rng.choice(("all", "shape", "color"))
+    most = level.objects[1]
+    if mode == "all":
+        fill(rng, scene, _objects(rng, scene))
+        answer = len(scene.objects)
+        return _ask(rng, scene, ("How many shapes are there?", "How many objects are in the image?",
+                                 "Count the shapes in the image."), str(answer))
+    shape, color = rng.choice(SHAPES), rng.choice(COLOR_NAMES)
+    target = rng.randint(0, most)
+    for _ in range(target):
+        add_object(rng, scene, shape=shape if mode == "shape" else None, color=color if mode == "color" else None)
+    if mode == "shape":
+        fill(rng, scene, rng.randint(len(scene.objects), most), forbid=lambda s, c: s == shape)
+        answer = sum(o.shape == shape for o in scene.objects)
+        templates = ("How many {shapes} are there?", "How many {shapes} are in the image?",
+                     "Count the {shapes} in the image.")
+    else:
+        fill(rng, scene, rng.randint(len(scene.objects), most), forbid=lambda s, c: c == color)
+        answer = sum(o.color == color for o in scene.objects)
+        templates = ("How many {color} shapes are there?", "How many {color} objects are in the image?",
+                     "Count the {color} shapes.")
+    return _ask(rng, scene, templates, str(answer), shapes=plural(shape), color=color)
+
+
+def color(rng: random.Random, level: Level, size: int) -> QA:
+    scene = new_scene(rng, level, size)
+    target = placed(add_object(rng, scene))
+    fill(rng, scene, _objects(rng, scene), forbid=lambda s, c: s == target.shape)
+    return _ask(rng, scene, ("What color is the {shape}?", "What is the color of the {shape}?",
+                             "Which color does the {shape} have?"), target.color, shape=target.shape)
+
+
+def shape(rng: random.Random, level: Level, size: int) -> QA:
+    scene = new_scene(rng, level, size)
+    target = placed(add_object(rng, scene))
+    fill(rng, scene, _objects(rng, scene), forbid=lambda s, c: c == target.color)
+    return _ask(rng, scene, ("What shape is the {color} object?", "What is the shape of the {color} object?",
+                             "Which shape is {color}?"), target.shape, color=target.color)
+
+
+def position(rng: random.Random, level: Level, size: int) -> QA:
+    scene = new_scene(rng, level, size)
+    half = size // 2
+    answer = rng.choice(("left", "right", "top", "bottom"))
+    region = {"left": (0, 0, half, size), "right": (size - half, 0, size, size),
+              "top": (0, 0, size, half), "bottom": (0, size - half, size, size)}[answer]
+    target = placed(add_object(rng, scene, region=region))
+    fill(rng, scene, _objects(rng, scene))
+    if answer in ("left", "right"):
+        templates = ("Is the {expr} on the left or the right side of the image?",
+                     "On which side of the image is the {expr}, left or right?")
+    else:
+        templates = ("Is the {expr} in the top or the bottom half of the image?",
+                     "Is the {expr} at the top or at the bottom of the image?")
+    return _ask(rng, scene, templates, answer, expr=target.expr)
+
+
+def relation(rng: random.Random, level: Level, size: int) -> QA:
+    """Two objects separated along one axis: every pixel of one lies left of (or above) every pixel of the other."""
+    scene = new_scene(rng, level, size)
+    horizontal = rng.random() < 0.5
+    split = rng.randint(int(0.35 * size), int(0.65 * size))
+    first_region = (0, 0, split - 1, size) if horizontal else (0, 0, size, split - 1)
+    second_region = (split + 1, 0, size, size) if horizontal else (0, split + 1, size, size)
+    side = min(random_side(rng, scene), int(0.3 * size))
+    first = placed(add_object(rng, scene, side=side, region=first_region))
+    second = placed(add_object(rng, scene, side=min(random_side(rng, scene), int(0.3 * size)),
+                                region=second_region))
+    fill(rng, scene, _objects(rng, scene))
+    a, b = (first, second) if rng.random() < 0.5 else (second, first)
+    truth = ("left" if a is first else "right") if horizontal else ("above" if a is first else "below")
+    phrase = {"left": "to the left of", "right": "to the right of", "above": "above", "below": "below"}
+    if rng.random() < 0.5:
+        opposite = {"left": "right", "right": "left", "above": "below", "below": "above"}
+        asked = truth if rng.random() < 0.5 else opposite[truth]
+        qa = _ask(rng, scene, ("Is the {a} {rel} the {b}?", "Is it true that the {a} is {rel} the {b}?"),
+                  "yes" if asked == truth else "no", a=a.expr, b=b.expr, rel=phrase[asked])
+        return qa
+    templates = (("Is the {a} to the left or to the right of the {b}?",) if horizontal
+                 else ("Is the {a} above or below the {b}?",))
+    qa = _ask(rng, scene, templates, truth, a=a.expr, b=b.expr)
+    qa.template += 2
+    return qa
+
+
+def size(rng: random.Random, level: Level, image_size: int) -> QA:
+    scene = new_scene(rng, level, image_size)
+    ratio = level.size_ratio
+    small_fraction = rng.uniform(level.side[0], min(level.side[1], 0.45 / ratio))
+    big_fraction = rng.uniform(small_fraction * ratio, min(0.48, small_fraction * ratio * 1.3))
+    big = placed(add_object(rng, scene, side=max(6, round(big_fraction * image_size))))
+    small = placed(add_object(rng, scene, side=max(4, round(small_fraction * image_size))))
+    fill(rng, scene, _objects(rng, scene))
+    a, b = (big, small) if rng.random() < 0.5 else (small, big)
+    template = rng.randrange(4)
+    if template < 2:
+        word = ("bigger", "smaller")[template]
+        answer = (big if word == "bigger" else small).expr
+        question = f"Which is {word}, the {a.expr} or the {b.expr}?"
+    else:
+        word = ("bigger", "smaller")[template - 2]
+        answer = "yes" if (a is big) == (word == "bigger") else "no"
+        question = f"Is the {a.expr} {word} than the {b.expr}?"
+    return QA(scene, question, answer, template)
+
+
+def ocr(rng: random.Random, level: Level, size: int) -> QA:
+    scene = new_scene(rng, level, size)
+    text = pick_word(rng, scene)
+    if add_word(rng, scene, text) is None:
+        raise NoRoom
+    # Distractor shapes only from level 2 up: OCR engines read a nearby star or cross as a character.
+    fill(rng, scene, rng.randint(0, max(0, level.objects[0] - 2)))
+    return _ask(rng, scene, ("What word is written in the image?", "What does the text in the image say?",
+                             "Read the word shown in the image."), text)
