@@ -7,6 +7,7 @@ from synthloop.cli import evaluate  # noqa: F401  (registers commands)
 from synthloop.cli import serve  # noqa: F401  (registers commands)
 from synthloop.cli import run  # noqa: F401  (registers commands)
 from synthloop.cli import train  # noqa: F401  (registers commands)
+from synthloop.cli import world  # noqa: F401  (registers commands)
 from synthloop.cli.app import app
 
 __all__ = ["app"]
