@@ -27,14 +27,14 @@ KVCache = list[tuple[torch.Tensor, torch.Tensor]]
 @dataclass
 class TinyVLMConfig:
     vocab_size: int = 2048
-    d_model: int = 192
-    n_layers: int = 3
+    d_model: int = 128
+    n_layers: int = 2
     n_heads: int = 4
     mlp_ratio: int = 4
     max_seq_len: int = 160
     image_size: int = 64
     vision: str = "conv"  # "conv" (trained from scratch) or "efficientnet-lite0" (pretrained, frozen)
-    vision_width: int = 64
+    vision_width: int = 32
     image_grid: int = 4
 
     @property
@@ -54,14 +54,19 @@ class TinyVLMConfig:
 
 
 class ConvEncoder(nn.Module):
-    """Four stride-2 convolutions (64 px -> 4x4) then pooling to the token grid."""
+    """Four stride-2 convolutions (64 px -> 4x4) then pooling to the token grid.
+
+    Batch norm matters here: objects are a few pixels on a plain background, so features differ little
+    between images until they are standardised across the batch; with layer or group norm the language
+    model learned to ignore the image tokens.
+    """
 
     def __init__(self, width: int, grid: int):
         super().__init__()
         channels = [3, width // 2, width, 2 * width, 2 * width]
         layers: list[nn.Module] = []
         for c_in, c_out in zip(channels, channels[1:]):
-            layers += [nn.Conv2d(c_in, c_out, 3, stride=2, padding=1), nn.GroupNorm(1, c_out), nn.GELU()]
+            layers += [nn.Conv2d(c_in, c_out, 3, stride=2, padding=1), nn.BatchNorm2d(c_out), nn.GELU()]
         self.layers = nn.Sequential(*layers)
         self.grid = grid
         self.out_dim = channels[-1]

@@ -104,6 +104,7 @@ def _progress_bar(console: Console, show: bool) -> Progress:
 
 
 def _frozen_features(model: TinyVLM, pixels: torch.Tensor, chunk: int = 256) -> torch.Tensor:
+    model.eval()  # batch norm uses (and keeps) its running statistics
     with torch.no_grad():
         return torch.cat([model.image_features(pixels[i: i + chunk]) for i in range(0, len(pixels), chunk)])
 
