@@ -19,6 +19,9 @@ def demo(out: Path = typer.Option(Path("runs/demo"), help="Run directory for eve
     typer.echo("\ncuration on the labelled noise: " + ", ".join(
         f"{key} {value:.3f}" if isinstance(value, float) else f"{key} {value}"
         for key, value in curation.items() if isinstance(value, (int, float))))
+    for kind, scores in sorted(curation.get("kinds", {}).items()):
+        typer.echo(f"  {kind:22s} {scores['removed']:4d}/{scores['count']:<4d} removed  recall {scores['recall']:.3f}  "
+                   f"precision {scores['precision']:.3f}")
     typer.echo(f"(details in {out / 'curation.json'})")
     typer.echo(f"\naccuracy per round (weak qtypes at round 0: {', '.join(summary['weak_qtypes'])}):")
     for entry in summary["rounds"]:

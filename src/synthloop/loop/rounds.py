@@ -12,6 +12,8 @@ and re-evaluate. Run directory layout:
 
 from __future__ import annotations
 
+import contextlib
+import io
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -92,9 +94,10 @@ def train_and_evaluate(pool: list[dict], benchmark: list[dict], folder: Path, sp
     from synthloop.train.checkpoint import load_checkpoint
     from synthloop.train.trainer import train
 
-    checkpoint = train(pool, folder / "ckpt", stage=spec.stage, epochs=spec.epochs, max_samples=spec.max_samples,
-                       global_batch_size=spec.global_batch_size, seed=seed, show_progress=False, **spec.settings)
-    results = evaluate(load_checkpoint(checkpoint), benchmark, folder / "eval")
+    with contextlib.redirect_stdout(io.StringIO()):  # model loaders print progress lines
+        checkpoint = train(pool, folder / "ckpt", stage=spec.stage, epochs=spec.epochs, max_samples=spec.max_samples,
+                           global_batch_size=spec.global_batch_size, seed=seed, show_progress=False, **spec.settings)
+        results = evaluate(load_checkpoint(checkpoint), benchmark, folder / "eval")
     return Evaluation(float(results["overall"]), {q: float(a) for q, a in results["per_qtype"].items()},
                       read_bad_cases(folder / "eval"))
 

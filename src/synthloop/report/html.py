@@ -38,6 +38,11 @@ def _summary(run: RunFiles) -> str:
     if run.curation:
         rows = [[k, v] for k, v in run.curation.items() if isinstance(v, (int, float, str))]
         parts.append("<h3>Curation on the labelled noise</h3>" + _table(["measure", "value"], rows))
+        kinds = run.curation.get("kinds") or {}
+        if kinds:
+            rows = [[kind, k.get("count", ""), k.get("removed", ""), k.get("recall", ""), k.get("precision", "")]
+                    for kind, k in sorted(kinds.items())]
+            parts.append(_table(["noise kind", "samples", "removed", "recall", "precision"], rows))
     if run.loop:
         final = {}
         for entry in run.loop.get("rounds", []):
