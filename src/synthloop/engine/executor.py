@@ -31,7 +31,11 @@ from synthloop.ops.base import Op
 
 
 def run(recipe: Recipe, resume: bool = False, progress: bool = True) -> Ledger:
-    """Run a recipe to the end (resuming earlier work in its run_dir with `resume`); the ledger."""
+    """Run a recipe to the end (resuming earlier work in its run_dir with `resume`); the ledger.
+
+    With `executor.workers > 1` the workers are spawned processes, so a script that calls this
+    must guard its entry point with `if __name__ == "__main__":` (as any multiprocessing code).
+    """
     rundir = RunDir(recipe)
     rundir.start(recipe, resume)
     ops = recipe.build_ops()
