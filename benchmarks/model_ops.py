@@ -59,19 +59,29 @@ def dataset(folder: Path, pngs: list[bytes]) -> Path:
     return write_shard(samples, folder / "input" / "part-00000.parquet")
 
 
+REPEATS = 2  # best of: other processes share the CPU, and the best run is the least disturbed
+
+
 def recipe_rate(folder: Path, data: Path, op: dict, n: int, batch_size: int) -> float:
-    recipe = Recipe(inputs=[{"format": "parquet", "path": str(data)}], ops=[op],
-                    output={"path": str(folder / "out")}, run_dir=str(folder / "run"),
-                    executor={"workers": 1, "batch_size": batch_size})
-    start = time.perf_counter()
-    run(recipe, progress=False)
-    return n / (time.perf_counter() - start)
+    """Samples/s of a whole engine run (fresh run dir, so nothing comes from the model cache)."""
+    best = 0.0
+    for attempt in range(REPEATS):
+        recipe = Recipe(inputs=[{"format": "parquet", "path": str(data)}], ops=[op],
+                        output={"path": str(folder / f"a{attempt}" / "out")}, run_dir=str(folder / f"a{attempt}" / "run"),
+                        executor={"workers": 1, "batch_size": batch_size})
+        start = time.perf_counter()
+        run(recipe, progress=False)
+        best = max(best, n / (time.perf_counter() - start))
+    return best
 
 
 def timed(fn, n: int) -> float:
-    start = time.perf_counter()
-    fn()
-    return n / (time.perf_counter() - start)
+    best = 0.0
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        fn()
+        best = max(best, n / (time.perf_counter() - start))
+    return best
 
 
 def tiny_generator(folder: Path) -> Path:
@@ -151,7 +161,7 @@ def judge_auc(root: Path, n: int, budget: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=512)
+    parser.add_argument("--images", type=int, default=384)
     parser.add_argument("--gen", type=int, default=256)
     parser.add_argument("--judge", action="store_true", help="also train a TinyVLM judge and report its ROC AUC")
     parser.add_argument("--judge-only", action="store_true")
