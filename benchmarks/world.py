@@ -21,8 +21,8 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from synthloop.images import decode  # noqa: E402
-from synthloop.world import generate, iter_generate, noise  # noqa: E402
+from synthloop.images import decode
+from synthloop.world import generate, iter_generate, noise
 
 
 def throughput(n: int, workers: int) -> float:

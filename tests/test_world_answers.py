@@ -7,7 +7,14 @@ import re
 
 import pytest
 from world_pixels import (
-    PALETTE, SHAPE_WORDS, all_components, classify, components, expressions, find_object, pixels,
+    PALETTE,
+    SHAPE_WORDS,
+    all_components,
+    classify,
+    components,
+    expressions,
+    find_object,
+    pixels,
 )
 
 from synthloop.world import QTYPES, generate

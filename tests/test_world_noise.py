@@ -82,7 +82,7 @@ def test_imperfect_filter_scores_exactly(noisy):
     bad = sorted(labelled(noisy))
     clean_ids = [s["id"] for s in noisy if s["id"] not in set(bad)]
     removed = set(bad[: len(bad) // 2]) | set(clean_ids[:10])
-    score = score_filter(noisy, set(s["id"] for s in noisy) - removed, removed)
+    score = score_filter(noisy, {s["id"] for s in noisy} - removed, removed)
     hit = len(bad) // 2
     assert score["precision"] == pytest.approx(hit / (hit + 10))
     assert score["recall"] == pytest.approx(hit / len(bad))

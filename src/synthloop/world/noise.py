@@ -191,7 +191,7 @@ def score_filter(samples: list[dict], kept_ids: set[str] | list[str], removed_id
     kept, removed = set(kept_ids), set(removed_ids)
     both = kept & removed
     if both:
-        raise ValueError(f"sample {sorted(both)[0]!r} is both kept and removed")
+        raise ValueError(f"sample {min(both)!r} is both kept and removed")
     label = {s["id"]: s["meta"].get("noise") for s in samples}
     missing = [i for i in label if i not in kept and i not in removed]
     if missing:
