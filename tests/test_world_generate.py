@@ -129,3 +129,8 @@ def test_cli_generate_and_bench(tmp_path):
     assert result.exit_code == 0 and len(list(read_samples(tmp_path / "b"))) == 24
     result = runner.invoke(app, ["world", "generate", str(tmp_path / "x"), "--mix", "count=lots"])
     assert result.exit_code == 2 and "count=lots" in result.output
+
+
+def test_bad_arguments_raise_before_iteration():
+    with pytest.raises(ValueError, match="unknown qtype"):
+        iter_generate(3, mix={"colour": 1.0})

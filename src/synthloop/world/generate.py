@@ -102,6 +102,7 @@ def _chunk(seed: int, start: int, qtypes: list[str], levels: dict[str, int], ima
 
 def _iter(n: int, mix: dict[str, float] | None, seed: int, image_size: int, difficulty: dict[str, int] | None,
           workers: int, chunk: int, split: str) -> Iterator[dict]:
+    """Check the arguments now (not at the first `next`), then stream the samples."""
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
     if image_size < 32:
@@ -109,6 +110,10 @@ def _iter(n: int, mix: dict[str, float] | None, seed: int, image_size: int, diff
     order = schedule(normalise_mix(mix), n)
     levels = levels_for(difficulty)
     jobs = [(seed, start, order[start:start + chunk], levels, image_size, split) for start in range(0, n, chunk)]
+    return _run(jobs, workers)
+
+
+def _run(jobs: list[tuple], workers: int) -> Iterator[dict]:
     if workers <= 1 or len(jobs) <= 1:
         for job in jobs:
             yield from _chunk(*job)

@@ -44,7 +44,13 @@ def _wrong_answer(rng: random.Random, sample: dict, answers_by_qtype: dict[str, 
         candidates = [a for a in answers_by_qtype.get(sample["qtype"], []) if a != right]
     if not candidates:
         return None
-    _set_answer(sample, rng.choice(candidates))
+    wrong = rng.choice(candidates)
+    _set_answer(sample, wrong)
+    meta = sample["meta"]
+    if meta.get("choices"):
+        meta["mc_answer"] = meta["choices"]["ABCD".index(wrong)]
+    if sample["task"] == "rec":
+        meta["box"] = [float(v) for v in wrong.strip("[]").split(",")]
     return {"clean_answer": right}
 
 
