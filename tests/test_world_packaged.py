@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
+from PIL import Image
 
 from synthloop.images import decode
 from synthloop.sample import validate_sample
-from synthloop.world.packaged import SKIMAGE_CAPTIONS, easy_vqa, easy_vqa_qtype, skimage_photos
+from synthloop.world.packaged import SKIMAGE_CAPTIONS, easy_vqa, easy_vqa_qtype, emoji, skimage_photos
 
 
 @pytest.mark.parametrize("question, qtype", [
@@ -48,3 +50,28 @@ def test_skimage_photos():
         validate_sample(p)
         assert p["task"] == "caption" and p["source"] == "skimage"
         assert min(decode(p["images"][0]["bytes"]).size) >= 150
+
+
+def test_emoji_from_an_unpacked_npm_folder(tmp_path):
+    """The layout of npm `emoji-datasource-google`: emoji.json beside img/google/64/<image>."""
+    entries = [
+        {"name": "GRINNING FACE", "unified": "1F600", "image": "1f600.png", "short_names": ["grinning"],
+         "category": "Smileys & Emotion", "subcategory": "face-smiling", "has_img_google": True},
+        {"name": "NO IMAGE", "unified": "1F601", "image": "1f601.png", "short_names": ["x"],
+         "category": "Symbols", "subcategory": "other", "has_img_google": False},
+        {"name": "RED APPLE", "unified": "1F34E", "image": "1f34e.png", "short_names": ["apple"],
+         "category": "Food & Drink", "subcategory": "food-fruit", "has_img_google": True},
+    ]
+    (tmp_path / "emoji.json").write_bytes(orjson.dumps(entries))
+    (tmp_path / "img" / "google" / "64").mkdir(parents=True)
+    for entry in entries:
+        Image.new("RGBA", (64, 64), (255, 200, 0, 255)).save(tmp_path / "img" / "google" / "64" / entry["image"])
+    samples = emoji(tmp_path)
+    assert [s["id"] for s in samples] == ["emoji_1f600", "emoji_1f34e"]
+    assert [s["messages"][1]["content"] for s in samples] == ["grinning face", "red apple"]
+    assert samples[1]["meta"]["category"] == "Food & Drink" and samples[1]["qtype"] == "emoji"
+    for s in samples:
+        validate_sample(s)
+    assert len(emoji(tmp_path, n=1, seed=0)) == 1
+    with pytest.raises(FileNotFoundError, match="emoji.json"):
+        emoji(tmp_path / "missing")

@@ -1,9 +1,12 @@
-"""Real data shipped inside pip packages, as canonical samples: easy-vqa shapes and scikit-image photos."""
+"""Real data shipped inside packages, as canonical samples: easy-vqa shapes, scikit-image photos and
+(from an unpacked npm `emoji-datasource-google`) emoji with names and categories."""
 
 from __future__ import annotations
 
 import random
 from pathlib import Path
+
+import orjson
 
 from synthloop.images import encode_png
 from synthloop.sample import IMAGE_TOKEN, new_sample
@@ -77,4 +80,32 @@ def skimage_photos() -> list[dict]:
                     {"role": "assistant", "content": text}]
         samples.append(new_sample(f"skimage_{name}", messages, [image], task="caption", qtype="caption",
                                   source="skimage", meta={"answer": text, "caption_style": "short"}))
+    return samples
+
+
+def emoji(root: str | Path, n: int | None = None, seed: int = 0) -> list[dict]:
+    """Emoji images with their names and categories from an unpacked npm package folder (`npm pack
+    emoji-datasource-google@16.0.0` then `tar xzf`: `root` holds `emoji.json` and `img/google/64/`).
+    Each emoji gives a vqa sample asking what it shows (qtype `emoji`); `meta` keeps category and
+    subcategory. With `n`, a seeded random subset in the package's order."""
+    root = Path(root)
+    index = root / "emoji.json"
+    if not index.is_file():
+        raise FileNotFoundError(f"{index}: not found; unpack the npm package emoji-datasource-google there")
+    entries = [e for e in orjson.loads(index.read_bytes()) if e.get("has_img_google")]
+    keep = range(len(entries))
+    if n is not None:
+        keep = sorted(random.Random(f"emoji/{seed}").sample(range(len(entries)), min(n, len(entries))))
+    samples = []
+    for i in keep:
+        entry = entries[i]
+        name = entry["name"].lower()
+        image = root / "img" / "google" / "64" / entry["image"]
+        messages = [{"role": "user", "content": f"{IMAGE_TOKEN}\nWhat does this emoji show?"},
+                    {"role": "assistant", "content": name}]
+        samples.append(new_sample(
+            f"emoji_{entry['unified'].lower()}", messages,
+            [{"bytes": image.read_bytes(), "path": f"emoji/{entry['image']}"}], task="vqa", qtype="emoji",
+            source="emoji", meta={"answer": name, "answers": [name] * 10, "short_names": entry["short_names"],
+                                  "category": entry["category"], "subcategory": entry["subcategory"]}))
     return samples
