@@ -193,10 +193,12 @@ def main() -> None:
 
         checkpoint = tiny_generator(root)
         generator = load_model(f"builtin:{checkpoint}")
-        gen_data = dataset(root / "gen", pngs[: args.gen])
-        # The same decoded images the op receives; resizing to the model's input is the model's work.
+        # World-sized images (64 px, TinyVLM's input size): what a builtin generator is fed in practice.
+        gen_pngs = photo_crops(args.gen, 64, seed=1)
+        gen_data = dataset(root / "gen", gen_pngs)
+        # The same decoded images the op receives.
         requests = [Request([im], [{"role": "user", "content": "<image>\nDescribe the image briefly."}])
-                    for im in images[: args.gen]]
+                    for im in (decode(png) for png in gen_pngs)]
         generator.generate(requests[:8], max_new_tokens=16)
         alone = timed(lambda: generator.generate(requests, max_new_tokens=16), len(requests))
         op = {"caption": {"model": f"builtin:{checkpoint}", "max_new_tokens": 16, "mode": "replace"}}
