@@ -125,7 +125,7 @@ def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
     return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def judge_auc(root: Path, n: int, budget: float) -> None:
+def judge_auc(root: Path, n: int, budget: float, qtypes: list[str] | None = None) -> None:
     from synthloop.models.ops_support import first_qa
     from synthloop.ops.base import Batch
     from synthloop.ops.filters.judge import JUDGE_PROMPT, Judge
@@ -138,7 +138,8 @@ def judge_auc(root: Path, n: int, budget: float) -> None:
         return {**sample, "task": "judge", "messages": [{"role": "user", "content": f"<image>\n{prompt}"},
                                                          {"role": "assistant", "content": "Yes" if label else "No"}]}
 
-    world = generate(n, seed=0, workers=2)
+    mix = {q: 1.0 for q in qtypes} if qtypes else None
+    world = generate(n, mix=mix, seed=0, workers=2)
     # The judge also learns to answer the questions themselves: a one-token Yes/No loss alone gives
     # too weak a signal to learn what the image shows.
     training = world + [judge_sample(s, label) for s, label in corrupted_pairs(world, seed=0)]
@@ -148,7 +149,7 @@ def judge_auc(root: Path, n: int, budget: float) -> None:
     print(f"judge: trained on {len(world)} world QA + {len(training) - len(world)} judge samples in "
           f"{time.perf_counter() - start:.0f} s ({record['samples_seen']} samples seen, "
           f"final loss {record['losses'][-1]:.3f})")
-    held_out = corrupted_pairs(generate(max(400, n // 10), seed=12345, workers=2), seed=1)
+    held_out = corrupted_pairs(generate(max(400, n // 10), mix=mix, seed=12345, workers=2), seed=1)
     op = Judge(model=f"builtin:{checkpoint}", low=0.0, high=1.0)
     samples = [s for s, _ in held_out]
     op.process(Batch(samples))
@@ -167,11 +168,12 @@ def main() -> None:
     parser.add_argument("--judge-only", action="store_true")
     parser.add_argument("--judge-n", type=int, default=8000, help="world samples for judge training")
     parser.add_argument("--budget", type=float, default=300.0, help="judge training seconds")
+    parser.add_argument("--judge-qtypes", nargs="*", default=None, help="world qtypes for the judge (default: all)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         if args.judge or args.judge_only:
-            judge_auc(root, args.judge_n, args.budget)
+            judge_auc(root, args.judge_n, args.budget, args.judge_qtypes)
         if args.judge_only:
             return
         pngs = photo_crops(args.images, 224)

@@ -1,6 +1,6 @@
 """`caption`: (re-)caption each sample's first image with a generator model, several captions per
-image if asked; replace the sample's answer, add caption samples beside it, or keep the original
-and store the captions in `meta["captions"]`."""
+image if asked. Modes: `replace` (the new caption samples replace the input), `add` (they follow
+it), `keep` (the input is kept and the captions go to `meta["captions"]`)."""
 
 from __future__ import annotations
 

@@ -145,5 +145,5 @@ class GenixerGenerate(ModelParams, Mapper):
             messages.append({"role": "assistant", "content": answer})
         meta = {"parent": parent["id"], "generator": self.model, "genixer_task": self.task_type, **grounding}
         return new_sample(derive_id(parent["id"], self.name, k), messages, images=parent["images"][:1],
-                          task=TASKS[self.task_type], qtype=parent.get("qtype") or self.task_type,
+                          task=TASKS[self.task_type], qtype=self.task_type,
                           source=parent["source"], meta=meta)
