@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import warnings
 from pathlib import Path
 
 from PIL import Image
@@ -28,6 +29,30 @@ def image_bytes(ref: dict, image_root: str | Path | None = None) -> bytes:
         return path.read_bytes()
     except OSError as err:
         raise ImageError(f"image file {path}: {err.strerror or err}") from None
+
+
+def header_size(data: bytes, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
+    """(width, height) read from the encoded header without decoding pixels.
+
+    Raises ImageError for unrecognised data and for decompression bombs (more than
+    `max_pixels` pixels), before any pixel memory is allocated.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as img:
+                width, height = img.size
+    except Image.DecompressionBombError as err:
+        raise ImageError(f"decompression bomb: {err}") from None
+    except Image.UnidentifiedImageError:  # its own message names a memory address: not reproducible
+        raise ImageError("cannot read image header: not an image format Pillow knows") from None
+    except (OSError, SyntaxError, ValueError) as err:
+        raise ImageError(f"cannot read image header: {err}") from None
+    if width * height > max_pixels:
+        raise ImageError(f"decompression bomb: {width}x{height} = {width * height} pixels > {max_pixels}")
+    if width == 0 or height == 0:
+        raise ImageError(f"image has no pixels: {width}x{height}")
+    return width, height
 
 
 def decode(data: bytes, max_side: int | None = None) -> Image.Image:

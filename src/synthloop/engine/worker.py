@@ -190,20 +190,7 @@ def _apply(op_index: int, op: Op, batch: Batch, shard: _Shard) -> Batch:
                     shard.count(op_index, "kept")
                     survivors.append(produced)
                     origins.append(index if produced is sample else -1)
-    return _narrowed(batch, survivors, origins)
-
-
-def _narrowed(batch: Batch, samples: list[dict], origins: list[int]) -> Batch:
-    """A Batch of `samples` that keeps what `batch` already read and decoded, so later ops of the
-    stage neither re-read image files nor decode again (decoded images are keyed by content)."""
-    narrowed = Batch(samples, batch.image_root, batch.max_side)
-    narrowed._decoded = batch._decoded
-    for new, old in enumerate(origins):
-        if old >= 0:
-            for j in range(len(samples[new]["images"])):
-                if (old, j) in batch._bytes:
-                    narrowed._bytes[(new, j)] = batch._bytes[(old, j)]
-    return narrowed
+    return batch.narrow(survivors, origins)
 
 
 def _outcomes_or_keys(op: Op, batch: Batch) -> list[Any]:
@@ -216,7 +203,7 @@ def _outcomes_or_keys(op: Op, batch: Batch) -> list[Any]:
     except Exception as batch_error:  # noqa: BLE001  (any op bug or bad sample; isolated below)
         results = []
         for index, sample in enumerate(batch.samples):
-            single = _narrowed(batch, [sample], [index])
+            single = batch.narrow([sample], [index])
             try:
                 results.extend(method(single))
             except Exception as err:  # noqa: BLE001

@@ -23,7 +23,7 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict
 from PIL import Image
 
-from synthloop.images import ImageError, content_hash, decode, image_bytes
+from synthloop.images import ImageError, content_hash, decode, header_size, image_bytes
 
 
 @dataclass(frozen=True)
@@ -44,42 +44,77 @@ class Quarantine:
 Outcome = list[dict] | Drop | Quarantine
 
 
+@dataclass
+class _LoadedImage:
+    """One image's encoded bytes plus what has been derived from them so far."""
+
+    data: bytes
+    size: tuple[int, int] | ImageError | None = None
+    pixels: Image.Image | ImageError | None = None
+
+
 class Batch:
-    """Samples plus their images, each image decoded at most once (cache keyed by content)."""
+    """Samples plus their images. Each image file is read once, and its header parsed and its
+    pixels decoded at most once per content (duplicates share the work), for all ops of a stage."""
 
     def __init__(self, samples: list[dict], image_root: str | Path | None = None, max_side: int | None = None):
         self.samples = samples
         self.image_root = image_root
         self.max_side = max_side  # decode JPEGs at reduced scale when every image op needs only this much
-        self._bytes: dict[tuple[int, int], bytes | ImageError] = {}
-        self._decoded: dict[str, Image.Image | ImageError] = {}
+        self._loaded: dict[tuple[int, int], _LoadedImage | ImageError] = {}
+        self._by_content: dict[str, _LoadedImage] = {}
 
     def __len__(self) -> int:
         return len(self.samples)
 
+    def _load(self, i: int, j: int) -> _LoadedImage:
+        if (i, j) not in self._loaded:
+            try:
+                data = image_bytes(self.samples[i]["images"][j], self.image_root)
+                self._loaded[i, j] = self._by_content.setdefault(content_hash(data), _LoadedImage(data))
+            except ImageError as err:
+                self._loaded[i, j] = err
+        return _value_or_raise(self._loaded[i, j])
+
     def image_bytes(self, i: int, j: int = 0) -> bytes:
         """Encoded bytes of image `j` of sample `i`; raises ImageError if unreadable."""
-        key = (i, j)
-        if key not in self._bytes:
+        return self._load(i, j).data
+
+    def size(self, i: int, j: int = 0) -> tuple[int, int]:
+        """True (width, height) from the header, whatever scale the pixels decode at; raises ImageError
+        for unreadable data and decompression bombs."""
+        loaded = self._load(i, j)
+        if loaded.size is None:
             try:
-                self._bytes[key] = image_bytes(self.samples[i]["images"][j], self.image_root)
+                loaded.size = header_size(loaded.data)
             except ImageError as err:
-                self._bytes[key] = err
-        return _value_or_raise(self._bytes[key])
+                loaded.size = err
+        return _value_or_raise(loaded.size)
 
     def image(self, i: int, j: int = 0) -> Image.Image:
         """Decoded RGB image `j` of sample `i` (possibly reduced to `max_side`); raises ImageError."""
-        data = self.image_bytes(i, j)
-        key = content_hash(data)
-        if key not in self._decoded:
+        loaded = self._load(i, j)
+        if loaded.pixels is None:
             try:
-                self._decoded[key] = decode(data, self.max_side)
+                loaded.pixels = decode(loaded.data, self.max_side)
             except ImageError as err:
-                self._decoded[key] = err
-        return _value_or_raise(self._decoded[key])
+                loaded.pixels = err
+        return _value_or_raise(loaded.pixels)
 
     def images(self, i: int) -> list[Image.Image]:
         return [self.image(i, j) for j in range(len(self.samples[i]["images"]))]
+
+    def narrow(self, samples: list[dict], origins: list[int]) -> Batch:
+        """A batch of `samples` (what an op kept or produced) that reuses what this batch already read
+        and decoded; `origins[k]` is the index here that `samples[k]` came from unchanged, or -1."""
+        narrowed = Batch(samples, self.image_root, self.max_side)
+        narrowed._by_content = self._by_content
+        for new, old in enumerate(origins):
+            if old >= 0:
+                for j in range(len(samples[new]["images"])):
+                    if (old, j) in self._loaded:
+                        narrowed._loaded[new, j] = self._loaded[old, j]
+        return narrowed
 
 
 def _value_or_raise(value: Any) -> Any:

@@ -6,41 +6,13 @@ and the score stored is the worst image's value (see each filter).
 
 from __future__ import annotations
 
-import io
-import warnings
 from collections.abc import Callable
 from typing import ClassVar, TypeVar
 
-from PIL import Image
-
-from synthloop.images import MAX_PIXELS, ImageError
+from synthloop.images import ImageError
 from synthloop.ops.base import Batch, Drop, Filter, Quarantine
 
 T = TypeVar("T")
-
-
-def header_size(data: bytes, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
-    """(width, height) read from the encoded header without decoding pixels.
-
-    Raises ImageError for unrecognised data and for decompression bombs (more than
-    `max_pixels` pixels), before any pixel memory is allocated.
-    """
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as img:
-                width, height = img.size
-    except Image.DecompressionBombError as err:
-        raise ImageError(f"decompression bomb: {err}") from None
-    except Image.UnidentifiedImageError:  # its own message names a memory address: not reproducible
-        raise ImageError("cannot read image header: not an image format Pillow knows") from None
-    except (OSError, SyntaxError, ValueError) as err:
-        raise ImageError(f"cannot read image header: {err}") from None
-    if width * height > max_pixels:
-        raise ImageError(f"decompression bomb: {width}x{height} = {width * height} pixels > {max_pixels}")
-    if width == 0 or height == 0:
-        raise ImageError(f"image has no pixels: {width}x{height}")
-    return width, height
 
 
 def per_image(batch: Batch, measure: Callable[[Batch, int, int], T]) -> list[list[T] | Quarantine]:
@@ -56,10 +28,6 @@ def per_image(batch: Batch, measure: Callable[[Batch, int, int], T]) -> list[lis
                 break
         results.append(values)
     return results
-
-
-def header_of(batch: Batch, i: int, j: int) -> tuple[int, int]:
-    return header_size(batch.image_bytes(i, j))
 
 
 class ImageMeasureFilter(Filter):

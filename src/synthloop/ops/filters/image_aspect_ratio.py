@@ -7,7 +7,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from synthloop.ops.base import Batch, register
-from synthloop.ops.image_checks import ImageMeasureFilter, header_of
+from synthloop.ops.image_checks import ImageMeasureFilter
 
 
 @register
@@ -25,7 +25,7 @@ class ImageAspectRatio(ImageMeasureFilter):
     max_ratio: float | None = Field(3.0, ge=1.0)
 
     def measure(self, batch: Batch, i: int, j: int) -> float:
-        w, h = header_of(batch, i, j)
+        w, h = batch.size(i, j)
         return max(w, h) / min(w, h)
 
     def bounds(self) -> tuple[float | None, float | None]:

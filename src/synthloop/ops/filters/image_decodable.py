@@ -6,9 +6,9 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from synthloop.images import MAX_PIXELS
+from synthloop.images import MAX_PIXELS, header_size
 from synthloop.ops.base import Batch, Drop, Filter, Quarantine, register
-from synthloop.ops.image_checks import header_size, per_image
+from synthloop.ops.image_checks import per_image
 
 
 @register

@@ -7,7 +7,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from synthloop.ops.base import Batch, Drop, Filter, Quarantine, register
-from synthloop.ops.image_checks import header_of, per_image
+from synthloop.ops.image_checks import per_image
 
 
 @register
@@ -24,7 +24,7 @@ class ImageSize(Filter):
     max_pixels: int | None = Field(None, gt=0)
 
     def compute(self, batch: Batch) -> list[list[tuple[int, int]] | Quarantine]:
-        sizes = per_image(batch, header_of)
+        sizes = per_image(batch, Batch.size)
         for sample, sample_sizes in zip(batch.samples, sizes, strict=True):
             if isinstance(sample_sizes, list) and sample_sizes:
                 sample["scores"]["image_min_side"] = float(min(min(w, h) for w, h in sample_sizes))
