@@ -23,6 +23,7 @@ def loop_run(tmp_path_factory):
     recipe = LoopRecipe.model_validate({
         "run_dir": str(run_dir), "seed": 3,
         "seed_pool": {"world": 96, "mix": QTYPES}, "benchmark": {"world": 48, "mix": QTYPES},
+        "curate": [{"answer_nonempty": {}}, {"stratified": {"by": "qtype", "budget": 90}}],
         "synthesis": {"budget": 32, "ops": [{"image_decodable": {}}, {"answer_nonempty": {}}]},
         "rounds": 2, "train": TINY_TRAIN})
     return recipe, run_loop(recipe, log=lambda line: None)
@@ -42,6 +43,8 @@ def test_loop_json_has_both_arms_every_round(loop_run):
 
 def test_added_data_matches_loop_json_and_ledgers_add_up(loop_run):
     recipe, result = loop_run
+    seed_ledger = orjson.loads((Path(recipe.run_dir) / "round_0" / "curate" / "ledger.json").read_bytes())
+    assert (seed_ledger["input"], seed_ledger["output"]) == (96, 90)
 
     for entry in result["rounds"][2:]:
         folder = Path(recipe.run_dir) / entry["arm"] / f"round_{entry['round']}"
