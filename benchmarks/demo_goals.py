@@ -21,8 +21,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from synthloop import demo  # noqa: E402
 from synthloop.formats.parquet import read_samples  # noqa: E402
-from synthloop.loop.rounds import load_pool, train_and_evaluate  # noqa: E402
 from synthloop.loop.recipe import TrainSpec  # noqa: E402
+from synthloop.loop.rounds import load_pool, train_and_evaluate  # noqa: E402
 
 
 def main() -> None:

@@ -22,7 +22,14 @@ from pathlib import Path
 from typing import Any, Literal, Self
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 
 class LoopRecipeError(ValueError):
@@ -136,5 +143,5 @@ def _resolve_ops(ops: Any) -> list[dict[str, dict[str, Any]]]:
     from synthloop.engine.recipe import _resolve_op
 
     if not isinstance(ops, list):
-        raise ValueError("ops must be a list of {op_name: {params}}")
+        raise ValueError("ops must be a list of {op_name: {params}}")  # noqa: TRY004 (pydantic reports ValueError)
     return [_resolve_op(index, entry) for index, entry in enumerate(ops)]

@@ -16,7 +16,12 @@ from pydantic import Field
 from scipy.cluster.vq import kmeans2
 
 from synthloop.ops.base import register
-from synthloop.ops.select.budget import BudgetedSelector, embeddings, ids_of, token_counts
+from synthloop.ops.select.budget import (
+    BudgetedSelector,
+    embeddings,
+    ids_of,
+    token_counts,
+)
 
 
 def kcenter_order(x: np.ndarray, tokens: np.ndarray, seed: int, max_picks: int | None = None,

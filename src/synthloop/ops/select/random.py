@@ -7,7 +7,12 @@ from typing import ClassVar
 import pyarrow as pa
 
 from synthloop.ops.base import register
-from synthloop.ops.select.budget import BudgetedSelector, ids_of, seeded_order, token_counts
+from synthloop.ops.select.budget import (
+    BudgetedSelector,
+    ids_of,
+    seeded_order,
+    token_counts,
+)
 
 
 @register

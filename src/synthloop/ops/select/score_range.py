@@ -14,7 +14,13 @@ import pyarrow as pa
 from pydantic import model_validator
 
 from synthloop.ops.base import register
-from synthloop.ops.select.budget import BudgetedSelector, ids_of, score_values, seeded_order, token_counts
+from synthloop.ops.select.budget import (
+    BudgetedSelector,
+    ids_of,
+    score_values,
+    seeded_order,
+    token_counts,
+)
 
 
 @register

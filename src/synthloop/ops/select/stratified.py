@@ -16,7 +16,13 @@ import pyarrow as pa
 from pydantic import Field, model_validator
 
 from synthloop.ops.base import register
-from synthloop.ops.select.budget import BudgetedSelector, embeddings, ids_of, seeded_order, token_counts
+from synthloop.ops.select.budget import (
+    BudgetedSelector,
+    embeddings,
+    ids_of,
+    seeded_order,
+    token_counts,
+)
 from synthloop.ops.select.diversity import diversity_order
 
 
