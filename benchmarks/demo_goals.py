@@ -23,6 +23,15 @@ from synthloop import demo  # noqa: E402
 from synthloop.formats.parquet import read_samples  # noqa: E402
 from synthloop.loop.recipe import TrainSpec  # noqa: E402
 from synthloop.loop.rounds import load_pool, train_and_evaluate  # noqa: E402
+from synthloop.sample import SampleError, validate_sample  # noqa: E402
+
+
+def _valid(sample: dict) -> bool:
+    try:
+        validate_sample(sample)
+    except SampleError:
+        return False
+    return True
 
 
 def main() -> None:
@@ -35,7 +44,9 @@ def main() -> None:
         demo.build_seed_pool(args.out / "pool", args.seed)
         demo.curate_pool(args.out / "pool", args.out / "curate", args.seed)
     curated = list(read_samples(args.out / "curate" / "output"))
-    raw = list(read_samples(args.out / "pool"))
+    # "Raw" is every sample that meets the canonical contract (what any loader accepts): the trainer
+    # cannot take a sample whose <image> count differs from its images.
+    raw = [s for s in read_samples(args.out / "pool") if _valid(s)]
     raw_subset = random.Random(args.seed).sample(raw, len(curated))
     recipe = demo.loop_recipe(args.out / "curate" / "output", args.out / "goals", args.seed)
     benchmark = load_pool(recipe.benchmark, args.seed, benchmark=True)
