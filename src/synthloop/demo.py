@@ -90,8 +90,8 @@ def curate_pool(pool_dir: Path, run_dir: Path, seed: int) -> tuple[Path, dict]:
     removed_set = set(removed)
     kept_by_filters = [s["id"] for s in samples if s["id"] not in removed_set]
     scores = world.noise.score_filter(samples, kept_by_filters, removed)
-    curation = {"pool": ledger["input"], "removed_by_filters": len(removed), "curated": ledger["output"],
-                **{key: value for key, value in scores.items()}}
+    # `removed` counts what the filters and dedups removed; `curated` is what the selector then kept.
+    curation = {**scores, "curated": ledger["output"]}
     return output, curation
 
 
@@ -102,6 +102,9 @@ def write_dataoptim(curated: Path, folder: Path) -> None:
 
     samples = list(read_samples(curated))
     dataoptim.write(samples, folder / "ids.txt", raise_on_bad)
+    # Images with bytes are written beside the JSON (not referred to by their source path): self-contained.
+    for sample in samples:
+        sample["images"] = [{**im, "path": None} if im.get("bytes") else im for im in sample["images"]]
     llava.write(samples, folder / "byod.json", raise_on_bad)
 
 
