@@ -26,7 +26,7 @@ import psutil
 import yaml
 from PIL import Image
 
-from synthloop.engine.recipe import load_yaml_with_lines
+from synthloop.engine.yaml_lines import load_yaml_with_lines
 
 REPO = Path(__file__).resolve().parent.parent
 DJ_VERSION = "1.6.1"

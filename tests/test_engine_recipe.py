@@ -2,7 +2,7 @@ import pytest
 import test_engine_fixtures  # noqa: F401  (registers the t_ ops)
 
 from synthloop.engine import Recipe, RecipeError
-from synthloop.engine.recipe import load_yaml_with_lines
+from synthloop.engine.yaml_lines import load_yaml_with_lines
 from test_engine_fixtures import MinWords
 
 GOOD = """\

@@ -20,15 +20,14 @@ Relative paths are relative to the current directory.
 from __future__ import annotations
 
 import hashlib
-import re
 from pathlib import Path
 from typing import Any, Literal
 
 import orjson
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 
+from synthloop.engine.yaml_lines import error_message, load_validated
 from synthloop.ops import op_class
 from synthloop.ops.base import Op
 
@@ -96,7 +95,7 @@ class Recipe(_Strict):
     def _validate_ops(cls, value: Any) -> list[dict[str, dict[str, Any]]]:
         if not isinstance(value, list):
             raise ValueError("ops must be a list of {op_name: {params}}")
-        return [_resolve_op(index, entry) for index, entry in enumerate(value)]
+        return [resolve_op(index, entry) for index, entry in enumerate(value)]
 
     def build_ops(self) -> list[Op]:
         """The op instances, in recipe order."""
@@ -113,26 +112,10 @@ class Recipe(_Strict):
     @classmethod
     def from_yaml(cls, path: str | Path) -> Recipe:
         """Load and validate a YAML recipe; RecipeError names the file, line and key of the first problem."""
-        path = Path(path)
-        try:
-            text = path.read_text()
-        except OSError as err:
-            raise RecipeError(f"{path}: {err.strerror or err}") from None
-        try:
-            data, lines = load_yaml_with_lines(text)
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            where = f" line {mark.line + 1}" if mark else ""
-            raise RecipeError(f"{path}{where}: invalid YAML: {getattr(err, 'problem', None) or err}") from None
-        if not isinstance(data, dict):
-            raise RecipeError(f"{path}: a recipe is a mapping with inputs, ops, output, run_dir")
-        try:
-            return cls.model_validate(data)
-        except ValidationError as err:
-            raise RecipeError(describe_error(err, lines, str(path))) from None
+        return load_validated(cls, path, RecipeError, "a recipe is a mapping with inputs, ops, output, run_dir")
 
 
-def _resolve_op(index: int, entry: Any) -> dict[str, dict[str, Any]]:
+def resolve_op(index: int, entry: Any) -> dict[str, dict[str, Any]]:
     if isinstance(entry, Op):
         return {entry.name: entry.model_dump(mode="json")}
     if not isinstance(entry, dict) or len(entry) != 1:
@@ -148,68 +131,10 @@ def _resolve_op(index: int, entry: Any) -> dict[str, dict[str, Any]]:
         op = cls.model_validate(params or {})
     except ValidationError as err:
         first = err.errors()[0]
-        raise _op_error([index, name, *first["loc"]], _message(first)) from None
+        raise _op_error([index, name, *first["loc"]], error_message(first)) from None
     return {name: op.model_dump(mode="json")}
 
 
 def _op_error(path: list[Any], message: str) -> PydanticCustomError:
     # The path travels in the error context so `describe_error` can point at the exact key and line.
     return PydanticCustomError("op", "{message}", {"message": message, "path": path})
-
-
-def _message(error: dict) -> str:
-    if error["type"] == "extra_forbidden":
-        return "unknown key"
-    return error["msg"].removeprefix("Value error, ")
-
-
-def describe_error(err: ValidationError, lines: dict[tuple, int], source: str) -> str:
-    """One line: `source line N: dotted.key: problem` for the first error."""
-    first = err.errors()[0]
-    loc = tuple(first["loc"]) + tuple((first.get("ctx") or {}).get("path", ()))
-    message = first["ctx"]["message"] if first["type"] == "op" else _message(first)
-    line = _line_of(loc, lines)
-    key = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
-    return f"{source}{f' line {line}' if line else ''}: {key or 'recipe'}: {message}"
-
-
-def _line_of(loc: tuple, lines: dict[tuple, int]) -> int | None:
-    for end in range(len(loc), -1, -1):
-        if loc[:end] in lines:
-            return lines[loc[:end]]
-    return None
-
-
-class _Yaml12Loader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 booleans: `on`, `off`, `yes`, `no` stay strings (`exact_dedup: {on: image}`)."""
-
-
-_BOOL = "tag:yaml.org,2002:bool"
-_Yaml12Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != _BOOL]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Yaml12Loader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
-
-
-def load_yaml_with_lines(text: str) -> tuple[Any, dict[tuple, int]]:
-    """Parse YAML; also map every key path (tuple of keys / list indices) to its 1-based line."""
-    node = yaml.compose(text, Loader=_Yaml12Loader)
-    lines: dict[tuple, int] = {}
-    if node is not None:
-        lines[()] = node.start_mark.line + 1
-        _collect_lines(node, (), lines)
-    return yaml.load(text, Loader=_Yaml12Loader), lines  # noqa: S506  (a SafeLoader subclass)
-
-
-def _collect_lines(node: yaml.Node, path: tuple, lines: dict[tuple, int]) -> None:
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            child = (*path, key_node.value)
-            lines[child] = key_node.start_mark.line + 1
-            _collect_lines(value_node, child, lines)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            child = (*path, index)
-            lines[child] = item.start_mark.line + 1
-            _collect_lines(item, child, lines)

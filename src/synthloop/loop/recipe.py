@@ -21,15 +21,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, Self
 
-import yaml
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from synthloop.engine.recipe import resolve_op
+from synthloop.engine.yaml_lines import load_validated
 
 
 class LoopRecipeError(ValueError):
@@ -121,27 +116,11 @@ class LoopRecipe(_Strict):
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> LoopRecipe:
-        from synthloop.engine.recipe import describe_error, load_yaml_with_lines
-
-        path = Path(path)
-        try:
-            data, lines = load_yaml_with_lines(path.read_text())
-        except OSError as err:
-            raise LoopRecipeError(f"{path}: {err.strerror or err}") from None
-        except yaml.YAMLError as err:
-            raise LoopRecipeError(f"{path}: invalid YAML: {err}") from None
-        if not isinstance(data, dict):
-            raise LoopRecipeError(f"{path}: a loop recipe is a mapping (run_dir, seed_pool, benchmark, ...)")
-        try:
-            return cls.model_validate(data)
-        except ValidationError as err:
-            raise LoopRecipeError(describe_error(err, lines, str(path))) from None
+        return load_validated(cls, path, LoopRecipeError, "a loop recipe is a mapping (run_dir, seed_pool, benchmark, ...)")
 
 
 def _resolve_ops(ops: Any) -> list[dict[str, dict[str, Any]]]:
     """Check each op exactly as an engine recipe does, so errors point at the op's key and line."""
-    from synthloop.engine.recipe import _resolve_op
-
     if not isinstance(ops, list):
         raise ValueError("ops must be a list of {op_name: {params}}")  # noqa: TRY004 (pydantic reports ValueError)
-    return [_resolve_op(index, entry) for index, entry in enumerate(ops)]
+    return [resolve_op(index, entry) for index, entry in enumerate(ops)]
