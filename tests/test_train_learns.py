@@ -7,8 +7,8 @@ from synthloop.train.checkpoint import load_checkpoint
 from synthloop.train.toy import toy_samples
 from synthloop.train.trainer import train
 
-SMALL = {"d_model": 48, "n_layers": 1, "n_heads": 2, "vision_width": 16, "image_size": 16, "image_grid": 2,
-         "vocab_size": 300, "lr": 1e-2, "warmup_fraction": 0.1}
+SMALL = {"d_model": 48, "n_layers": 1, "n_heads": 2, "vision_width": 16, "image_size": 16, "image_grid": 1,
+         "vocab_size": 300, "lr": 3e-3, "warmup_fraction": 0.1}
 
 
 def colour_questions(n, seed):

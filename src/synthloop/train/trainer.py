@@ -35,7 +35,7 @@ class BudgetError(ValueError):
 
 @dataclass
 class TrainConfig:
-    lr: float = 3e-3
+    lr: float = 5e-4
     min_lr_ratio: float = 0.1
     warmup_fraction: float = 0.05
     weight_decay: float = 0.1
