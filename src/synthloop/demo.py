@@ -36,9 +36,9 @@ SYNTHESIS_BUDGET = 300
 ROUNDS = 2
 # Frozen pretrained EfficientNet-Lite0 features (shipped in a pip package) let a few hundred CPU steps
 # learn from pixels; the features are computed once per training run.
-TRAIN = {"stage": "2", "epochs": 10, "global_batch_size": 16,
+TRAIN = {"stage": "2", "epochs": 30, "global_batch_size": 16,
          "settings": {"vision": "efficientnet-lite0", "image_grid": 4, "d_model": 64, "n_layers": 2, "max_seq_len": 96,
-                      "micro_batch_size": 16, "lr": 2e-3}}
+                      "micro_batch_size": 16, "lr": 1e-3}}
 
 OUTPUTS = ("pool", "curate", "dataoptim", "loop", "curation.json", "report.html")
 FILTERS = [

@@ -119,13 +119,13 @@ def run_stage(model: TinyVLM, data: EncodedData, name: str, trainable: list[str]
         param.requires_grad_(not frozen and (trainable is None or param_name.startswith(tuple(trainable))))
     params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     optimizer = _optimizer(params, cfg)
+    start = time.perf_counter()  # the time budget covers computing frozen image features
     vision_trains = any(p.requires_grad for p in model.vision.parameters())
     features = None if vision_trains else _frozen_features(model, data.pixels)
     steps_per_epoch = math.ceil(len(data) / global_batch_size)
     total_steps = epochs * steps_per_epoch
     losses: list[float] = []
     seen = 0
-    start = time.perf_counter()
     model.train()
     with _progress_bar(console, show_progress) as bar:
         task = bar.add_task(f"stage {name}", total=total_steps, loss=float("nan"), rate=0.0)
