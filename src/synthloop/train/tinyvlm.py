@@ -8,6 +8,7 @@ IMAGE ids, so image features fill those positions in order (row-major over the b
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import asdict, dataclass, fields
 
@@ -65,7 +66,7 @@ class ConvEncoder(nn.Module):
         downsamples = max(1, round(math.log2(image_size / grid)))
         channels = [3, *(min(2 * width, width * 2**i // 2) for i in range(downsamples))]
         layers: list[nn.Module] = []
-        for c_in, c_out in zip(channels, channels[1:]):
+        for c_in, c_out in itertools.pairwise(channels):
             layers += [nn.Conv2d(c_in, c_out, 3, stride=2, padding=1), nn.BatchNorm2d(c_out), nn.GELU()]
         self.layers = nn.Sequential(*layers)
         self.grid = grid
