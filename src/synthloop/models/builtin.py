@@ -41,7 +41,7 @@ class BuiltinModel:
         tops: list[list[tuple[str, float]]] = []
         batch_size = getattr(self.model, "batch_size", 64)
         for start in range(0, len(requests), batch_size):
-            probs = self.model._next_token_probs(requests[start : start + batch_size])
+            probs = self.model.next_token_probs(requests[start : start + batch_size])
             values, ids = probs.clamp_min(1e-30).log().topk(min(top_k, probs.shape[-1]), dim=-1)
             for row_ids, row_values in zip(ids.tolist(), values.tolist(), strict=True):
                 tops.append([(self.model.tokenizer.decode([i]), v) for i, v in zip(row_ids, row_values, strict=True)])

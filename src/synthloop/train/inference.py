@@ -139,12 +139,13 @@ class TinyVLMModel:
         out: list[float] = []
         for start in range(0, len(requests), self.batch_size):
             chunk = requests[start: start + self.batch_size]
-            probs = self._next_token_probs(chunk)
+            probs = self.next_token_probs(chunk)
             p_yes, p_no = probs[:, yes].sum(-1), probs[:, no].sum(-1)
             out += (p_yes / (p_yes + p_no).clamp(min=1e-30)).tolist()
         return out
 
-    def _next_token_probs(self, requests: list[Request]) -> torch.Tensor:
+    def next_token_probs(self, requests: list[Request]) -> torch.Tensor:
+        """(n, vocab) probabilities of the assistant reply's first token, one row per request."""
         prompts = [self._prompt(r) for r in requests]
         length = max(len(p) for p in prompts)
         self._check_length(length)
