@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from synthloop.sample import SCHEMA_WITH_HF, from_table, to_table
+from synthloop.sample import from_table, to_table
 
 DEFAULT_SHARD_ROWS = 10_000
 
@@ -87,6 +87,3 @@ def write_samples(samples: Iterable[dict], folder: str | Path, shard_rows: int =
         writer.write(samples)
     return writer.files
 
-
-def schema_matches(file: str | Path) -> bool:
-    return pq.read_schema(file).remove_metadata().equals(SCHEMA_WITH_HF.remove_metadata())

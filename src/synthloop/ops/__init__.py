@@ -31,7 +31,3 @@ def op_class(name: str) -> type[Op]:
         raise KeyError(f"unknown op {name!r}; known ops: {', '.join(sorted(REGISTRY))}")
     return REGISTRY[name]
 
-
-def all_ops() -> dict[str, type[Op]]:
-    _load_all()
-    return dict(REGISTRY)
