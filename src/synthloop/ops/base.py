@@ -49,6 +49,7 @@ class _LoadedImage:
     """One image's encoded bytes plus what has been derived from them so far."""
 
     data: bytes
+    hash: str
     size: tuple[int, int] | ImageError | None = None
     pixels: Image.Image | ImageError | None = None
 
@@ -71,7 +72,8 @@ class Batch:
         if (i, j) not in self._loaded:
             try:
                 data = image_bytes(self.samples[i]["images"][j], self.image_root)
-                self._loaded[i, j] = self._by_content.setdefault(content_hash(data), _LoadedImage(data))
+                key = content_hash(data)
+                self._loaded[i, j] = self._by_content.setdefault(key, _LoadedImage(data, key))
             except ImageError as err:
                 self._loaded[i, j] = err
         return _value_or_raise(self._loaded[i, j])
@@ -79,6 +81,10 @@ class Batch:
     def image_bytes(self, i: int, j: int = 0) -> bytes:
         """Encoded bytes of image `j` of sample `i`; raises ImageError if unreadable."""
         return self._load(i, j).data
+
+    def image_hash(self, i: int, j: int = 0) -> str:
+        """`images.content_hash` of the encoded bytes (computed once, when the image is read)."""
+        return self._load(i, j).hash
 
     def size(self, i: int, j: int = 0) -> tuple[int, int]:
         """True (width, height) from the header, whatever scale the pixels decode at; raises ImageError

@@ -8,7 +8,6 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from synthloop.images import content_hash
 from synthloop.ops.base import Batch, Dedup, Drop, Quarantine, register
 from synthloop.ops.dedup_resolve import duplicate_drops, sorted_keys
 from synthloop.ops.image_checks import per_image
@@ -37,7 +36,7 @@ class ExactDedup(Dedup):
 
     def key(self, batch: Batch) -> list[str | None | Quarantine]:
         with_images = self.on in ("image", "both")
-        image_hashes = per_image(batch, lambda b, i, j: content_hash(b.image_bytes(i, j))) if with_images else []
+        image_hashes = per_image(batch, Batch.image_hash) if with_images else []
         keys: list[str | None | Quarantine] = []
         for i, sample in enumerate(batch.samples):
             parts = []
