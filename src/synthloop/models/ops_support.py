@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 from PIL import Image
 
-from synthloop.images import ImageError, content_hash
+from synthloop.images import ImageError
 from synthloop.models.cache import ModelCache, cache_key
 from synthloop.models.protocols import Generation, Request
 from synthloop.models.uri import load_model
@@ -85,7 +85,7 @@ class ModelParams(BaseModel):
 def sample_images(batch: Batch, i: int) -> tuple[list[Image.Image], list[str]]:
     """Decoded images of sample `i` and their content hashes; raises ImageError."""
     count = len(batch.samples[i]["images"])
-    return [batch.image(i, j) for j in range(count)], [content_hash(batch.image_bytes(i, j)) for j in range(count)]
+    return [batch.image(i, j) for j in range(count)], [batch.image_hash(i, j) for j in range(count)]
 
 
 def image_requests(batch: Batch, build: Callable[[int, dict], list[dict] | None], first_image_only: bool = True
