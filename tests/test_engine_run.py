@@ -7,7 +7,7 @@ import test_engine_fixtures  # noqa: F401  (registers the t_ ops)
 import synthloop.ops.base
 from synthloop.engine import Recipe, RecipeError, RunDirError, run
 from synthloop.engine.keys import candidate_table
-from synthloop.engine.plan import decode_side, plan_stages
+from synthloop.engine.plan import decode_mode, decode_side, plan_stages
 from synthloop.formats.parquet import read_samples
 from synthloop.ops import op_class
 from synthloop.sample import new_sample
@@ -118,25 +118,39 @@ def test_a_failing_sample_is_isolated_and_quarantined(tmp_path):
     assert (row["id"], row["error"]) == ("bad_one", "ValueError: cannot handle bad_one")
 
 
-def test_images_read_and_decoded_once_for_all_ops(tmp_path, monkeypatch):
-    decodes, reads = [], []
-    real_decode, real_read = synthloop.ops.base.decode, synthloop.ops.base.image_bytes
+def test_images_read_opened_and_decoded_once_for_all_ops(tmp_path, monkeypatch):
+    opens, decodes, reads = [], [], []
+    real_open, real_decode = synthloop.ops.base.open_image, synthloop.ops.base.decode_opened
+    real_read = synthloop.ops.base.image_bytes
 
-    def counting_decode(data, max_side=None):
-        decodes.append(max_side)
-        return real_decode(data, max_side)
+    def counting_open(data):
+        opens.append(data)
+        return real_open(data)
+
+    def counting_decode(img, max_side=None, mode="RGB"):
+        decodes.append((max_side, mode))
+        return real_decode(img, max_side, mode)
 
     def counting_read(ref, image_root=None):
         reads.append(ref)
         return real_read(ref, image_root)
 
-    monkeypatch.setattr(synthloop.ops.base, "decode", counting_decode)
+    monkeypatch.setattr(synthloop.ops.base, "open_image", counting_open)
+    monkeypatch.setattr(synthloop.ops.base, "decode_opened", counting_decode)
     monkeypatch.setattr(synthloop.ops.base, "image_bytes", counting_read)
     ops = [{"t_image_width": {}}, {"image_size": {"min_side": 1}}, {"t_image_width": {"min_width": 1}},
            {"image_decodable": {}}]
     curate(tmp_path, ops, n=20)
-    assert len(decodes) == 20 and set(decodes) == {32}  # the largest thumbnail any op asked for
-    assert len(reads) == 20
+    assert len(reads) == 20 and len(opens) == 20  # one header parse serves image_size and the decode
+    # samples 3 and 13 are cut before their scan starts: their header fails, so they are never decoded
+    assert len(decodes) == 18 and set(decodes) == {(32, "RGB")}  # the largest thumbnail any op asked for
+
+
+def test_grey_only_stages_decode_luma():
+    width, decodable, blur, near = (op_class(n)() for n in ("t_image_width", "image_decodable", "image_blur",
+                                                             "image_near_dedup"))
+    assert decode_mode([decodable, near, blur]) == "L"
+    assert decode_mode([decodable, width]) == "RGB" and decode_mode([]) == "RGB"
 
 
 def test_decode_side_and_stages():

@@ -162,7 +162,7 @@ def test_near_dedup_multi_image_samples_match_image_by_image():
 def test_near_dedup_quarantines_undecodable_images():
     op = op_class("image_near_dedup")()
     keys = op.key(Batch([sample_with(b"garbage"), sample_with()]))
-    assert keys == [Quarantine("image 0: cannot decode image: not an image format Pillow knows"), None]
+    assert keys == [Quarantine("image 0: cannot read image header: not an image format Pillow knows"), None]
 
 
 # --- text_minhash_dedup --------------------------------------------------------------------------

@@ -7,9 +7,10 @@ from synthloop.ops.base import Batch, Drop, Quarantine
 from synthloop.ops.filters.image_blur import laplacian_variance
 
 
-def run(op_name: str, samples: list[dict], thumbnail: int | None = None, image_root=None, **params):
+def run(op_name: str, samples: list[dict], thumbnail: int | None = None, image_root=None, mode: str = "RGB",
+        **params):
     op = op_class(op_name)(**params)
-    return op.process(Batch(samples, image_root=image_root, max_side=thumbnail))
+    return op.process(Batch(samples, image_root=image_root, max_side=thumbnail, mode=mode))
 
 
 def photo_jpeg() -> bytes:
@@ -19,14 +20,15 @@ def photo_jpeg() -> bytes:
 
 # --- image_decodable ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("thumbnail", [None, 1])
-def test_decodable_keeps_good_images_and_quarantines_each_kind_of_bad_one(tmp_path, thumbnail):
+@pytest.mark.parametrize(("thumbnail", "mode"), [(None, "RGB"), (1, "RGB"), (None, "L"), (64, "L")])
+def test_decodable_keeps_good_images_and_quarantines_each_kind_of_bad_one(tmp_path, thumbnail, mode):
     good = photo_jpeg()
     (tmp_path / "good.jpg").write_bytes(good)
     samples = [
         sample_with(good, sample_id="bytes"),
         sample_with("good.jpg", sample_id="path"),
         sample_with(good[: len(good) // 2], sample_id="truncated_jpeg"),
+        sample_with(good[:-200], sample_id="truncated_jpeg_tail"),  # only the last MCU rows are missing
         sample_with(solid(64, 64)[:-30], sample_id="truncated_png"),
         sample_with(np.random.default_rng(1).bytes(2000), sample_id="random_bytes"),
         sample_with("missing.jpg", sample_id="missing"),
@@ -34,11 +36,11 @@ def test_decodable_keeps_good_images_and_quarantines_each_kind_of_bad_one(tmp_pa
         sample_with(png_claiming_size(20_000, 20_000), sample_id="huge_bomb"),  # Pillow refuses outright
         sample_with(good, b"not an image", sample_id="second_image_bad"),
     ]
-    outcomes = run("image_decodable", samples, thumbnail=thumbnail, image_root=tmp_path)
+    outcomes = run("image_decodable", samples, thumbnail=thumbnail, image_root=tmp_path, mode=mode)
     assert outcomes[0] == [samples[0]] and outcomes[1] == [samples[1]]
     errors = {s["id"]: o.error for s, o in zip(samples[2:], outcomes[2:], strict=True)}
     assert all(isinstance(o, Quarantine) for o in outcomes[2:])
-    assert "truncated" in errors["truncated_jpeg"]
+    assert "truncated" in errors["truncated_jpeg"] and "truncated" in errors["truncated_jpeg_tail"]
     assert "truncated" in errors["truncated_png"] or "cannot decode" in errors["truncated_png"]
     assert errors["random_bytes"] == "image 0: cannot read image header: not an image format Pillow knows"
     assert "missing.jpg" in errors["missing"] and "No such file" in errors["missing"]

@@ -31,45 +31,53 @@ def image_bytes(ref: dict, image_root: str | Path | None = None) -> bytes:
         raise ImageError(f"image file {path}: {err.strerror or err}") from None
 
 
-def header_size(data: bytes, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
-    """(width, height) read from the encoded header without decoding pixels.
+def open_image(data: bytes) -> Image.Image:
+    """The image with its header parsed and no pixels decoded yet (`decode_opened` decodes them).
 
-    Raises ImageError for unrecognised data and for decompression bombs (more than
-    `max_pixels` pixels), before any pixel memory is allocated.
+    Raises ImageError for unrecognised data and for decompression bombs (more than MAX_PIXELS
+    pixels), before any pixel memory is allocated.
     """
+    img = _open(data, "cannot read image header")
+    check_pixels(*img.size)
+    return img
+
+
+def _open(data: bytes, failure: str) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as img:
-                width, height = img.size
+            return Image.open(io.BytesIO(data))
     except Image.DecompressionBombError as err:
         raise ImageError(f"decompression bomb: {err}") from None
     except Image.UnidentifiedImageError:  # its own message names a memory address: not reproducible
-        raise ImageError("cannot read image header: not an image format Pillow knows") from None
+        raise ImageError(f"{failure}: not an image format Pillow knows") from None
     except (OSError, SyntaxError, ValueError) as err:
-        raise ImageError(f"cannot read image header: {err}") from None
+        raise ImageError(f"{failure}: {err}") from None
+
+
+def check_pixels(width: int, height: int, max_pixels: int = MAX_PIXELS) -> None:
+    """Raise ImageError for a decompression bomb (more than `max_pixels` pixels) or an empty image."""
     if width * height > max_pixels:
         raise ImageError(f"decompression bomb: {width}x{height} = {width * height} pixels > {max_pixels}")
     if width == 0 or height == 0:
         raise ImageError(f"image has no pixels: {width}x{height}")
-    return width, height
 
 
-def decode(data: bytes, max_side: int | None = None) -> Image.Image:
-    """Decode to RGB. With `max_side`, JPEGs decode at reduced scale (`Image.draft`) first."""
+def decode_opened(img: Image.Image, max_side: int | None = None, mode: str = "RGB") -> Image.Image:
+    """Decode an `open_image` result to `mode` ("RGB" or "L"). With `max_side`, JPEGs decode at
+    reduced scale (`Image.draft`); in mode "L" they decode the luma channel only. Either way the
+    whole coded stream is read, so a truncated or corrupt file raises ImageError."""
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            if img.width * img.height > 2 * MAX_PIXELS:
-                raise ImageError(f"decompression bomb: {img.width}x{img.height} pixels")
-            if max_side is not None:
-                img.draft("RGB", (max_side, max_side))
-            return img.convert("RGB")
-    except ImageError:
-        raise
-    except Image.UnidentifiedImageError:  # its own message names a memory address: not reproducible
-        raise ImageError("cannot decode image: not an image format Pillow knows") from None
+        if max_side is not None or mode == "L":
+            img.draft(mode, (max_side, max_side) if max_side is not None else None)
+        return img.convert(mode)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         raise ImageError(f"cannot decode image: {err}") from None
+
+
+def decode(data: bytes, max_side: int | None = None, mode: str = "RGB") -> Image.Image:
+    """Decode encoded bytes to `mode` (see `decode_opened`); raises ImageError."""
+    return decode_opened(_open(data, "cannot decode image"), max_side, mode)
 
 
 def content_hash(data: bytes) -> str:

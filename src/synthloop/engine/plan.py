@@ -51,3 +51,9 @@ def decode_side(ops: list[Op]) -> int | None:
     if not wanted or 0 in wanted:
         return None
     return max(wanted)
+
+
+def decode_mode(ops: list[Op]) -> str:
+    """The stage Batch's pixel mode: "L" when every op that reads pixels needs grey levels only."""
+    readers = [op for op in ops if op.pixels is not None]
+    return "L" if readers and all(op.grey for op in readers) else "RGB"

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 from synthloop.engine.inputs import InputReject
 from synthloop.engine.keys import candidate_table, key_table
 from synthloop.engine.ledger import INPUT_OP, dropped_table, json_text, quarantine_table, survivor_of
-from synthloop.engine.plan import Stage, decode_side
+from synthloop.engine.plan import Stage, decode_mode, decode_side
 from synthloop.engine.rundir import RunDir, write_json, write_parquet
 from synthloop.ops.base import Batch, Dedup, Drop, Mapper, Op, Quarantine
 from synthloop.sample import SampleError, from_table, new_sample, to_table, validate_sample
@@ -90,11 +90,12 @@ def process_shard(task: ShardTask) -> dict[str, Any]:
         read, samples = len(task.items or []), _validated(task.items or [], shard)
     else:
         read, samples = _read_previous(rundir, stage.index, j, shard)
-    side = decode_side([ops[i] for i in stage.sample_ops + stage.global_ops])
+    stage_ops = [ops[i] for i in stage.sample_ops + stage.global_ops]
+    side, mode = decode_side(stage_ops), decode_mode(stage_ops)
     kept: list[dict] = []
     keys: dict[int, list] = {i: [] for i in stage.global_ops}
     for start in range(0, len(samples), _state.batch_size):
-        batch = Batch(samples[start:start + _state.batch_size], None, side)
+        batch = Batch(samples[start:start + _state.batch_size], None, side, mode)
         for op_index in stage.sample_ops:
             batch = _apply(op_index, ops[op_index], batch, shard)
         for op_index in stage.global_ops:

@@ -23,7 +23,7 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict
 from PIL import Image
 
-from synthloop.images import ImageError, content_hash, decode, header_size, image_bytes
+from synthloop.images import ImageError, content_hash, decode_opened, image_bytes, open_image
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,7 @@ class _LoadedImage:
     data: bytes
     hash: str
     size: tuple[int, int] | ImageError | None = None
+    opened: Image.Image | None = None  # header parsed, pixels not decoded yet
     pixels: Image.Image | ImageError | None = None
 
 
@@ -58,10 +59,12 @@ class Batch:
     """Samples plus their images. Each image file is read once, and its header parsed and its
     pixels decoded at most once per content (duplicates share the work), for all ops of a stage."""
 
-    def __init__(self, samples: list[dict], image_root: str | Path | None = None, max_side: int | None = None):
+    def __init__(self, samples: list[dict], image_root: str | Path | None = None, max_side: int | None = None,
+                 mode: str = "RGB"):
         self.samples = samples
         self.image_root = image_root
         self.max_side = max_side  # decode JPEGs at reduced scale when every image op needs only this much
+        self.mode = mode  # "L" when every image op reads grey levels only (JPEGs then decode luma only)
         self._loaded: dict[tuple[int, int], _LoadedImage | ImageError] = {}
         self._by_content: dict[str, _LoadedImage] = {}
 
@@ -78,6 +81,16 @@ class Batch:
                 self._loaded[i, j] = err
         return _value_or_raise(self._loaded[i, j])
 
+    def _open(self, loaded: _LoadedImage) -> tuple[int, int]:
+        """Parse the header once (the pixels decode from the same opened image later); the size."""
+        if loaded.size is None:
+            try:
+                loaded.opened = open_image(loaded.data)
+                loaded.size = loaded.opened.size
+            except ImageError as err:
+                loaded.size = err
+        return _value_or_raise(loaded.size)
+
     def image_bytes(self, i: int, j: int = 0) -> bytes:
         """Encoded bytes of image `j` of sample `i`; raises ImageError if unreadable."""
         return self._load(i, j).data
@@ -89,22 +102,19 @@ class Batch:
     def size(self, i: int, j: int = 0) -> tuple[int, int]:
         """True (width, height) from the header, whatever scale the pixels decode at; raises ImageError
         for unreadable data and decompression bombs."""
-        loaded = self._load(i, j)
-        if loaded.size is None:
-            try:
-                loaded.size = header_size(loaded.data)
-            except ImageError as err:
-                loaded.size = err
-        return _value_or_raise(loaded.size)
+        return self._open(self._load(i, j))
 
     def image(self, i: int, j: int = 0) -> Image.Image:
-        """Decoded RGB image `j` of sample `i` (possibly reduced to `max_side`); raises ImageError."""
+        """Decoded image `j` of sample `i` in the batch's mode (RGB, or L for grey-only stages),
+        possibly reduced to `max_side`; raises ImageError."""
         loaded = self._load(i, j)
         if loaded.pixels is None:
             try:
-                loaded.pixels = decode(loaded.data, self.max_side)
+                self._open(loaded)
+                loaded.pixels = decode_opened(loaded.opened, self.max_side, self.mode)
             except ImageError as err:
                 loaded.pixels = err
+            loaded.opened = None
         return _value_or_raise(loaded.pixels)
 
     def images(self, i: int) -> list[Image.Image]:
@@ -113,7 +123,7 @@ class Batch:
     def narrow(self, samples: list[dict], origins: list[int]) -> Batch:
         """A batch of `samples` (what an op kept or produced) that reuses what this batch already read
         and decoded; `origins[k]` is the index here that `samples[k]` came from unchanged, or -1."""
-        narrowed = Batch(samples, self.image_root, self.max_side)
+        narrowed = Batch(samples, self.image_root, self.max_side, self.mode)
         narrowed._by_content = self._by_content
         for new, old in enumerate(origins):
             if old >= 0:
@@ -137,6 +147,8 @@ class Op(BaseModel):
     kind: ClassVar[str]
     # None: the op reads no pixels; 0: full resolution; N > 0: a thumbnail of side N is enough.
     pixels: ClassVar[int | None] = None
+    # True: grey levels are enough, so `Batch.image` may give mode "L" (when every pixel op of the stage agrees).
+    grey: ClassVar[bool] = False
 
     def setup(self) -> None:
         """Load models or other heavy state; called once per worker before the first batch."""

@@ -37,6 +37,7 @@ class ImageNearDedup(Dedup):
 
     name: ClassVar[str] = "image_near_dedup"
     pixels: ClassVar[int | None] = 64  # pHash reads a 32x32 resize; 64 leaves room for a clean reduce
+    grey: ClassVar[bool] = True
     max_hamming: int = Field(8, ge=0, le=64)
 
     def key(self, batch: Batch) -> list[str | None | Quarantine]:

@@ -34,6 +34,7 @@ class ImageBlur(ImageMeasureFilter):
     name: ClassVar[str] = "image_blur"
     measure_name: ClassVar[str] = "Laplacian variance"
     pixels: ClassVar[int | None] = 0
+    grey: ClassVar[bool] = True
     min_variance: float = Field(100.0, ge=0)
 
     def measure(self, batch: Batch, i: int, j: int) -> float:
