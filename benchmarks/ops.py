@@ -19,7 +19,6 @@ from PIL import Image, ImageDraw
 
 from synthloop.ops import op_class
 from synthloop.ops.base import Batch, Dedup
-from synthloop.ops.phash import to_hex
 from synthloop.sample import new_sample
 
 BATCH = 256
@@ -60,13 +59,13 @@ def synthetic_keys(name: str, n: int, rng: np.random.Generator) -> list[tuple[st
     if name == "image_near_dedup":
         hashes = rng.integers(0, 2**64, n, dtype=np.uint64)
         hashes[: len(copies)] = hashes[copies] ^ (np.uint64(1) << rng.integers(0, 64, len(copies)).astype(np.uint64))
-        return [(f"s{k:07d}", to_hex(h)) for k, h in enumerate(hashes.tolist())]
+        return [(f"s{k:07d}", [h]) for k, h in enumerate(hashes.tolist())]
     if name == "text_minhash_dedup":
         sigs = rng.integers(0, 2**32, (n, 128), dtype=np.uint32)
         sigs[: len(copies)] = sigs[copies]
         sigs[: len(copies), :10] = rng.integers(0, 2**32, (len(copies), 10), dtype=np.uint32)  # J ~ 0.92
         return [(f"s{k:07d}", row.astype("<u4").tobytes()) for k, row in enumerate(sigs)]
-    digests = [f"{v:032x}" for v in rng.integers(0, 2**63, n).tolist()]
+    digests = [v.to_bytes(16, "little") for v in rng.integers(0, 2**63, n).tolist()]
     return [(f"s{k:07d}", digests[copies[k]] if k < len(copies) else d) for k, d in enumerate(digests)]
 
 

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import orjson
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from synthloop.ops.base import Quarantine
 
 EMBEDDING = "embedding"  # meta key an embedding op stores its vector under
 
 
-def key_table(ids: list[str], keys: list[Any]) -> pa.Table:
-    """`id`, `key` (whatever Arrow type the op's keys have) and `error` (a quarantined key's reason)."""
+def key_table(ids: list[str], keys: list[Any], key_type: pa.DataType | None = None) -> pa.Table:
+    """`id`, `key` (of `key_type`, or whatever Arrow type the keys have) and `error` (a quarantined
+    key's reason)."""
     errors = [k.error if isinstance(k, Quarantine) else None for k in keys]
     values = [None if isinstance(k, Quarantine) else _arrow_friendly(k) for k in keys]
-    return pa.table({"id": pa.array(ids, pa.string()), "key": pa.array(values), "error": pa.array(errors, pa.string())})
+    return pa.table({"id": pa.array(ids, pa.string()), "key": pa.array(values, key_type),
+                     "error": pa.array(errors, pa.string())})
 
 
 def _arrow_friendly(key: Any) -> Any:
@@ -49,3 +54,39 @@ def candidate_table(samples: list[dict]) -> pa.Table:
 def concat_parts(tables: list[pa.Table]) -> pa.Table:
     """Concatenate shard key tables whose column sets or inferred types may differ."""
     return pa.concat_tables(tables, promote_options="permissive")
+
+
+class PartKeys:
+    """A `ColumnarDedup`'s `Keys`, read from a stage's key parts when asked: the stage's rows are the
+    parts' rows in shard order (`offsets[j]` is shard j's first row) and position k is row `rows[k]`.
+    Memory: 16 bytes per row plus one part's keys at a time (and the keys `take` returns)."""
+
+    def __init__(self, parts: list[Path], offsets: np.ndarray, rows: np.ndarray):
+        self.parts, self.offsets, self.rows = parts, offsets, rows
+        self.position = np.full(offsets[-1], -1, np.int64)
+        self.position[rows] = np.arange(len(rows))
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def _read(self, j: int) -> pa.Array:
+        return pq.read_table(self.parts[j], columns=["key"])["key"].combine_chunks()
+
+    def chunks(self) -> Iterator[tuple[np.ndarray, pa.Array]]:
+        for j in range(len(self.parts)):
+            positions = self.position[self.offsets[j]:self.offsets[j + 1]]
+            wanted = positions >= 0
+            if wanted.any():
+                yield positions[wanted], self._read(j).filter(pa.array(wanted))
+
+    def take(self, positions: np.ndarray) -> pa.Array:
+        rows = self.rows[positions]
+        shards = np.searchsorted(self.offsets, rows, side="right") - 1
+        picked, pieces = [], []
+        for j in np.unique(shards).tolist():
+            chosen = np.flatnonzero(shards == j)
+            picked.append(chosen)
+            pieces.append(self._read(j).take(pa.array(rows[chosen] - self.offsets[j])))
+        if not pieces:
+            return pa.array([], pq.read_schema(self.parts[0]).field("key").type)
+        return pa.concat_arrays(pieces).take(pa.array(np.argsort(np.concatenate(picked))))

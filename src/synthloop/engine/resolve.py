@@ -1,120 +1,191 @@
 """Resolving a stage's global ops in the main process, over compact key columns only.
 
+The stage's samples are rows: the rows of its key parts, shard after shard (every global op of a
+stage writes its keys for the same samples in the same order). Per row the main process holds the
+id (an Arrow column), the row's rank by id and which op removed it; a `ColumnarDedup` reads its
+keys from the parts as it needs them, so memory stays at tens of bytes per sample plus the op's
+own compact arrays. Other dedups and selectors get their key or candidate tables whole.
+
 Each global op sees the samples the global ops before it kept: a dedup's quarantined keys are
-quarantined, `Dedup.resolve` names the duplicates to drop, a `Selector` names the ids to keep
-(the others are dropped as "not selected"). The removals are written per shard for the next
-stage to apply, and the counts go into the stage's resolved marker.
+quarantined, the dedup names the duplicates to drop, a `Selector` names the ids to keep (the
+others are dropped as "not selected"). The removals are written per shard for the next stage to
+apply, and the counts go into the stage's resolved marker.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from synthloop.engine.keys import concat_parts
+from synthloop.engine.keys import PartKeys, concat_parts
 from synthloop.engine.ledger import json_text, survivor_of
 from synthloop.engine.plan import Stage
 from synthloop.engine.rundir import RunDir, write_json, write_parquet
 from synthloop.ops.base import Dedup, Op, Selector
+from synthloop.ops.dedup_resolve import ColumnarDedup, Duplicates, duplicate_drop
 
 NOT_SELECTED = "not selected"
 
 
-@dataclass(frozen=True)
-class Removal:
-    shard: int
-    op_index: int
-    reason: str | None = None
-    value: str | None = None
-    survivor: str | None = None
-    error: str | None = None
+@dataclass
+class _Rows:
+    """The stage's rows and what the global ops decided about them so far."""
+
+    ids: pa.Array
+    offsets: np.ndarray  # offsets[j]: first row of shard j; offsets[-1]: the row count
+    order: np.ndarray = field(init=False)  # rows in id order
+    removed_by: np.ndarray = field(init=False)  # the op index that removed each row, -1 while kept
+    duplicates: list[Duplicates] = field(default_factory=list)  # a ColumnarDedup's drops, in rows
+    other: dict[int, tuple[str | None, str | None, str | None, str | None]] = field(default_factory=dict)
+    # ^ row -> (reason, value, survivor, error) for removals other than a ColumnarDedup's duplicates
+
+    def __post_init__(self) -> None:
+        self.order = pc.sort_indices(self.ids).to_numpy().astype(np.int64)
+        self.removed_by = np.full(len(self.ids), -1, np.int32)
+
+    def remove(self, rows: np.ndarray, op_index: int) -> None:
+        self.removed_by[rows] = op_index
+
+    def shard_of(self, rows: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self.offsets, rows, side="right") - 1
 
 
-def resolve_stage(rundir: RunDir, stage: Stage, ops: list[Op], shard_count: int, seed: int) -> dict[str, Any]:
-    removed: dict[str, Removal] = {}
-    counts: dict[str, dict[str, int]] = {}
-    for position, op_index in enumerate(stage.global_ops):
-        op = ops[op_index]
-        if shard_count == 0:
-            counts[str(op_index)] = {"in": 0, "kept": 0, "dropped": 0, "quarantined": 0, "added": 0}
-            continue
-        table = _keys(rundir, stage.index, op_index, shard_count)
-        if position == 0:
-            _check_unique_ids(table)
-        if removed:
-            table = table.filter(pc.invert(pc.is_in(table["id"], pa.array(list(removed), pa.string()))))
-        before = len(removed)
-        if isinstance(op, Dedup):
-            quarantined = _resolve_dedup(op, op_index, table, removed)
-        elif isinstance(op, Selector):
-            quarantined = _resolve_selector(op, op_index, table, seed, removed)
-        else:
-            raise TypeError(f"op {op.name!r} is not a global op")
-        dropped = len(removed) - before - quarantined
-        counts[str(op_index)] = {"in": table.num_rows, "kept": table.num_rows - dropped - quarantined,
-                                 "dropped": dropped, "quarantined": quarantined, "added": 0}
-    _write_removals(rundir, stage.index, removed)
+def resolve_stage(rundir: RunDir, stage: Stage, ops: list[Op], shard_count: int, seed: int) -> dict:
+    counts = {str(i): {"in": 0, "kept": 0, "dropped": 0, "quarantined": 0, "added": 0} for i in stage.global_ops}
+    if shard_count:
+        rows = _stage_rows(rundir, stage, shard_count)
+        for op_index in stage.global_ops:
+            counts[str(op_index)] = _resolve_op(ops[op_index], op_index, _parts(rundir, stage, op_index, shard_count),
+                                                rows, seed)
+        _write_removals(rundir, stage.index, rows)
     result = {"ops": counts}
     write_json(rundir.resolved_marker(stage.index), result)
     return result
 
 
-def _keys(rundir: RunDir, k: int, op_index: int, shard_count: int) -> pa.Table:
-    parts = []
-    for j in range(shard_count):
-        part = pq.read_table(rundir.keys_part(k, op_index, j))
-        parts.append(part.append_column("shard", pa.array(np.full(part.num_rows, j, np.int32))))
-    return concat_parts(parts)
+def _resolve_op(op: Op, op_index: int, parts: list[Path], rows: _Rows, seed: int) -> dict[str, int]:
+    """Resolve one global op over the rows still kept; its counts."""
+    active = rows.removed_by < 0
+    before = int((~active).sum())
+    if isinstance(op, ColumnarDedup):
+        quarantined = _resolve_columnar(op, op_index, parts, rows, active)
+    elif isinstance(op, Dedup):
+        quarantined = _resolve_dedup(op, op_index, _table(parts), rows, active)
+    elif isinstance(op, Selector):
+        quarantined = _resolve_selector(op, op_index, _table(parts), seed, rows, active)
+    else:
+        raise TypeError(f"op {op.name!r} is not a global op")
+    seen = int(active.sum())
+    dropped = int((rows.removed_by >= 0).sum()) - before - quarantined
+    return {"in": seen, "kept": seen - dropped - quarantined, "dropped": dropped, "quarantined": quarantined,
+            "added": 0}
 
 
-def _check_unique_ids(table: pa.Table) -> None:
-    if pc.count_distinct(table["id"]).as_py() == table.num_rows:
-        return
-    counts = pc.value_counts(table["id"])
-    repeated = counts.filter(pc.greater(counts.field("counts"), 1))[0]["values"].as_py()
-    raise ValueError(f"sample id {repeated!r} occurs more than once; dedup and selection need unique ids")
+def _parts(rundir: RunDir, stage: Stage, op_index: int, shard_count: int) -> list[Path]:
+    return [rundir.keys_part(stage.index, op_index, j) for j in range(shard_count)]
 
 
-def _resolve_dedup(op: Dedup, op_index: int, table: pa.Table, removed: dict[str, Removal]) -> int:
-    failed = pc.is_valid(table["error"])
-    bad = table.filter(failed)
-    for sample_id, shard, error in zip(bad["id"].to_pylist(), bad["shard"].to_pylist(), bad["error"].to_pylist(),
-                                       strict=True):
-        removed[sample_id] = Removal(shard, op_index, error=error)
-    good = table.filter(pc.invert(failed))
+def _stage_rows(rundir: RunDir, stage: Stage, shard_count: int) -> _Rows:
+    parts = _parts(rundir, stage, stage.global_ops[0], shard_count)
+    ids = [pq.read_table(part, columns=["id"])["id"] for part in parts]
+    offsets = np.cumsum([0, *(len(column) for column in ids)])
+    rows = _Rows(pa.chunked_array([c for column in ids for c in column.chunks], pa.string()).combine_chunks(),
+                 offsets)
+    in_order = rows.ids.take(pa.array(rows.order))
+    if len(in_order) > 1:
+        repeated = np.flatnonzero(pc.equal(in_order[1:], in_order[:-1]).to_numpy(zero_copy_only=False))
+        if len(repeated):
+            raise ValueError(f"sample id {in_order[int(repeated[0])].as_py()!r} occurs more than once; "
+                             "dedup and selection need unique ids")
+    return rows
+
+
+def _table(parts: list[Path]) -> pa.Table:
+    return concat_parts([pq.read_table(part) for part in parts])
+
+
+def _quarantine_errors(op_index: int, errors: pa.Array, rows: _Rows, active: np.ndarray) -> np.ndarray:
+    """Quarantine the active rows with an error; returns the rows whose key is usable."""
+    failed = np.flatnonzero(errors.is_valid().to_numpy(zero_copy_only=False) & active)
+    for row, error in zip(failed.tolist(), errors.take(pa.array(failed)).to_pylist(), strict=True):
+        rows.other[row] = (None, None, None, error)
+    rows.remove(failed, op_index)
+    return failed
+
+
+def _resolve_columnar(op: ColumnarDedup, op_index: int, parts: list[Path], rows: _Rows, active: np.ndarray) -> int:
+    errors, has_key = [], []
+    for part in parts:
+        table = pq.read_table(part, columns=["key", "error"])
+        errors.extend(table["error"].chunks)
+        has_key.append(table["key"].is_valid().to_numpy(zero_copy_only=False))
+    failed = _quarantine_errors(op_index, pa.chunked_array(errors, pa.string()).combine_chunks(), rows, active)
+    in_play = active & np.concatenate(has_key)
+    in_play[failed] = False
+    positions = rows.order[in_play[rows.order]]  # rows in play, in id order
+    found = op.duplicates(PartKeys(parts, rows.offsets, positions))
+    dropped, survivors = positions[found.rows], positions[found.survivors]
+    rows.remove(dropped, op_index)
+    rows.duplicates.append(Duplicates(dropped, survivors, found.distances))
+    return len(failed)
+
+
+def _resolve_dedup(op: Dedup, op_index: int, table: pa.Table, rows: _Rows, active: np.ndarray) -> int:
+    failed = _quarantine_errors(op_index, table["error"].combine_chunks(), rows, active)
+    usable = active.copy()
+    usable[failed] = False
+    good = table.filter(pa.array(usable))
     drops = op.resolve(zip(good["id"].to_pylist(), good["key"].to_pylist(), strict=True))
     dropped_ids = sorted(drops)
-    rows = pc.index_in(pa.array(dropped_ids, pa.string()), good["id"])
-    for sample_id, shard in zip(dropped_ids, good["shard"].take(rows).to_pylist(), strict=True):
+    dropped = np.flatnonzero(usable)[pc.index_in(pa.array(dropped_ids, pa.string()), good["id"]).to_numpy()]
+    for sample_id, row in zip(dropped_ids, dropped.tolist(), strict=True):
         drop = drops[sample_id]
-        removed[sample_id] = Removal(shard, op_index, drop.reason, json_text(drop.value), survivor_of(drop))
-    return bad.num_rows
+        rows.other[row] = (drop.reason, json_text(drop.value), survivor_of(drop), None)
+    rows.remove(dropped, op_index)
+    return len(failed)
 
 
-def _resolve_selector(op: Selector, op_index: int, table: pa.Table, seed: int, removed: dict[str, Removal]) -> int:
-    kept = set(op.select(table.drop_columns(["shard"]), seed))
-    for sample_id, shard in zip(table["id"].to_pylist(), table["shard"].to_pylist(), strict=True):
-        if sample_id not in kept:
-            removed[sample_id] = Removal(shard, op_index, NOT_SELECTED, "null")
+def _resolve_selector(op: Selector, op_index: int, table: pa.Table, seed: int, rows: _Rows,
+                      active: np.ndarray) -> int:
+    candidates = table.filter(pa.array(active))
+    kept = pa.array(op.select(candidates, seed), pa.string())
+    dropped = np.flatnonzero(active)[~pc.is_in(candidates["id"], kept).to_numpy(zero_copy_only=False)]
+    for row in dropped.tolist():
+        rows.other[row] = (NOT_SELECTED, "null", None, None)
+    rows.remove(dropped, op_index)
     return 0
 
 
-def _write_removals(rundir: RunDir, k: int, removed: dict[str, Removal]) -> None:
-    by_shard: dict[int, list[tuple[str, Removal]]] = {}
-    for sample_id, removal in removed.items():
-        by_shard.setdefault(removal.shard, []).append((sample_id, removal))
-    for shard, rows in by_shard.items():
-        rows.sort(key=lambda row: row[0])
-        write_parquet(pa.table({
-            "id": pa.array([r[0] for r in rows], pa.string()),
-            "op_index": pa.array([r[1].op_index for r in rows], pa.int32()),
-            "reason": pa.array([r[1].reason for r in rows], pa.string()),
-            "value": pa.array([r[1].value for r in rows], pa.string()),
-            "survivor": pa.array([r[1].survivor for r in rows], pa.string()),
-            "error": pa.array([r[1].error for r in rows], pa.string()),
-        }), rundir.removed_part(k, shard))
+def _write_removals(rundir: RunDir, k: int, rows: _Rows) -> None:
+    removed = np.flatnonzero(rows.removed_by >= 0)
+    duplicates = Duplicates.concat(rows.duplicates)
+    by_row = np.argsort(duplicates.rows)
+    dup_rows, dup_survivors, dup_distances = (duplicates.rows[by_row], duplicates.survivors[by_row],
+                                              duplicates.distances[by_row])
+    shards = rows.shard_of(removed)
+    for shard in np.unique(shards).tolist():
+        shard_rows = removed[shards == shard]
+        ids = rows.ids.take(pa.array(shard_rows)).to_pylist()
+        reason, value, survivor, error = [], [], [], []
+        for row, found in zip(shard_rows.tolist(), np.searchsorted(dup_rows, shard_rows).tolist(), strict=True):
+            if found < len(dup_rows) and dup_rows[found] == row:
+                drop = duplicate_drop(rows.ids[int(dup_survivors[found])].as_py(), float(dup_distances[found]))
+                texts = (drop.reason, json_text(drop.value), survivor_of(drop), None)
+            else:
+                texts = rows.other[row]
+            for column, text in zip((reason, value, survivor, error), texts, strict=True):
+                column.append(text)
+        table = pa.table({
+            "id": pa.array(ids, pa.string()),
+            "op_index": pa.array(rows.removed_by[shard_rows], pa.int32()),
+            "reason": pa.array(reason, pa.string()),
+            "value": pa.array(value, pa.string()),
+            "survivor": pa.array(survivor, pa.string()),
+            "error": pa.array(error, pa.string()),
+        })
+        write_parquet(table.take(pc.sort_indices(table["id"])), rundir.removed_part(k, shard))

@@ -106,7 +106,10 @@ def process_shard(task: ShardTask) -> dict[str, Any]:
     for op_index in stage.global_ops:
         op = ops[op_index]
         ids = [s["id"] for s in kept]
-        table = key_table(ids, keys[op_index]) if isinstance(op, Dedup) else candidate_table(keys[op_index])
+        if isinstance(op, Dedup):
+            table = key_table(ids, keys[op_index], op.key_type())
+        else:
+            table = candidate_table(keys[op_index])
         write_parquet(table, rundir.keys_part(stage.index, op_index, j))
     if kept:
         write_parquet(to_table(kept), rundir.output_part(j) if stage.final else rundir.data_part(stage.index, j))

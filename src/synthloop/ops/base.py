@@ -193,6 +193,10 @@ class Dedup(Op):
         """A compact, Arrow-friendly key per sample (hash, signature, ...)."""
         raise NotImplementedError
 
+    def key_type(self) -> pa.DataType | None:
+        """The Arrow type of the keys (None: inferred from them)."""
+        return None
+
     def resolve(self, keys: Iterable[tuple[str, Any]]) -> dict[str, Drop]:
         """`(id, key)` for every sample -> `{duplicate_id: Drop(reason naming the survivor, value)}`.
 

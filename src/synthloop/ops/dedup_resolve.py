@@ -1,27 +1,115 @@
-"""Turning duplicate keys and matched pairs into drops (not an op).
+"""Turning duplicate keys and matched pairs into drops, over compact key columns (not an op).
 
 Rule shared by every dedup: matches are transitive. Samples with equal keys form exact groups;
 groups joined by any chain of near matches form one cluster (connected components, so the answer
 does not depend on the order pairs are found in); the cluster's first sample by id survives and
 every other member is dropped naming it, with its own distance to that survivor (which may exceed
 the threshold when it joined through a chain). Input order never changes the result.
+
+Memory: a `ColumnarDedup` sees its keys as a `Keys` column (streamed from the run directory by
+the engine, or an in-memory Arrow array) and samples as positions in id order, never as Python
+objects per sample, so resolving millions of keys costs a few numpy arrays.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
+import pyarrow as pa
 
-from synthloop.ops.base import Drop
+from synthloop.ops.base import Dedup, Drop
 
-# group keys -> (i, j): pairs of rows within the threshold
+# positions of the first sample of each group -> (i, j): pairs of groups (indices into that array) that match
 PairFinder = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
-# (rows a, rows b) -> row-wise distance
+# (positions a, positions b) -> distance of each pair
 Distance = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+class Keys(Protocol):
+    """One dedup's keys for the samples in play, by position: position k is the k-th sample by id."""
+
+    def __len__(self) -> int: ...
+
+    def chunks(self) -> Iterator[tuple[np.ndarray, pa.Array]]:
+        """Every key once, a bounded chunk at a time: (positions, their keys)."""
+        ...
+
+    def take(self, positions: np.ndarray) -> pa.Array:
+        """The keys at `positions`, in that order."""
+        ...
+
+
+class ArrayKeys:
+    """`Keys` held in memory: `values[k]` is the key at position k."""
+
+    def __init__(self, values: pa.Array):
+        self.values = values
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def chunks(self) -> Iterator[tuple[np.ndarray, pa.Array]]:
+        yield np.arange(len(self.values)), self.values
+
+    def take(self, positions: np.ndarray) -> pa.Array:
+        return self.values.take(pa.array(positions, pa.int64()))
+
+
+def all_keys(keys: Keys) -> pa.Array:
+    """Every key, by position."""
+    return keys.take(np.arange(len(keys)))
+
+
+def fixed_width(values: pa.Array, dtype: str) -> np.ndarray:
+    """A non-null fixed-size binary array as a (len, width / itemsize) numpy array of `dtype`."""
+    if values.null_count:
+        raise ValueError("keys must not be null here")
+    width = values.type.byte_width
+    data = np.frombuffer(values.buffers()[1], np.uint8)[values.offset * width:(values.offset + len(values)) * width]
+    return data.view(dtype).reshape(len(values), width // np.dtype(dtype).itemsize)
+
+
+@dataclass(frozen=True)
+class Duplicates:
+    """Duplicates among positions (samples in id order): `rows[k]` is dropped as a duplicate of
+    `survivors[k]`, at `distances[k]`."""
+
+    rows: np.ndarray
+    survivors: np.ndarray
+    distances: np.ndarray
+
+    @classmethod
+    def none(cls) -> Duplicates:
+        return cls(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float64))
+
+    @classmethod
+    def concat(cls, parts: list[Duplicates]) -> Duplicates:
+        return cls(*(np.concatenate([getattr(d, f) for d in [cls.none(), *parts]])
+                     for f in ("rows", "survivors", "distances")))
+
+    def drops(self, ids: list[str]) -> dict[str, Drop]:
+        """As `Dedup.resolve` names them, with `ids[k]` the id at position k."""
+        return {ids[k]: duplicate_drop(ids[s], d) for k, s, d in
+                zip(self.rows.tolist(), self.survivors.tolist(), self.distances.tolist(), strict=True)}
+
+
+def duplicate_drop(survivor: str, distance: float) -> Drop:
+    return Drop(f"duplicate of {survivor}", value={"survivor": survivor, "distance": float(distance)})
+
+
+class ColumnarDedup(Dedup):
+    """A dedup that resolves over a `Keys` column (its `key_type` says the keys' Arrow type)."""
+
+    def duplicates(self, keys: Keys) -> Duplicates:
+        """The duplicates among the keys (no nulls: samples without a key are not in play)."""
+        raise NotImplementedError
+
+    def resolve(self, keys: Iterable[tuple[str, Any]]) -> dict[str, Drop]:
+        ids, values = sorted_keys(keys)
+        return self.duplicates(ArrayKeys(pa.array(values, self.key_type()))).drops(ids)
 
 
 def sorted_keys(keys: Iterable[tuple[str, Any]]) -> tuple[list[str], list[Any]]:
@@ -33,7 +121,7 @@ def sorted_keys(keys: Iterable[tuple[str, Any]]) -> tuple[list[str], list[Any]]:
 def exact_groups(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Group equal rows of `keys` (samples in id order). Returns (group of each sample, first sample
     of each group), groups numbered by their first sample so group order follows id order."""
-    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    _, first, inverse = np.unique(keys, axis=0 if keys.ndim > 1 else None, return_index=True, return_inverse=True)
     order = np.argsort(first)
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))
@@ -42,6 +130,10 @@ def exact_groups(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def cluster_survivors(groups: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     """For each group, the first group of its connected component under the pairs (i, j)."""
+    # imported here: only the main process resolves, and workers need not load scipy.sparse
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     graph = coo_matrix((np.ones(len(i), dtype=np.int8), (i, j)), shape=(groups, groups))
     _, label = connected_components(graph, directed=False)
     first = np.full(label.max() + 1, groups)
@@ -49,19 +141,20 @@ def cluster_survivors(groups: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     return first[label]
 
 
-def duplicate_drops(ids: list[str], keys: np.ndarray, find_pairs: PairFinder | None = None,
-                    distance: Distance | None = None) -> dict[str, Drop]:
-    """Drops for every duplicate among `ids` (sorted) with key rows `keys`: equal rows are exact
-    duplicates; `find_pairs(group_keys)` joins distinct rows; `distance` measures each drop's
-    distance to its survivor (0 without it)."""
-    if not ids:
-        return {}
+def find_duplicates(keys: np.ndarray, find_pairs: PairFinder | None = None,
+                    distance: Distance | None = None) -> Duplicates:
+    """Duplicates among positions with exact-match rows `keys` (equal rows are exact duplicates);
+    `find_pairs(first)` joins distinct groups; `distance` measures each drop's distance to its
+    survivor (0 without it; samples of one exact group share their distances)."""
+    if not len(keys):
+        return Duplicates.none()
     group, first = exact_groups(keys)
-    survivor = cluster_survivors(len(first), *find_pairs(keys[first])) if find_pairs else np.arange(len(first))
+    survivor = cluster_survivors(len(first), *find_pairs(first)) if find_pairs else np.arange(len(first))
     target = first[survivor[group]]
-    dropped = np.flatnonzero(target != np.arange(len(ids)))
-    distances = distance(keys[dropped], keys[target[dropped]]) if distance else np.zeros(len(dropped))
-    return {
-        ids[k]: Drop(f"duplicate of {ids[t]}", value={"survivor": ids[t], "distance": float(d)})
-        for k, t, d in zip(dropped.tolist(), target[dropped].tolist(), distances.tolist(), strict=True)
-    }
+    dropped = np.flatnonzero(target != np.arange(len(keys)))
+    if distance is None:
+        return Duplicates(dropped, target[dropped], np.zeros(len(dropped)))
+    # one distance per dropped group: its first sample's (its members are equal to it)
+    groups, member = np.unique(group[dropped], return_inverse=True)
+    by_group = distance(first[groups], first[survivor[groups]]).astype(np.float64)
+    return Duplicates(dropped, target[dropped], by_group[member.reshape(-1)])

@@ -47,16 +47,24 @@ def jaccard_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a != b).mean(axis=1)
 
 
-def similar_pairs(sigs: np.ndarray, threshold: float, bands: int, rows: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs i < j sharing a band whose estimated Jaccard similarity is >= threshold."""
-    n = len(sigs)
+def row_hashes(columns: np.ndarray) -> np.ndarray:
+    """One uint64 hash per row of a (n, k) uint32 array (the same in every process)."""
+    key = np.zeros(len(columns), dtype=np.uint64)
+    for column in columns.T:
+        key = (key ^ column.astype(np.uint64)) * _MIX
+    return key
+
+
+def band_hashes(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """(n, bands) uint64: a hash of each band of `rows` signature slots."""
+    return np.stack([row_hashes(sigs[:, band * rows : (band + 1) * rows]) for band in range(bands)], axis=1)
+
+
+def candidate_pairs(band_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs i < j of rows of `band_keys` (n, bands) equal in at least one band, each pair once."""
+    n = len(band_keys)
     found = [np.empty(0, np.int64)]
-    for band in range(bands):
-        key = np.zeros(n, dtype=np.uint64)
-        for column in sigs[:, band * rows : (band + 1) * rows].T:
-            key = (key ^ column.astype(np.uint64)) * _MIX
-        for i, j in BucketIndex(key).pairs():
-            close = (sigs[i] == sigs[j]).mean(axis=1) >= threshold
-            found.append(i[close] * n + j[close])
-    code = np.unique(np.concatenate(found))  # one row per pair
+    for column in band_keys.T:
+        found.extend(i * n + j for i, j in BucketIndex(column).pairs())
+    code = np.unique(np.concatenate(found))
     return code // n, code % n

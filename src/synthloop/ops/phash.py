@@ -63,11 +63,3 @@ def _lanczos_weights(length: int) -> np.ndarray:
     offsets = (np.arange(length)[None, :] + 0.5 - centres[:, None]) / stretch
     weights = np.sinc(offsets) * np.sinc(offsets / _LOBES) * (np.abs(offsets) < _LOBES)
     return weights / weights.sum(axis=1, keepdims=True)
-
-
-def to_hex(h: int | np.uint64) -> str:
-    return f"{int(h):016x}"
-
-
-def from_hex(text: str) -> int:
-    return int(text, 16)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
-import numpy as np
+import pyarrow as pa
 
-from synthloop.ops.base import Batch, Dedup, Drop, Quarantine, register
-from synthloop.ops.dedup_resolve import duplicate_drops, sorted_keys
+from synthloop.ops.base import Batch, Quarantine, register
+from synthloop.ops.dedup_resolve import ColumnarDedup, Duplicates, Keys, all_keys, find_duplicates, fixed_width
 from synthloop.ops.image_checks import per_image
 from synthloop.ops.text import normalize
 
@@ -24,20 +23,23 @@ def text_key(sample: dict) -> str:
 
 
 @register
-class ExactDedup(Dedup):
+class ExactDedup(ColumnarDedup):
     """`on: image` hashes the encoded image bytes (blake2b, in image order), not decoded pixels:
     no decode is needed, and re-encoded copies are `image_near_dedup`'s job. Samples without
     images are never image duplicates. `on: text` hashes the normalised conversation (NFKC, lower
     case, collapsed whitespace, roles kept). `on: both` needs both to match (text-only samples
-    then compare on text). Key: 32 hex digits, a hash of the parts."""
+    then compare on text). Key: a 16-byte hash of the parts."""
 
     name: ClassVar[str] = "exact_dedup"
     on: Literal["image", "text", "both"] = "image"
 
-    def key(self, batch: Batch) -> list[str | None | Quarantine]:
+    def key_type(self) -> pa.DataType:
+        return pa.binary(16)
+
+    def key(self, batch: Batch) -> list[bytes | None | Quarantine]:
         with_images = self.on in ("image", "both")
         image_hashes = per_image(batch, Batch.image_hash) if with_images else []
-        keys: list[str | None | Quarantine] = []
+        keys: list[bytes | None | Quarantine] = []
         for i, sample in enumerate(batch.samples):
             parts = []
             if with_images:
@@ -48,9 +50,8 @@ class ExactDedup(Dedup):
                 parts.append(",".join(hashes))
             if self.on in ("text", "both"):
                 parts.append(text_key(sample))
-            keys.append(_digest("|".join(parts)))
+            keys.append(hashlib.blake2b("|".join(parts).encode(), digest_size=16).digest())
         return keys
 
-    def resolve(self, keys: Iterable[tuple[str, Any]]) -> dict[str, Drop]:
-        ids, values = sorted_keys(keys)
-        return duplicate_drops(ids, np.array(values, dtype="S32"))
+    def duplicates(self, keys: Keys) -> Duplicates:
+        return find_duplicates(fixed_width(all_keys(keys), "<u8"))  # (n, 2): 16 bytes each

@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
+import pyarrow as pa
 from pydantic import Field
 
-from synthloop.ops.base import Batch, Dedup, Drop, register
-from synthloop.ops.dedup_resolve import duplicate_drops, sorted_keys
-from synthloop.ops.minhash_lsh import jaccard_distance, lsh_bands, shingles, signatures, similar_pairs
+from synthloop.ops.base import Batch, register
+from synthloop.ops.dedup_resolve import ColumnarDedup, Duplicates, Keys, find_duplicates, fixed_width
+from synthloop.ops.minhash_lsh import (band_hashes, candidate_pairs, jaccard_distance, lsh_bands, row_hashes, shingles,
+                                       signatures)
 from synthloop.ops.text import Role, sample_text
 
 
 @register
-class TextMinhashDedup(Dedup):
+class TextMinhashDedup(ColumnarDedup):
     """Shingles are word `ngram`s of the text of `role` (see `text_length`); two samples match when
     their estimated Jaccard similarity is >= `threshold`. Candidates come from banded LSH with the
     bands chosen for the threshold, then every candidate is checked on the full signature; matches
     are transitive (see dedup_resolve) and the distance reported is 1 - estimated Jaccard
     similarity to the survivor. Key: the `num_perm` x uint32
-    signature as little-endian bytes (None for text without words)."""
+    signature as little-endian bytes (None for text without words).
+
+    Resolving streams the signatures once to keep only a 64-bit digest (equal digests: exact
+    duplicates) and the band hashes per sample; signatures are read again only for the candidate
+    pairs and the drops."""
 
     name: ClassVar[str] = "text_minhash_dedup"
     threshold: float = Field(0.8, gt=0, le=1)
@@ -40,8 +45,27 @@ class TextMinhashDedup(Dedup):
                 keys[k] = sig.tobytes()
         return keys
 
-    def resolve(self, keys: Iterable[tuple[str, Any]]) -> dict[str, Drop]:
-        ids, values = sorted_keys(keys)
-        sigs = np.frombuffer(b"".join(values), dtype="<u4").reshape(len(ids), self.num_perm)
+    def key_type(self) -> pa.DataType:
+        return pa.binary(4 * self.num_perm)
+
+    def duplicates(self, keys: Keys) -> Duplicates:
         bands, rows = lsh_bands(self.threshold, self.num_perm)
-        return duplicate_drops(ids, sigs, lambda m: similar_pairs(m, self.threshold, bands, rows), jaccard_distance)
+        digests = np.empty(len(keys), np.uint64)
+        band_keys = np.empty((len(keys), bands), np.uint64)
+        for positions, values in keys.chunks():
+            sigs = fixed_width(values, "<u4")
+            digests[positions] = row_hashes(sigs)
+            band_keys[positions] = band_hashes(sigs, bands, rows)
+
+        def signatures_at(positions: np.ndarray) -> np.ndarray:
+            return fixed_width(keys.take(positions), "<u4")
+
+        def similar(first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            i, j = candidate_pairs(band_keys[first])
+            involved, inverse = np.unique(np.concatenate([i, j]), return_inverse=True)
+            sigs = signatures_at(first[involved])
+            a, b = sigs[inverse[: len(i)]], sigs[inverse[len(i) :]]
+            close = (a == b).mean(axis=1) >= self.threshold
+            return i[close], j[close]
+
+        return find_duplicates(digests, similar, lambda a, b: jaccard_distance(signatures_at(a), signatures_at(b)))
