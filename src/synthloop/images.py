@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import warnings
 from pathlib import Path
 
@@ -22,11 +23,12 @@ def image_bytes(ref: dict, image_root: str | Path | None = None) -> bytes:
     """The encoded bytes of an image reference `{bytes, path}`, reading the file if needed."""
     if ref.get("bytes") is not None:
         return ref["bytes"]
-    path = Path(ref.get("path") or "")
-    if image_root is not None and not path.is_absolute():
-        path = Path(image_root) / path
+    path = ref.get("path") or ""  # os.path rather than pathlib: this runs for every image
+    if image_root is not None and not os.path.isabs(path):
+        path = os.path.join(image_root, path)
     try:
-        return path.read_bytes()
+        with open(path, "rb") as file:
+            return file.read()
     except OSError as err:
         raise ImageError(f"image file {path}: {err.strerror or err}") from None
 

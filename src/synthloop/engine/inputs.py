@@ -8,6 +8,7 @@ readable without knowing where its images came from.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,8 +107,8 @@ def _absolute_paths(sample: dict, root: Path) -> dict:
     resolved = []
     for ref in images:
         path = ref.get("path") if isinstance(ref, dict) else None
-        if isinstance(path, str) and path and ref.get("bytes") is None and not Path(path).is_absolute():
-            ref = {**ref, "path": str(root / path)}
+        if isinstance(path, str) and path and ref.get("bytes") is None and not os.path.isabs(path):
+            ref = {**ref, "path": os.path.join(root, path)}
         resolved.append(ref)
     return {**sample, "images": resolved}
 

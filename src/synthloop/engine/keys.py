@@ -11,6 +11,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from synthloop.engine.rundir import read_parquet
 from synthloop.ops.base import Quarantine
 
 EMBEDDING = "embedding"  # meta key an embedding op stores its vector under
@@ -70,7 +71,7 @@ class PartKeys:
         return len(self.rows)
 
     def _read(self, j: int) -> pa.Array:
-        return pq.read_table(self.parts[j], columns=["key"])["key"].combine_chunks()
+        return read_parquet(self.parts[j], ["key"])["key"].combine_chunks()
 
     def chunks(self) -> Iterator[tuple[np.ndarray, pa.Array]]:
         for j in range(len(self.parts)):

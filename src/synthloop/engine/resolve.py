@@ -20,12 +20,11 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from synthloop.engine.keys import PartKeys, concat_parts
 from synthloop.engine.ledger import json_text, survivor_of
 from synthloop.engine.plan import Stage
-from synthloop.engine.rundir import RunDir, write_json, write_parquet
+from synthloop.engine.rundir import RunDir, read_parquet, write_json, write_parquet
 from synthloop.ops.base import Dedup, Op, Selector
 from synthloop.ops.dedup_resolve import ColumnarDedup, Duplicates, duplicate_drop
 
@@ -92,7 +91,7 @@ def _parts(rundir: RunDir, stage: Stage, op_index: int, shard_count: int) -> lis
 
 def _stage_rows(rundir: RunDir, stage: Stage, shard_count: int) -> _Rows:
     parts = _parts(rundir, stage, stage.global_ops[0], shard_count)
-    ids = [pq.read_table(part, columns=["id"])["id"] for part in parts]
+    ids = [read_parquet(part, ["id"])["id"] for part in parts]
     offsets = np.cumsum([0, *(len(column) for column in ids)])
     rows = _Rows(pa.chunked_array([c for column in ids for c in column.chunks], pa.string()).combine_chunks(),
                  offsets)
@@ -106,7 +105,7 @@ def _stage_rows(rundir: RunDir, stage: Stage, shard_count: int) -> _Rows:
 
 
 def _table(parts: list[Path]) -> pa.Table:
-    return concat_parts([pq.read_table(part) for part in parts])
+    return concat_parts([read_parquet(part) for part in parts])
 
 
 def _quarantine_errors(op_index: int, errors: pa.Array, rows: _Rows, active: np.ndarray) -> np.ndarray:
@@ -121,7 +120,7 @@ def _quarantine_errors(op_index: int, errors: pa.Array, rows: _Rows, active: np.
 def _resolve_columnar(op: ColumnarDedup, op_index: int, parts: list[Path], rows: _Rows, active: np.ndarray) -> int:
     errors, has_key = [], []
     for part in parts:
-        table = pq.read_table(part, columns=["key", "error"])
+        table = read_parquet(part, ["key", "error"])
         errors.extend(table["error"].chunks)
         has_key.append(table["key"].is_valid().to_numpy(zero_copy_only=False))
     failed = _quarantine_errors(op_index, pa.chunked_array(errors, pa.string()).combine_chunks(), rows, active)

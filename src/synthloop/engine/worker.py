@@ -14,13 +14,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import pyarrow.parquet as pq
-
 from synthloop.engine.inputs import InputReject
 from synthloop.engine.keys import candidate_table, key_table
 from synthloop.engine.ledger import INPUT_OP, dropped_table, json_text, quarantine_table, survivor_of
 from synthloop.engine.plan import Stage, decode_mode, decode_side
-from synthloop.engine.rundir import RunDir, write_json, write_parquet
+from synthloop.engine.rundir import RunDir, read_parquet, write_json, write_parquet
 from synthloop.ops.base import Batch, Dedup, Drop, Mapper, Op, Quarantine
 from synthloop.sample import SampleError, from_table, new_sample, to_table, validate_sample
 
@@ -143,11 +141,11 @@ def _read_previous(rundir: RunDir, k: int, j: int, shard: _Shard) -> tuple[int, 
     """Stage k-1's part of shard j (how many it had, and those left once the removals stage k-1's
     global ops decided are recorded here)."""
     part = rundir.data_part(k - 1, j)
-    samples = from_table(pq.read_table(part)) if part.exists() else []
+    samples = from_table(read_parquet(part)) if part.exists() else []
     removed_part = rundir.removed_part(k - 1, j)
     if not removed_part.exists():
         return len(samples), samples
-    removed = {row["id"]: row for row in pq.read_table(removed_part).to_pylist()}
+    removed = {row["id"]: row for row in read_parquet(removed_part).to_pylist()}
     kept = []
     for sample in samples:
         row = removed.get(sample["id"])
