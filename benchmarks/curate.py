@@ -7,14 +7,18 @@ Builds N LLaVA samples with JPEG images and captions (some tiny or extreme-aspec
 duplicates, re-encoded / resized / cropped near-duplicates, repeated and near-repeated captions,
 over-long captions), runs the issue's recipe (recipes/curate.yaml, paths rewritten) with
 `synthloop run`, then the equivalent Data-Juicer recipe (py-data-juicer==1.6.1, core only, in its own
-venv under --work, installed on first use). Prints wall time, samples/s, peak RSS of the whole
-process tree (sampled), and the throughput ratio. Run it at N and 10N to see RSS stay flat.
+venv under --work, installed on first use). Prints wall time, samples/s, CPU seconds of the whole
+process tree, peak RSS of the tree (sampled), and the throughput ratio. Run it at N and 10N to
+see RSS stay flat.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import io
+import os
+import resource
 import subprocess
 import sys
 import time
@@ -29,6 +33,7 @@ from PIL import Image
 from synthloop.engine.yaml_lines import load_yaml_with_lines
 
 REPO = Path(__file__).resolve().parent.parent
+PR_SET_CHILD_SUBREAPER = 36
 DJ_VERSION = "1.6.1"
 VOCAB = [f"w{i}" for i in range(3000)]
 
@@ -98,17 +103,38 @@ def _caption(rng: np.random.Generator, earlier: list[str]) -> str:
     return " ".join(VOCAB[k] for k in rng.integers(0, len(VOCAB), length))
 
 
-def measure(command: list[str], log: Path, cwd: Path | None = None) -> tuple[float, tuple[int, int, int], int]:
-    """(wall seconds, peak RSS bytes (tree, main, largest child), return code); output to `log`."""
+def measure(command: list[str], log: Path, cwd: Path | None = None) -> tuple[float, tuple[int, int, int], int, float]:
+    """(wall seconds, peak RSS bytes (tree, main, largest child), return code, CPU seconds (user + sys
+    of the whole tree)); output to `log`."""
+    _adopt_orphans()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as sink:
         process = psutil.Popen(command, cwd=cwd, stdout=sink, stderr=subprocess.STDOUT)
         peak = _wait_for_peak(process)
     elapsed = time.perf_counter() - start
+    _reap_orphans()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     if process.returncode:
         sys.stderr.write(log.read_text(errors="replace")[-3000:])
-    return elapsed, peak, process.returncode
+    return elapsed, peak, process.returncode, cpu
+
+
+def _adopt_orphans() -> None:
+    """Become a child subreaper (Linux), so descendants that outlive their parent (a fork server)
+    are reaped here and their CPU time counts in RUSAGE_CHILDREN."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def _reap_orphans() -> None:
+    while True:
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
 
 
 def _wait_for_peak(process: psutil.Popen) -> tuple[int, int, int]:
@@ -169,10 +195,10 @@ def dj_venv(work: Path) -> Path:
     return venv
 
 
-def report(name: str, n: int, seconds: float, peaks: tuple[int, int, int], code: int) -> None:
+def report(name: str, n: int, seconds: float, peaks: tuple[int, int, int], code: int, cpu: float) -> None:
     status = "" if code == 0 else f"  (FAILED, exit {code})"
     tree, main, child = (p / 2**20 for p in peaks)
-    print(f"{name:11s} {seconds:8.1f} s  {n / seconds:9.0f} samples/s  peak RSS {tree:6.0f} MiB "
+    print(f"{name:11s} {seconds:8.1f} s  {n / seconds:9.0f} samples/s  CPU {cpu:7.1f} s  peak RSS {tree:6.0f} MiB "
           f"(main process {main:.0f}, largest child {child:.0f}){status}", flush=True)
 
 
@@ -210,7 +236,8 @@ def main() -> None:
         out = args.work / "dj" / "out" / "result.jsonl"
         kept = sum(1 for _ in out.open()) if out.exists() else -1
         print(f"  data-juicer kept {kept:,}")
-        print(f"throughput ratio synthloop / data-juicer: {theirs[0] / ours[0]:.1f}x")
+        print(f"throughput ratio synthloop / data-juicer: {theirs[0] / ours[0]:.1f}x (CPU seconds: "
+              f"{theirs[3] / ours[3]:.1f}x)")
 
 
 if __name__ == "__main__":
