@@ -86,7 +86,7 @@ def _input_stage(pool: _Pool, rundir: RunDir, recipe: Recipe, stage: Stage, bar:
             if rundir.done_marker(0, shard.index).exists():
                 bar.advance(task_id, len(shard.items))
             else:
-                yield ShardTask(stage, shard.index, shard.items)
+                yield ShardTask(stage, shard.index, shard.items, shard.validated)
 
     for result in pool.map_unordered(tasks()):
         bar.advance(task_id, result["read"])

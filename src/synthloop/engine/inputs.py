@@ -1,7 +1,8 @@
 """Reading a recipe's inputs as a stream of samples, and cutting that stream into shards.
 
 `parquet` is read here (validation happens in the workers); every other format goes through
-`synthloop.formats.registry.READERS`, whose readers yield samples or `Rejected` records. Relative image
+`synthloop.formats.registry.READERS`, whose readers yield validated samples or `Rejected`
+records (so the workers need not validate those again). Relative image
 paths are made absolute against the input's `image_root`, so every shard (and the output) is
 readable without knowing where its images came from.
 """
@@ -34,6 +35,7 @@ class InputReject:
 class Shard:
     index: int
     items: list[dict | InputReject]
+    validated: bool  # the reader validated its samples
 
 
 def input_formats() -> list[str]:
@@ -61,14 +63,15 @@ def iter_shards(inputs: list, rows_per_shard: int) -> Iterator[Shard]:
     """Shards of at most `rows_per_shard` items, numbered across inputs; a shard never spans two inputs."""
     index = 0
     for spec in inputs:
+        validated = spec.format != "parquet"
         items: list[dict | InputReject] = []
         for item in iter_input(spec.format, spec.path, spec.image_root):
             items.append(item)
             if len(items) == rows_per_shard:
-                yield Shard(index, items)
+                yield Shard(index, items, validated)
                 index, items = index + 1, []
         if items:
-            yield Shard(index, items)
+            yield Shard(index, items, validated)
             index += 1
 
 

@@ -28,6 +28,7 @@ class ShardTask:
     stage: Stage
     shard: int
     items: list[dict | InputReject] | None = None  # stage 0 only
+    validated: bool = False  # stage 0: the input reader validated the samples already
 
 
 @dataclass
@@ -85,7 +86,7 @@ def process_shard(task: ShardTask) -> dict[str, Any]:
     ops, rundir, stage, j = _state.ops, _state.rundir, task.stage, task.shard
     shard = _Shard(stage, ops)
     if stage.index == 0:
-        read, samples = len(task.items or []), _validated(task.items or [], shard)
+        read, samples = len(task.items or []), _validated(task.items or [], task.validated, shard)
     else:
         read, samples = _read_previous(rundir, stage.index, j, shard)
     stage_ops = [ops[i] for i in stage.sample_ops + stage.global_ops]
@@ -120,7 +121,7 @@ def process_shard(task: ShardTask) -> dict[str, Any]:
     return result
 
 
-def _validated(items: list[dict | InputReject], shard: _Shard) -> list[dict]:
+def _validated(items: list[dict | InputReject], validated: bool, shard: _Shard) -> list[dict]:
     valid = []
     shard.count(-1, "in", len(items))
     for item in items:
@@ -129,7 +130,7 @@ def _validated(items: list[dict | InputReject], shard: _Shard) -> list[dict]:
             shard.count(-1, "quarantined")
             continue
         try:
-            valid.append(validate_sample(item))
+            valid.append(item if validated else validate_sample(item))
         except SampleError as err:
             shard.quarantine(item, -1, str(err))
             shard.count(-1, "quarantined")
