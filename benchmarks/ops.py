@@ -3,7 +3,8 @@
     python benchmarks/ops.py [--samples 2000] [--keys 100000]
 
 Builds JPEG samples (rendered shapes, 256x256, captions), times each op's batch method on
-batches of 256 with the batch decoding at the op's declared pixel need, then times the global
+batches of 256 with the batch decoding at the op's declared pixel need (scale and grey or RGB,
+as the engine would for a stage of that op alone), then times the global
 `resolve` of each dedup on `--keys` synthetic keys with planted duplicates. Decoding is counted
 inside the first pixel op of each batch, as in the engine (the Batch caches decoded pixels).
 """
@@ -17,6 +18,7 @@ import time
 import numpy as np
 from PIL import Image, ImageDraw
 
+from synthloop.engine.plan import decode_mode, decode_side
 from synthloop.ops import op_class
 from synthloop.ops.base import Batch, Dedup
 from synthloop.sample import new_sample
@@ -45,10 +47,10 @@ def make_samples(n: int, seed: int = 0) -> list[dict]:
 
 def time_op(name: str, params: dict, samples: list[dict]) -> float:
     op = op_class(name)(**params)
-    side = None if op.pixels in (None, 0) else op.pixels
+    side, mode = decode_side([op]), decode_mode([op])
     start = time.perf_counter()
     for b in range(0, len(samples), BATCH):
-        batch = Batch([dict(s, scores={}) for s in samples[b : b + BATCH]], max_side=side)
+        batch = Batch([dict(s, scores={}) for s in samples[b : b + BATCH]], max_side=side, mode=mode)
         op.key(batch) if isinstance(op, Dedup) else op.process(batch)
     return len(samples) / (time.perf_counter() - start)
 
