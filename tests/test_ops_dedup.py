@@ -15,8 +15,8 @@ PHOTOS = ["astronaut", "chelsea", "coffee", "rocket", "camera", "coins", "moon",
           "immunohistochemistry", "clock", "cell", "stereo_motorcycle", "colorwheel", "logo", "grass", "gravel"]
 
 
-def keys_of(op, samples: list[dict], thumbnail: int | None = None) -> list[tuple[str, object]]:
-    keys = op.key(Batch(samples, max_side=thumbnail))
+def keys_of(op, samples: list[dict], thumbnail: int | None = None, mode: str = "RGB") -> list[tuple[str, object]]:
+    keys = op.key(Batch(samples, max_side=thumbnail, mode=mode))
     return [(s["id"], k) for s, k in zip(samples, keys, strict=True)]
 
 
@@ -115,11 +115,12 @@ def near_dup_samples() -> tuple[list[dict], dict[str, str]]:
     return samples, original_of
 
 
-@pytest.mark.parametrize("thumbnail", [64, None])  # the op's own need, and a batch at full resolution
-def test_near_dedup_removes_reencoded_resized_cropped_copies_and_keeps_distinct(near_dup_samples, thumbnail):
+# the engine's batch for the op alone (thumbnail, luma only), and batches other ops could ask for
+@pytest.mark.parametrize(("thumbnail", "mode"), [(64, "L"), (64, "RGB"), (None, "RGB")])
+def test_near_dedup_removes_reencoded_resized_cropped_copies_and_keeps_distinct(near_dup_samples, thumbnail, mode):
     samples, original_of = near_dup_samples
     op = op_class("image_near_dedup")(max_hamming=8)
-    drops = op.resolve(keys_of(op, samples, thumbnail=thumbnail))
+    drops = op.resolve(keys_of(op, samples, thumbnail=thumbnail, mode=mode))
     groups: dict[str, list[str]] = {}
     for copy_id, original_id in original_of.items():
         groups.setdefault(original_id, [original_id]).append(copy_id)
@@ -203,3 +204,20 @@ def test_minhash_keys_are_deterministic_and_skip_empty_text():
     first, second = op.key(Batch(samples)), op.key(Batch(samples))
     assert first == second and len(first[0]) == 64 * 4 and first[1] is None
     assert op.resolve([("a", first[0]), ("b", None)]) == {}
+
+
+def test_phash_equals_the_textbook_definition_up_to_rounding():
+    """Pillow's 8-bit Lanczos resize to 32x32, scipy's DCT-II, 8x8 low frequencies against their median:
+    phash's float matrix products agree but for coefficients within rounding of the median."""
+    from scipy.fft import dctn
+
+    from synthloop.ops.phash import phash
+
+    images = [_photo(name) for name in PHOTOS] + [_shapes(k) for k in range(8)]
+    grey = [np.asarray(img.convert("L").resize((32, 32), Image.Resampling.LANCZOS, reducing_gap=3.0), np.float64)
+            for img in images]
+    low = dctn(np.stack(grey), type=2, axes=(1, 2))[:, :8, :8].reshape(len(images), 64)
+    bits = low > np.median(low, axis=1, keepdims=True)
+    reference = np.packbits(bits, axis=1).view(">u8").ravel().astype(np.uint64)
+    distances = np.bitwise_count(phash(images) ^ reference)
+    assert distances.max() <= 2 and (distances == 0).mean() >= 0.8, distances

@@ -34,17 +34,19 @@ def phash(images: list[Image.Image]) -> np.ndarray:
 
 def _low_frequencies(img: Image.Image) -> np.ndarray:
     grey = img if img.mode == "L" else img.convert("L")
-    factor = (int(grey.width / SIDE / REDUCING_GAP) or 1, int(grey.height / SIDE / REDUCING_GAP) or 1)
+    width, height = grey.size
+    factor = (max(1, int(width / SIDE / REDUCING_GAP)), max(1, int(height / SIDE / REDUCING_GAP)))
     if factor != (1, 1):
         grey = grey.reduce(factor)
     pixels = np.asarray(grey, dtype=np.float64)
-    return _projection(pixels.shape[0]) @ pixels @ _projection(pixels.shape[1]).T
+    return _projection(height, factor[1]) @ pixels @ _projection(width, factor[0]).T
 
 
 @lru_cache(maxsize=4096)
-def _projection(length: int) -> np.ndarray:
-    """(LOW, length): resample `length` pixels to SIDE, then take the LOW lowest DCT-II frequencies."""
-    return _dct_rows() @ _lanczos_weights(length)
+def _projection(length: int, factor: int) -> np.ndarray:
+    """(LOW, ceil(length / factor)): resample `length` pixels (box-reduced by `factor`) to SIDE, then
+    take the LOW lowest DCT-II frequencies."""
+    return _dct_rows() @ _lanczos_weights(length, factor)
 
 
 @lru_cache
@@ -54,12 +56,16 @@ def _dct_rows() -> np.ndarray:
     return 2 * np.cos(np.pi * k * (2 * n + 1) / (2 * SIDE))
 
 
-def _lanczos_weights(length: int) -> np.ndarray:
-    """(SIDE, length) Lanczos-3 resampling weights, widened by the scale when shrinking (antialiasing)
-    and renormalised at the borders, as Pillow's resize computes them."""
+def _lanczos_weights(length: int, factor: int) -> np.ndarray:
+    """(SIDE, ceil(length / factor)) Lanczos-3 weights resampling `length` pixels to SIDE, widened by
+    the scale when shrinking (antialiasing) and renormalised at the borders, as Pillow's resize
+    computes them; they apply to the pixels box-reduced by `factor`, each standing for its block of
+    the original (the last block possibly narrower), so the reduce does not shift the geometry."""
+    starts = np.arange(0, length, factor)
+    widths = np.minimum(starts + factor, length) - starts
     scale = length / SIDE
     stretch = max(scale, 1.0)
     centres = (np.arange(SIDE) + 0.5) * scale
-    offsets = (np.arange(length)[None, :] + 0.5 - centres[:, None]) / stretch
-    weights = np.sinc(offsets) * np.sinc(offsets / _LOBES) * (np.abs(offsets) < _LOBES)
+    offsets = (starts[None, :] + widths / 2 - centres[:, None]) / stretch
+    weights = widths * np.sinc(offsets) * np.sinc(offsets / _LOBES) * (np.abs(offsets) < _LOBES)
     return weights / weights.sum(axis=1, keepdims=True)
