@@ -9,6 +9,7 @@ does not depend on the number of workers, on timing, or on where a previous run 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -164,14 +165,16 @@ class _Pool:
 
 
 def _worker_context(ops: list[Op]) -> BaseContext:
-    """Workers fork from a fork server that imported the engine, the ops' modules and the main
-    module once, instead of each importing them anew (a second or more of CPU per worker). Not
-    plain fork: a child of this process could inherit locks held by its Arrow threads; the fork
-    server is a fresh single-threaded process. pandas is preloaded because pyarrow imports it on
-    its first array built from a list, in every process that does not have it yet."""
+    """Workers fork from a fork server that imported the engine, the ops' modules and every synthloop
+    module this process has (the main module's imports: a worker runs the main module again) once,
+    instead of each importing them anew (a second or more of CPU per worker). Not plain fork: a
+    child of this process could inherit locks held by its Arrow threads; the fork server is a fresh
+    single-threaded process. pandas is preloaded because pyarrow imports it on its first array
+    built from a list, in every process that does not have it yet."""
+    ours = {name for name in sys.modules if name.split(".")[0] == "synthloop"}
     context = get_context("forkserver")
-    context.set_forkserver_preload(["__main__", "synthloop.engine.worker", "pandas",
-                                    *sorted({type(op).__module__ for op in ops})])
+    context.set_forkserver_preload(sorted({"synthloop.engine.worker", "pandas", *ours,
+                                           *(type(op).__module__ for op in ops)}))
     return context
 
 
