@@ -6,7 +6,8 @@ Kinds (DESIGN.md "Ops"):
 - `Filter.compute(batch)` -> one value per sample (or a `Quarantine`); the base class stores it in
   `scores[score_key]` and `decide(value)` keeps the sample or returns a `Drop`.
 - `Dedup.key(batch)` runs per batch in workers and returns compact keys; `Dedup.resolve(keys)`
-  runs once over all keys and names, for each duplicate, the survivor it matched.
+  runs once over all keys and names, for each duplicate, the survivor it matched (a
+  `dedup_resolve.ColumnarDedup` resolves over Arrow key columns instead, for the engine).
 - `Selector.select(candidates, seed)` runs once over compact columns and returns the kept ids.
 
 Every op works on a `Batch`, which decodes pixels once for all image ops of a batch.
