@@ -31,6 +31,8 @@ from synthloop.engine.worker import ShardTask, init_worker, process_shard
 from synthloop.models.cache import CACHE_DIR_ENV
 from synthloop.ops.base import Op
 
+CLI_MODULE = "synthloop.cli"
+
 
 def run(recipe: Recipe, resume: bool = False, progress: bool = True) -> Ledger:
     """Run a recipe to the end (resuming earlier work in its run_dir with `resume`); the ledger.
@@ -165,15 +167,16 @@ class _Pool:
 
 
 def _worker_context(ops: list[Op]) -> BaseContext:
-    """Workers fork from a fork server that imported the engine, the ops' modules and every synthloop
-    module this process has (the main module's imports: a worker runs the main module again) once,
-    instead of each importing them anew (a second or more of CPU per worker). Not plain fork: a
-    child of this process could inherit locks held by its Arrow threads; the fork server is a fresh
+    """Workers fork from a fork server that imported the engine and the ops' modules once, instead
+    of each importing them anew (a second or more of CPU per worker). Not plain fork: a child of
+    this process could inherit locks held by its Arrow threads; the fork server is a fresh
     single-threaded process. pandas is preloaded because pyarrow imports it on its first array
-    built from a list, in every process that does not have it yet."""
-    ours = {name for name in sys.modules if name.split(".")[0] == "synthloop"}
+    built from a list, in every process that does not have it yet. A worker runs the main module
+    again (Python 3.11 ignores a "__main__" preload), so when that is the synthloop CLI, the CLI's
+    imports are preloaded too."""
+    cli = [CLI_MODULE] if CLI_MODULE in sys.modules else []
     context = get_context("forkserver")
-    context.set_forkserver_preload(sorted({"synthloop.engine.worker", "pandas", *ours,
+    context.set_forkserver_preload(sorted({"synthloop.engine.worker", "pandas", *cli,
                                            *(type(op).__module__ for op in ops)}))
     return context
 
