@@ -40,8 +40,8 @@ class _Rows:
     order: np.ndarray = field(init=False)  # rows in id order
     removed_by: np.ndarray = field(init=False)  # the op index that removed each row, -1 while kept
     duplicates: list[Duplicates] = field(default_factory=list)  # a ColumnarDedup's drops, in rows
+    # row -> (reason, value, survivor, error) for every other removal (quarantines, selectors, other dedups)
     other: dict[int, tuple[str | None, str | None, str | None, str | None]] = field(default_factory=dict)
-    # ^ row -> (reason, value, survivor, error) for removals other than a ColumnarDedup's duplicates
 
     def __post_init__(self) -> None:
         self.order = pc.sort_indices(self.ids).to_numpy().astype(np.int64)
@@ -109,7 +109,7 @@ def _table(parts: list[Path]) -> pa.Table:
 
 
 def _quarantine_errors(op_index: int, errors: pa.Array, rows: _Rows, active: np.ndarray) -> np.ndarray:
-    """Quarantine the active rows with an error; returns the rows whose key is usable."""
+    """Quarantine the active rows whose key is an error; returns those rows."""
     failed = np.flatnonzero(errors.is_valid().to_numpy(zero_copy_only=False) & active)
     for row, error in zip(failed.tolist(), errors.take(pa.array(failed)).to_pylist(), strict=True):
         rows.other[row] = (None, None, None, error)
