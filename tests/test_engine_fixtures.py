@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -20,6 +21,7 @@ from PIL import Image
 
 from synthloop.formats.parquet import write_samples
 from synthloop.images import ImageError
+from synthloop.models.cache import CACHE_DIR_ENV
 from synthloop.ops.base import Batch, Dedup, Drop, Filter, Mapper, Quarantine, Selector, register
 from synthloop.sample import derive_id, new_sample
 
@@ -68,6 +70,17 @@ class Copies(Mapper):
             extra = [{**sample, "id": derive_id(sample["id"], self.name, n)} for n in range(1, self.copies)]
             outcomes.append([sample, *extra])
         return outcomes
+
+
+@register
+class CacheDir(Mapper):
+    """Records the model cache folder the engine points this process at (meta["cache_dir"])."""
+
+    name: ClassVar[str] = "t_cache_dir"
+
+    def process(self, batch: Batch) -> list[Any]:
+        return [[{**sample, "meta": {**sample["meta"], "cache_dir": os.environ.get(CACHE_DIR_ENV)}}]
+                for sample in batch.samples]
 
 
 @register

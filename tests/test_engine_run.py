@@ -146,6 +146,14 @@ def test_images_read_opened_and_decoded_once_for_all_ops(tmp_path, monkeypatch):
     assert len(decodes) == 18 and set(decodes) == {(32, "RGB")}  # the largest thumbnail any op asked for
 
 
+def test_workers_of_each_run_see_its_own_environment(tmp_path):
+    # workers fork from a fork server the first run started: the second run's cache folder must reach them
+    for name in ("first", "second"):
+        recipe, _ = curate(tmp_path / name, [{"t_cache_dir": {}}], n=20, workers=2)
+        folders = {s["meta"]["cache_dir"] for s in read_samples(tmp_path / name / "out")}
+        assert folders == {str((tmp_path / name / "run" / "cache").resolve())}
+
+
 def test_grey_only_stages_decode_luma():
     width, decodable, blur, near = (op_class(n)() for n in ("t_image_width", "image_decodable", "image_blur",
                                                              "image_near_dedup"))

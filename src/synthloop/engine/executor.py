@@ -140,7 +140,7 @@ class _Pool:
         self.executor: ProcessPoolExecutor | None = None
         if workers > 1:
             self.executor = ProcessPoolExecutor(workers, mp_context=_worker_context(ops), initializer=init_worker,
-                                                initargs=(ops, rundir, batch_size, True))
+                                                initargs=(ops, rundir, batch_size, True, dict(os.environ)))
         else:
             init_worker(ops, rundir, batch_size)
 

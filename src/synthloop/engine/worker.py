@@ -42,9 +42,16 @@ class WorkerState:
 _state: WorkerState | None = None
 
 
-def init_worker(ops: list[Op], rundir: RunDir, batch_size: int, watch_parent: bool = False) -> None:
+def init_worker(ops: list[Op], rundir: RunDir, batch_size: int, watch_parent: bool = False,
+                environ: dict[str, str] | None = None) -> None:
+    """Set up this process for `process_shard`. A pool worker gets the run's environment in
+    `environ`: it forks from a fork server started by an earlier run, whose environment may differ
+    (the model cache folder, for one)."""
     global _state
     _state = WorkerState(ops, rundir, batch_size, set())
+    if environ is not None:
+        os.environ.clear()
+        os.environ.update(environ)
     if watch_parent:
         threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
 
