@@ -20,7 +20,9 @@ if TYPE_CHECKING:
     from synthloop.train.inference import TinyVLMModel
 
 FORMAT = "synthloop-tinyvlm"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Settings a version-1 checkpoint was trained with, before they became config keys with new defaults.
+VERSION_1_MODEL = {"mlp": "gelu", "prefix_attention": False}
 
 
 def _saved_state(model: TinyVLM) -> dict[str, torch.Tensor]:
@@ -51,7 +53,11 @@ def load_model(path: str | Path) -> tuple[TinyVLM, Tokenizer]:
     config = json.loads(config_file.read_text())
     if config.get("format") != FORMAT:
         raise ValueError(f"{config_file}: format {config.get('format')!r} is not {FORMAT!r}")
-    model = TinyVLM(TinyVLMConfig.from_dict(config["model"]))
+    version = config.get("format_version")
+    if version not in (1, FORMAT_VERSION):
+        raise ValueError(f"{config_file}: format_version {version!r} is not 1 or {FORMAT_VERSION}")
+    settings = {**VERSION_1_MODEL, **config["model"]} if version == 1 else config["model"]
+    model = TinyVLM(TinyVLMConfig.from_dict(settings))
     state = load_file(str(path / "model.safetensors"))
     missing, unexpected = model.load_state_dict(state, strict=False)
     if model.frozen_vision:

@@ -9,7 +9,7 @@ from tokenizers import Tokenizer
 
 from synthloop.models.protocols import Generation, Request
 from synthloop.train.data import encode_messages, pil_pixels
-from synthloop.train.tinyvlm import TinyVLM
+from synthloop.train.tinyvlm import TinyVLM, prefix_lm_mask
 from synthloop.train.tokenizer import EOS, PAD
 
 YES_WORDS = ("Yes", "yes")
@@ -61,8 +61,11 @@ class TinyVLMModel:
             input_ids[i, length - len(prompt):] = torch.tensor(prompt)
             keep[i, length - len(prompt):] = True
         positions = (keep.long().cumsum(-1) - 1).clamp(min=0)
-        causal = torch.ones((length, length), dtype=torch.bool).tril()
-        mask = (causal & keep[:, None, :length]) | torch.eye(length, dtype=torch.bool)  # pads see themselves
+        if self.cfg.prefix_attention:
+            attend = prefix_lm_mask(input_ids)[:, 0]
+        else:
+            attend = torch.ones((length, length), dtype=torch.bool).tril().expand(batch, -1, -1)
+        mask = (attend & keep[:, None, :length]) | torch.eye(length, dtype=torch.bool)  # pads see themselves
         hidden, past = self.model.hidden_states(input_ids, self._features(requests), mask[:, None],
                                                 positions[:, :length])
         tokens: list[list[int]] = [[] for _ in range(batch)]

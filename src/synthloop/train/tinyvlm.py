@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from synthloop.train.tokenizer import IMAGE
+from synthloop.train.tokenizer import ASSISTANT, IMAGE, SYSTEM, USER
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -31,11 +31,15 @@ class TinyVLMConfig:
     n_layers: int = 2
     n_heads: int = 4
     mlp_ratio: int = 4
+    mlp: str = "swiglu"  # gated as in LLaMA (hidden width 2/3 of mlp_ratio * d_model), or "gelu"
     max_seq_len: int = 160
     image_size: int = 64
     vision: str = "conv"  # "conv" (trained from scratch) or "efficientnet-lite0" (pretrained, frozen)
     vision_width: int = 32
     image_grid: int = 8
+    # Prefix-LM attention as in PaliGemma: the tokens of a user (or system) turn, images included, see
+    # each other, so image tokens can condition on the question; replies stay causal.
+    prefix_attention: bool = True
 
     @property
     def image_tokens(self) -> int:
@@ -112,6 +116,37 @@ class EfficientNetEncoder(nn.Module):
         return F.adaptive_avg_pool2d(self.blocks(self.stem((pixels - self.mean) / self.std)), self.grid)
 
 
+def prefix_lm_mask(input_ids: torch.Tensor) -> torch.Tensor:
+    """Boolean (B, 1, T, T) attention mask: causal, plus full attention inside each user or system turn.
+
+    A turn starts at its role token; positions before the first role token (bos, left padding) and
+    assistant turns attend causally only.
+    """
+    is_role = (input_ids == USER) | (input_ids == ASSISTANT) | (input_ids == SYSTEM)
+    turn = is_role.long().cumsum(-1)
+    role = torch.where(is_role, input_ids, torch.zeros_like(input_ids))
+    batch, length = input_ids.shape
+    turn_role = input_ids.new_zeros((batch, length + 1)).scatter_reduce(1, turn, role, reduce="amax")
+    in_prefix_turn = (turn > 0) & (turn_role.gather(1, turn) != ASSISTANT)
+    causal = torch.ones((length, length), dtype=torch.bool, device=input_ids.device).tril()
+    same_turn = turn[:, :, None] == turn[:, None, :]
+    return (causal | (same_turn & in_prefix_turn[:, :, None]))[:, None]
+
+
+class SwiGLU(nn.Module):
+    """silu(x W_gate) * (x W_up), then W_down: the gate multiplies two views of the input, so a
+    conjunction (this cell is red AND the question asks for red) is one product away."""
+
+    def __init__(self, d: int, hidden: int):
+        super().__init__()
+        self.gate_up = nn.Linear(d, 2 * hidden)
+        self.down = nn.Linear(hidden, d)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gate, up = self.gate_up(x).chunk(2, dim=-1)
+        return self.down(F.silu(gate) * up)
+
+
 class Block(nn.Module):
     def __init__(self, cfg: TinyVLMConfig):
         super().__init__()
@@ -121,7 +156,12 @@ class Block(nn.Module):
         self.qkv = nn.Linear(d, 3 * d)
         self.proj = nn.Linear(d, d)
         self.ln2 = nn.LayerNorm(d)
-        self.mlp = nn.Sequential(nn.Linear(d, cfg.mlp_ratio * d), nn.GELU(), nn.Linear(cfg.mlp_ratio * d, d))
+        if cfg.mlp == "swiglu":
+            self.mlp: nn.Module = SwiGLU(d, 2 * cfg.mlp_ratio * d // 3)
+        elif cfg.mlp == "gelu":
+            self.mlp = nn.Sequential(nn.Linear(d, cfg.mlp_ratio * d), nn.GELU(), nn.Linear(cfg.mlp_ratio * d, d))
+        else:
+            raise ValueError(f"unknown mlp {cfg.mlp!r}: use 'gelu' or 'swiglu'")
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None,
                 past: tuple[torch.Tensor, torch.Tensor] | None) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
@@ -155,7 +195,7 @@ class TinyVLM(nn.Module):
             if not (name == "vision" and self.frozen_vision):  # keep pretrained weights
                 child.apply(self._init_weights)
         for block in self.blocks:  # GPT-2 scaling of residual projections
-            for layer in (block.proj, block.mlp[2]):
+            for layer in (block.proj, block.mlp.down if isinstance(block.mlp, SwiGLU) else block.mlp[2]):
                 nn.init.normal_(layer.weight, std=0.02 / math.sqrt(2 * cfg.n_layers))
 
     @property
@@ -180,8 +220,11 @@ class TinyVLM(nn.Module):
         """Final hidden states (B, T, d) and the updated KV cache.
 
         `image_features` (n_images, grid*grid, C) fill the IMAGE positions of `input_ids` in order.
-        `mask` is a boolean (B, 1, T, T_past + T) attention mask; None means plain causal.
+        `mask` is a boolean (B, 1, T, T_past + T) attention mask; None means the model's own mask
+        (`prefix_lm_mask` or plain causal) for a sequence without a cache.
         """
+        if mask is None and past is None and self.cfg.prefix_attention:
+            mask = prefix_lm_mask(input_ids)
         x = self.tok_emb(input_ids)
         if image_features is not None and len(image_features):
             image_embeds = self.projector(image_features) + self.image_pos

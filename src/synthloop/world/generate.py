@@ -14,6 +14,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 from synthloop.sample import IMAGE_TOKEN, new_sample
 from synthloop.world import describe, questions
+from synthloop.world.followups import follow_ups
 from synthloop.world.questions import QA, NoRoom
 from synthloop.world.render import render_png
 from synthloop.world.scene import LEVELS, Level
@@ -74,8 +75,9 @@ def schedule(mix: dict[str, float], n: int) -> list[str]:
 
 
 def make_sample(seed: int, k: int, qtype: str, level: int = DEFAULT_LEVEL, image_size: int = 64,
-                split: str = "train") -> dict:
-    """Sample k of `seed`: render a scene for `qtype` at `level` and pose its question."""
+                split: str = "train", turns: int = 1) -> dict:
+    """Sample k of `seed`: render a scene for `qtype` at `level` and pose its question; with `turns` > 1,
+    add up to `turns - 1` follow-up questions about the same scene as further turns (`meta.follow_ups`)."""
     rng = random.Random(f"world/{seed}/{k}")
     for _ in range(MAX_TRIES):
         try:
@@ -91,25 +93,32 @@ def make_sample(seed: int, k: int, qtype: str, level: int = DEFAULT_LEVEL, image
         meta["answers"] = [qa.answer] * 10
     messages = [{"role": "user", "content": f"{IMAGE_TOKEN}\n{qa.question}"},
                 {"role": "assistant", "content": qa.answer}]
+    if turns > 1:
+        meta["follow_ups"] = follow_ups(rng, qa.scene, turns - 1, {qa.question})
+        for turn in meta["follow_ups"]:
+            messages += [{"role": "user", "content": turn["question"]}, {"role": "assistant", "content": turn["answer"]}]
     return new_sample(f"world_{seed}_{k}", messages, [{"bytes": render_png(qa.scene), "path": None}],
                       task=TASKS.get(qtype, "vqa"), qtype=qtype, source="world", meta=meta)
 
 
 def _chunk(seed: int, start: int, qtypes: list[str], levels: dict[str, int], image_size: int,
-           split: str) -> list[dict]:
-    return [make_sample(seed, start + i, q, levels[q], image_size, split) for i, q in enumerate(qtypes)]
+           split: str, turns: int) -> list[dict]:
+    return [make_sample(seed, start + i, q, levels[q], image_size, split, turns) for i, q in enumerate(qtypes)]
 
 
 def _iter(n: int, mix: dict[str, float] | None, seed: int, image_size: int, difficulty: dict[str, int] | None,
-          workers: int, chunk: int, split: str) -> Iterator[dict]:
+          workers: int, chunk: int, split: str, turns: int = 1) -> Iterator[dict]:
     """Check the arguments now (not at the first `next`), then stream the samples."""
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
+    if turns < 1:
+        raise ValueError(f"turns must be at least 1, got {turns}")
     if image_size < 32:
         raise ValueError(f"image_size must be at least 32 pixels, got {image_size}")
     order = schedule(normalise_mix(mix), n)
     levels = levels_for(difficulty)
-    jobs = [(seed, start, order[start:start + chunk], levels, image_size, split) for start in range(0, n, chunk)]
+    jobs = [(seed, start, order[start:start + chunk], levels, image_size, split, turns)
+            for start in range(0, n, chunk)]
     return _run(jobs, workers)
 
 
@@ -129,17 +138,19 @@ def _run(jobs: list[tuple], workers: int) -> Iterator[dict]:
 
 
 def iter_generate(n: int, mix: dict[str, float] | None = None, seed: int = 0, image_size: int = 64,
-                  difficulty: dict[str, int] | None = None, workers: int = 1, chunk: int = 1000) -> Iterator[dict]:
+                  difficulty: dict[str, int] | None = None, workers: int = 1, chunk: int = 1000,
+                  turns: int = 1) -> Iterator[dict]:
     """Stream `generate`'s samples; `workers` > 1 renders chunks in a process pool (same output)."""
     if not 0 <= seed < BENCH_SEED_BASE:
         raise ValueError(f"training seeds are 0 <= seed < {BENCH_SEED_BASE}; larger ones belong to the benchmark")
-    return _iter(n, mix, seed, image_size, difficulty, workers, chunk, "train")
+    return _iter(n, mix, seed, image_size, difficulty, workers, chunk, "train", turns)
 
 
 def generate(n: int, mix: dict[str, float] | None = None, seed: int = 0, image_size: int = 64,
-             difficulty: dict[str, int] | None = None, workers: int = 1) -> list[dict]:
-    """n canonical samples, qtypes following `mix`, ids `world_<seed>_<k>`; deterministic."""
-    return list(iter_generate(n, mix, seed, image_size, difficulty, workers))
+             difficulty: dict[str, int] | None = None, workers: int = 1, turns: int = 1) -> list[dict]:
+    """n canonical samples, qtypes following `mix`, ids `world_<seed>_<k>`; deterministic. `turns` > 1
+    makes each a multi-turn conversation: the family's question, then follow-ups about the same scene."""
+    return list(iter_generate(n, mix, seed, image_size, difficulty, workers, turns=turns))
 
 
 def benchmark(n: int = 1000, seed: int = 0, mix: dict[str, float] | None = None, image_size: int = 64,

@@ -41,6 +41,23 @@ def _ask(rng: random.Random, scene: Scene, templates: tuple[str, ...], answer: s
     return QA(scene, templates[template].format(**slots), answer, template)
 
 
+EXIST_TEMPLATES = {
+    "shape": ("Is there a {shape} in the image?", "Does the image contain a {shape}?", "Can you see a {shape}?"),
+    "color": ("Is there a {color} object in the image?", "Is any shape {color}?", "Do you see anything {color}?"),
+    "both": ("Is there a {color} {shape} in the image?", "Does the image contain a {color} {shape}?",
+             "Can you see a {color} {shape}?"),
+}
+COUNT_TEMPLATES = {
+    "all": ("How many shapes are there?", "How many objects are in the image?", "Count the shapes in the image."),
+    "shape": ("How many {shapes} are there?", "How many {shapes} are in the image?", "Count the {shapes} in the image."),
+    "color": ("How many {color} shapes are there?", "How many {color} objects are in the image?",
+              "Count the {color} shapes."),
+}
+COLOR_TEMPLATES = ("What color is the {shape}?", "What is the color of the {shape}?", "Which color does the {shape} have?")
+SHAPE_TEMPLATES = ("What shape is the {color} object?", "What is the shape of the {color} object?",
+                   "Which shape is {color}?")
+
+
 def _objects(rng: random.Random, scene: Scene) -> int:
     return rng.randint(*scene.level.objects)
 
@@ -58,13 +75,7 @@ def exist(rng: random.Random, level: Level, size: int) -> QA:
         placed(add_object(rng, scene, shape=None if mode == "color" else shape,
                           color=None if mode == "shape" else color))
     fill(rng, scene, _objects(rng, scene), forbid=None if present else matches)
-    templates = {
-        "shape": ("Is there a {shape} in the image?", "Does the image contain a {shape}?", "Can you see a {shape}?"),
-        "color": ("Is there a {color} object in the image?", "Is any shape {color}?", "Do you see anything {color}?"),
-        "both": ("Is there a {color} {shape} in the image?", "Does the image contain a {color} {shape}?",
-                 "Can you see a {color} {shape}?"),
-    }[mode]
-    return _ask(rng, scene, templates, "yes" if present else "no", shape=shape, color=color)
+    return _ask(rng, scene, EXIST_TEMPLATES[mode], "yes" if present else "no", shape=shape, color=color)
 
 
 def count(rng: random.Random, level: Level, size: int) -> QA:
@@ -73,9 +84,7 @@ def count(rng: random.Random, level: Level, size: int) -> QA:
     most = level.objects[1]
     if mode == "all":
         fill(rng, scene, _objects(rng, scene))
-        answer = len(scene.objects)
-        return _ask(rng, scene, ("How many shapes are there?", "How many objects are in the image?",
-                                 "Count the shapes in the image."), str(answer))
+        return _ask(rng, scene, COUNT_TEMPLATES["all"], str(len(scene.objects)))
     shape, color = rng.choice(SHAPES), rng.choice(COLOR_NAMES)
     target = rng.randint(0, most)
     for _ in range(target):
@@ -83,30 +92,24 @@ def count(rng: random.Random, level: Level, size: int) -> QA:
     if mode == "shape":
         fill(rng, scene, rng.randint(len(scene.objects), most), forbid=lambda s, c: s == shape)
         answer = sum(o.shape == shape for o in scene.objects)
-        templates = ("How many {shapes} are there?", "How many {shapes} are in the image?",
-                     "Count the {shapes} in the image.")
     else:
         fill(rng, scene, rng.randint(len(scene.objects), most), forbid=lambda s, c: c == color)
         answer = sum(o.color == color for o in scene.objects)
-        templates = ("How many {color} shapes are there?", "How many {color} objects are in the image?",
-                     "Count the {color} shapes.")
-    return _ask(rng, scene, templates, str(answer), shapes=plural(shape), color=color)
+    return _ask(rng, scene, COUNT_TEMPLATES[mode], str(answer), shapes=plural(shape), color=color)
 
 
 def color(rng: random.Random, level: Level, size: int) -> QA:
     scene = new_scene(rng, level, size)
     target = placed(add_object(rng, scene))
     fill(rng, scene, _objects(rng, scene), forbid=lambda s, c: s == target.shape)
-    return _ask(rng, scene, ("What color is the {shape}?", "What is the color of the {shape}?",
-                             "Which color does the {shape} have?"), target.color, shape=target.shape)
+    return _ask(rng, scene, COLOR_TEMPLATES, target.color, shape=target.shape)
 
 
 def shape(rng: random.Random, level: Level, size: int) -> QA:
     scene = new_scene(rng, level, size)
     target = placed(add_object(rng, scene))
     fill(rng, scene, _objects(rng, scene), forbid=lambda s, c: c == target.color)
-    return _ask(rng, scene, ("What shape is the {color} object?", "What is the shape of the {color} object?",
-                             "Which shape is {color}?"), target.shape, color=target.color)
+    return _ask(rng, scene, SHAPE_TEMPLATES, target.shape, color=target.color)
 
 
 def position(rng: random.Random, level: Level, size: int) -> QA:

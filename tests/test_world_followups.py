@@ -1,0 +1,67 @@
+"""Multi-turn world samples: follow-up questions about the same scene, answers checked against the annotation."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from synthloop.world import generate
+from synthloop.world.scene import COLOR_NAMES, SHAPES
+
+
+@pytest.fixture(scope="module")
+def pairs() -> list[tuple[dict, dict]]:
+    return list(zip(generate(120, seed=5), generate(120, seed=5, turns=4), strict=True))
+
+
+def words(text: str, vocabulary: tuple[str, ...]) -> list[str]:
+    return [w for w in vocabulary if re.search(rf"\b{w}(e?s)?\b", text)]
+
+
+def expected(question: str, objects: list[dict]) -> str:
+    """The answer recomputed from the annotation, by reading the question's words."""
+    shape, color = words(question, SHAPES), words(question, COLOR_NAMES)
+    matching = [o for o in objects if (not shape or o["shape"] == shape[0]) and (not color or o["color"] == color[0])]
+    if question.startswith(("How many", "Count")):
+        return str(len(matching))
+    if question.startswith(("What color", "What is the color", "Which color")):
+        return matching[0]["color"]
+    if question.startswith(("What shape", "What is the shape", "Which shape")):
+        return matching[0]["shape"]
+    return "yes" if matching else "no"
+
+
+def test_first_turn_is_the_single_turn_sample(pairs):
+    for single, multi in pairs:
+        assert multi["messages"][:2] == single["messages"]
+        assert multi["images"] == single["images"]
+
+
+def test_follow_ups_are_extra_turns_answered_from_the_scene(pairs):
+    checked = 0
+    for _, sample in pairs:
+        follow = sample["meta"]["follow_ups"]
+        assert 1 <= len(follow) <= 3
+        assert len(sample["messages"]) == 2 + 2 * len(follow)
+        questions = [m["content"] for m in sample["messages"][0::2]]
+        assert len(set(questions)) == len(questions)
+        for turn, user, reply in zip(follow, sample["messages"][2::2], sample["messages"][3::2], strict=True):
+            assert (user["role"], reply["role"]) == ("user", "assistant")
+            assert "<image>" not in user["content"]
+            assert (user["content"], reply["content"]) == (turn["question"], turn["answer"])
+            assert turn["answer"] == expected(turn["question"], sample["meta"]["objects"]), turn
+            checked += 1
+    assert checked >= 300
+
+
+def test_every_family_and_both_exist_answers_occur(pairs):
+    follow = [t for _, s in pairs for t in s["meta"]["follow_ups"]]
+    assert {t["qtype"] for t in follow} == {"exist", "count", "color", "shape"}
+    exist = [t["answer"] for t in follow if t["qtype"] == "exist"]
+    assert 0.3 < exist.count("yes") / len(exist) < 0.7
+
+
+def test_turns_must_be_positive():
+    with pytest.raises(ValueError, match="turns must be at least 1"):
+        generate(1, turns=0)
