@@ -1,6 +1,6 @@
 """Train TinyVLM on world samples under a time budget and print per-qtype accuracy on the world benchmark.
 
-    python benchmarks/tinyvlm_world.py [--n 20000] [--turns 4] [--budget 300] [--bench 1200] [--out runs/tinyvlm_world]
+    python benchmarks/tinyvlm_world.py [--n 20000] [--turns 4] [--budget 300] [--bench 1200] [--qtypes color shape exist]
 
 Goal (issue 5): <= 5 minutes on 2 cores on 20k samples -> >= 80% on color, shape and exist, with
 count, ocr and relation clearly weaker. Scored with `synthloop.evaluate` (official metrics); the
@@ -30,6 +30,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20_000)
     parser.add_argument("--turns", type=int, default=4, help="questions per training conversation")
+    parser.add_argument("--qtypes", nargs="*", default=None, help="train and score only these qtypes (default: all)")
     parser.add_argument("--bench", type=int, default=1200)
     parser.add_argument("--budget", type=float, default=300.0, help="training seconds")
     parser.add_argument("--epochs", type=int, default=4, help="upper bound; the time budget usually ends first")
@@ -42,8 +43,9 @@ def main() -> None:
     overrides = {"vision": "efficientnet-lite0", **{k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}}
 
     start = time.perf_counter()
-    samples = generate(args.n, seed=args.seed, workers=2, turns=args.turns)
-    bench = benchmark(args.bench, seed=0, workers=2)
+    mix = dict.fromkeys(args.qtypes, 1.0) if args.qtypes else None
+    samples = generate(args.n, mix=mix, seed=args.seed, workers=2, turns=args.turns)
+    bench = [s for s in benchmark(args.bench, seed=0, workers=2) if mix is None or s["qtype"] in mix]
     print(f"world: {len(samples)} training and {len(bench)} benchmark samples in {time.perf_counter() - start:.1f} s")
 
     start = time.perf_counter()

@@ -65,3 +65,17 @@ def test_every_family_and_both_exist_answers_occur(pairs):
 def test_turns_must_be_positive():
     with pytest.raises(ValueError, match="turns must be at least 1"):
         generate(1, turns=0)
+
+
+def test_cli_turns_writes_the_same_conversations(tmp_path):
+    from typer.testing import CliRunner
+
+    from synthloop.cli import app
+    from synthloop.formats.parquet import read_samples
+
+    result = CliRunner().invoke(app, ["world", "generate", str(tmp_path / "g"), "--n", "12", "--seed", "5",
+                                      "--turns", "3"])
+    assert result.exit_code == 0, result.output
+    written = list(read_samples(tmp_path / "g"))
+    assert [s["messages"] for s in written] == [s["messages"] for s in generate(12, seed=5, turns=3)]
+    assert all(len(s["messages"]) > 2 for s in written)

@@ -48,6 +48,7 @@ def generate_command(
     difficulty: str | None = typer.Option(None, help="Levels per qtype, e.g. count=3,ocr=2 (0..3, default 1)."),
     noise: float = typer.Option(0.0, min=0.0, max=1.0, help="Fraction of samples given labelled noise."),
     workers: int = typer.Option(1, min=1, help="Processes rendering in parallel (same output)."),
+    turns: int = typer.Option(1, min=1, help="Questions per conversation: follow-ups about the same scene."),
 ) -> None:
     """Render N world samples with questions following --mix and write canonical Parquet to OUT."""
     from synthloop.formats.parquet import write_samples
@@ -55,7 +56,8 @@ def generate_command(
     from synthloop.world import noise as noise_module
 
     try:
-        samples = iter_generate(n, parse_mix(mix), seed, image_size, parse_difficulty(difficulty), workers=workers)
+        samples = iter_generate(n, parse_mix(mix), seed, image_size, parse_difficulty(difficulty), workers=workers,
+                                turns=turns)
         if noise > 0:
             samples = noise_module.inject(list(samples), noise, seed)
         files = write_samples(samples, out)
