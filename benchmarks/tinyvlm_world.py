@@ -33,7 +33,7 @@ def main() -> None:
     parser.add_argument("--qtypes", nargs="*", default=None, help="train and score only these qtypes (default: all)")
     parser.add_argument("--bench", type=int, default=1200)
     parser.add_argument("--budget", type=float, default=300.0, help="training seconds")
-    parser.add_argument("--epochs", type=int, default=4, help="upper bound; the time budget usually ends first")
+    parser.add_argument("--epochs", type=int, default=50, help="upper bound; the time budget ends first")
     parser.add_argument("--stage", default="2")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--global-batch-size", type=int, default=32)
