@@ -9,6 +9,7 @@ shape phrasings and compute their answers from the scene.
 from __future__ import annotations
 
 import random
+from functools import partial
 
 from synthloop.world.questions import COLOR_TEMPLATES, COUNT_TEMPLATES, EXIST_TEMPLATES, SHAPE_TEMPLATES, plural
 from synthloop.world.scene import COLOR_NAMES, SHAPES, Obj, Scene
@@ -38,23 +39,22 @@ def _count(rng: random.Random, objects: list[Obj]) -> tuple[str, str]:
     return rng.choice(COUNT_TEMPLATES[mode]).format(shapes=plural(shape), color=color), str(n)
 
 
-def _color(rng: random.Random, objects: list[Obj]) -> tuple[str, str] | None:
-    unique = [o for o in objects if sum(p.shape == o.shape for p in objects) == 1]
+def _about_unique(rng: random.Random, objects: list[Obj], by: str, templates: tuple[str, ...],
+                  answer: str) -> tuple[str, str] | None:
+    """Name an object by its `by` attribute (unique in the scene) and ask for its `answer` attribute."""
+    unique = [o for o in objects if sum(getattr(p, by) == getattr(o, by) for p in objects) == 1]
     if not unique:
         return None
     target = rng.choice(unique)
-    return rng.choice(COLOR_TEMPLATES).format(shape=target.shape), target.color
+    return rng.choice(templates).format(**{by: getattr(target, by)}), getattr(target, answer)
 
 
-def _shape(rng: random.Random, objects: list[Obj]) -> tuple[str, str] | None:
-    unique = [o for o in objects if sum(p.color == o.color for p in objects) == 1]
-    if not unique:
-        return None
-    target = rng.choice(unique)
-    return rng.choice(SHAPE_TEMPLATES).format(color=target.color), target.shape
-
-
-ASKERS = {"exist": _exist, "count": _count, "color": _color, "shape": _shape}
+ASKERS = {
+    "exist": _exist,
+    "count": _count,
+    "color": partial(_about_unique, by="shape", templates=COLOR_TEMPLATES, answer="color"),
+    "shape": partial(_about_unique, by="color", templates=SHAPE_TEMPLATES, answer="shape"),
+}
 
 
 def follow_ups(rng: random.Random, scene: Scene, n: int, asked: set[str]) -> list[dict]:
