@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
@@ -12,30 +13,25 @@ world_app = typer.Typer(help="The embedded rendered world: training data and a f
 app.add_typer(world_app, name="world")
 
 
-def parse_mix(text: str | None) -> dict[str, float] | None:
-    """`count=0.3,color=0.2` -> {"count": 0.3, "color": 0.2}; None or "" -> None (uniform)."""
+def parse_pairs(text: str | None, option: str, convert: Callable[[str], object], form: str) -> dict | None:
+    """`count=0.3,color=0.2` -> {"count": convert("0.3"), ...}; None or "" -> None. A value that
+    `convert` rejects (ValueError) is a one-line error naming the option and the expected form."""
     if not text:
         return None
-    mix = {}
+    pairs = {}
     for part in text.split(","):
-        name, _, weight = part.partition("=")
+        name, _, value = part.partition("=")
         try:
-            mix[name.strip()] = float(weight)
+            pairs[name.strip()] = convert(value)
         except ValueError:
-            fail(f"--mix: {part!r} is not qtype=weight")
-    return mix
+            fail(f"{option}: {part!r} is not {form}")
+    return pairs
 
 
-def parse_difficulty(text: str | None) -> dict[str, int] | None:
-    if not text:
-        return None
-    levels = {}
-    for part in text.split(","):
-        name, _, level = part.partition("=")
-        if not level.strip().isdigit():
-            fail(f"--difficulty: {part!r} is not qtype=level (0..3)")
-        levels[name.strip()] = int(level)
-    return levels
+def level(text: str) -> int:
+    if not text.strip().isdigit():
+        raise ValueError(f"{text!r} is not a level")
+    return int(text)
 
 
 @world_app.command("generate")
@@ -56,7 +52,8 @@ def generate_command(
     from synthloop.world import noise as noise_module
 
     try:
-        samples = iter_generate(n, parse_mix(mix), seed, image_size, parse_difficulty(difficulty), workers=workers,
+        samples = iter_generate(n, parse_pairs(mix, "--mix", float, "qtype=weight"), seed, image_size,
+                                parse_pairs(difficulty, "--difficulty", level, "qtype=level (0..3)"), workers=workers,
                                 turns=turns)
         if noise > 0:
             samples = noise_module.inject(list(samples), noise, seed)
