@@ -67,7 +67,7 @@ def main() -> None:
     optimizer = _optimizer(list(model.named_parameters()), TrainConfig())
 
     def step(batch, update: bool = True) -> None:
-        losses, _ = model.token_losses(batch.input_ids, batch.labels,
+        losses = model.token_losses(batch.input_ids, batch.labels,
                                        model.image_features(data.pixels[batch.image_index]))
         losses.mean().backward()
         if update:

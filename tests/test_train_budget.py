@@ -1,6 +1,7 @@
 import pytest
+import torch
 
-from synthloop.train.trainer import BudgetError, learning_rate, micro_batching, train, TrainConfig
+from synthloop.train.trainer import BudgetError, TrainConfig, learning_rate, loss_units, micro_batching, train
 from synthloop.train.toy import toy_samples
 
 TINY = {"d_model": 32, "n_layers": 1, "n_heads": 2, "vision_width": 8, "image_size": 16, "image_grid": 2,
@@ -44,3 +45,18 @@ def test_learning_rate_warms_up_then_decays_to_floor():
     assert learning_rate(0.1, cfg) == pytest.approx(1.0)
     assert learning_rate(0.55, cfg) == pytest.approx(0.55)
     assert learning_rate(1.0, cfg) == pytest.approx(0.1)
+
+
+def test_loss_units_weigh_replies_samples_or_tokens():
+    from synthloop.train.data import IGNORE as X
+    # Row 0: a two-token reply, then a one-token reply; row 1: one three-token reply. Position 0 is never
+    # a target (labels shift by one), so its 9 must not count.
+    labels = torch.tensor([[9, X, 5, 6, X, X, 7, X], [X, X, X, X, X, 8, 9, 10]])
+    reply, n_replies = loss_units(labels, "reply")
+    assert reply.tolist() == [0, 0, 1, 2, 2, 2] and n_replies == 3
+    sample, n_samples = loss_units(labels, "sample")
+    assert sample.tolist() == [0, 0, 0, 1, 1, 1] and n_samples == 2
+    token, n_tokens = loss_units(labels, "token")
+    assert token.tolist() == list(range(6)) and n_tokens == 6
+    with pytest.raises(ValueError, match="unknown loss unit"):
+        loss_units(labels, "batch")

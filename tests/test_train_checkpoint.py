@@ -13,11 +13,11 @@ TINY = {"d_model": 32, "n_layers": 2, "n_heads": 2, "vision_width": 8, "image_si
         "vocab_size": 300, "micro_batch_size": 4}
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
+@pytest.fixture(scope="module", params=[False, True], ids=["all_cells", "drop_background"])
+def checkpoint(tmp_path_factory, request):
     out = tmp_path_factory.mktemp("ck") / "a"
     return train(toy_samples(24, seed=5, image_size=16), out, stage="both", global_batch_size=8, seed=7,
-                 show_progress=False, **TINY)
+                 show_progress=False, drop_background=request.param, **TINY)
 
 
 def requests():
@@ -28,14 +28,15 @@ def requests():
 
 
 def test_same_seed_gives_identical_weights(checkpoint, tmp_path):
+    settings = {**TINY, "drop_background": load_model(checkpoint)[0].cfg.drop_background}
     again = train(toy_samples(24, seed=5, image_size=16), tmp_path / "b", stage="both", global_batch_size=8,
-                  seed=7, show_progress=False, **TINY)
+                  seed=7, show_progress=False, **settings)
     first, second = load_file(checkpoint / "model.safetensors"), load_file(again / "model.safetensors")
     assert first.keys() == second.keys()
     assert all(torch.equal(first[k], second[k]) for k in first)
     assert (checkpoint / "tokenizer.json").read_bytes() == (again / "tokenizer.json").read_bytes()
     other = train(toy_samples(24, seed=5, image_size=16), tmp_path / "c", stage="2", global_batch_size=8,
-                  seed=8, show_progress=False, **TINY)
+                  seed=8, show_progress=False, **settings)
     assert not torch.equal(first["projector.0.weight"], load_file(other / "model.safetensors")["projector.0.weight"])
 
 
@@ -53,11 +54,13 @@ def test_round_trip_gives_identical_outputs(checkpoint, tmp_path):
 
 def reference_logprobs(model, request, continuation):
     """Log-softmax over a single unpadded sequence, no KV cache: the ground truth for batched paths."""
-    prompt, _ = encode_messages(request.messages, model.tokenizer, model.cfg.image_tokens, add_generation_prompt=True)
+    pixels = pil_pixels(request.images, model.cfg.image_size)
+    cells = model.model.image_cells(pixels)
+    prompt, _ = encode_messages(request.messages, model.tokenizer, cells.sum(dim=1).tolist(), add_generation_prompt=True)
     ids = torch.tensor([prompt + continuation])
-    features = model.model.image_features(pil_pixels(request.images, model.cfg.image_size))
+    features = model.model.image_features(pixels)
     with torch.no_grad():
-        hidden, _ = model.model.hidden_states(ids, features)
+        hidden, _ = model.model.hidden_states(ids, features, image_cells=cells)
         return torch.log_softmax(model.model.logits(hidden[0]), -1), len(prompt)
 
 

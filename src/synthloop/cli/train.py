@@ -20,6 +20,8 @@ def train_command(
     seed: int = typer.Option(0, help="Seed for weights and data order."),
     time_budget: float | None = typer.Option(None, help="Stop training after this many seconds."),
     vision: str = typer.Option("conv", help="conv (from scratch) or efficientnet-lite0 (pretrained, frozen)."),
+    drop_background: bool = typer.Option(False, help="Image tokens only for grid cells that differ from the "
+                                                     "plain background (rendered scenes, documents)."),
 ) -> None:
     """Train TinyVLM (LLaVA-style, two stages) on DATA and write config, weights and tokenizer to --out."""
     from synthloop.sample import SampleError
@@ -29,7 +31,8 @@ def train_command(
         fail(f"--stage must be 1, 2 or both, not {stage!r}")
     try:
         path = train(data, out, stage=stage, epochs=epochs, max_samples=max_samples,  # type: ignore[arg-type]
-                     global_batch_size=global_batch_size, seed=seed, time_budget_s=time_budget, vision=vision)
+                     global_batch_size=global_batch_size, seed=seed, time_budget_s=time_budget, vision=vision,
+                     drop_background=drop_background)
     except (BudgetError, SampleError, FileNotFoundError, ValueError) as err:
         fail(f"{data}: {err}")
     console.print(f"checkpoint written to {path}")

@@ -3,12 +3,14 @@
 Sequence layout: `<bos>` then per turn its role token and content, each `<image>` expanded to
 `image_tokens` IMAGE ids; an assistant turn ends with `<eos>`. Labels are the assistant contents
 and their `<eos>`; every other position (bos, role tokens, user/system turns, images) is -100.
-Each distinct image (by bytes or path) is decoded and resized once into a shared uint8 table.
+Each distinct image (by bytes or path) is decoded and resized once into a shared uint8 table, beside
+the grid cells of each that become image tokens (all of them unless the model drops background).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,10 +26,14 @@ from synthloop.train.tokenizer import ASSISTANT, BOS, EOS, IMAGE, PAD, ROLE_TOKE
 IGNORE = -100
 
 
-def encode_messages(messages: list[dict], tokenizer: Tokenizer, image_tokens: int,
+def encode_messages(messages: list[dict], tokenizer: Tokenizer, image_tokens: int | Sequence[int],
                     add_generation_prompt: bool = False) -> tuple[list[int], list[int]]:
     """Token ids and labels for a conversation; with `add_generation_prompt`, end with `<|assistant|>`
-    (unless the last turn is already the assistant's, whose content is then continued, without `<eos>`)."""
+    (unless the last turn is already the assistant's, whose content is then continued, without `<eos>`).
+
+    Every `<image>` becomes `image_tokens` IMAGE ids, or, given one count per image, its own count.
+    """
+    counts = iter(image_tokens) if isinstance(image_tokens, Sequence) else itertools.repeat(image_tokens)
     ids, labels = [BOS], [IGNORE]
     for turn, message in enumerate(messages):
         role = message["role"]
@@ -36,7 +42,11 @@ def encode_messages(messages: list[dict], tokenizer: Tokenizer, image_tokens: in
         content: list[int] = []
         for part_index, part in enumerate(message["content"].split(IMAGE_TOKEN)):
             if part_index:
-                content += [IMAGE] * image_tokens
+                count = next(counts, None)
+                if count is None:
+                    raise ValueError(f"message {turn}: more <image> placeholders than the {len(image_tokens)} "
+                                     "image token counts given")
+                content += [IMAGE] * count
             if part:
                 content += tokenizer.encode(part, add_special_tokens=False).ids
         is_open_reply = add_generation_prompt and role == "assistant" and turn == len(messages) - 1
@@ -73,6 +83,7 @@ class EncodedData:
     image_index: list[list[int]] = field(default_factory=list)
     sample_ids: list[str] = field(default_factory=list)
     pixels: torch.Tensor | None = None  # uint8 (n_distinct_images, 3, S, S)
+    cells: torch.Tensor | None = None  # bool (n_distinct_images, grid*grid): the cells that are tokens
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (sample id, reason)
 
     def __len__(self) -> int:
@@ -83,30 +94,49 @@ class EncodedData:
         return np.fromiter((len(x) for x in self.ids), dtype=np.int64, count=len(self.ids))
 
 
+def _load_images(sample: dict, table: dict[str, int], images: list[np.ndarray], image_size: int,
+                 image_root: str | Path | None) -> list[int] | str:
+    """Rows of the image table for a sample's images (each distinct image decoded once), or why not."""
+    placeholders = sum(m["content"].count(IMAGE_TOKEN) for m in sample["messages"])
+    if placeholders != len(sample["images"]):
+        return f"{placeholders} <image> placeholder(s) but {len(sample['images'])} image(s)"
+    indices = []
+    for ref in sample["images"]:
+        key = content_hash(ref["bytes"]) if ref.get("bytes") is not None else f"path:{ref.get('path')}"
+        if key not in table:
+            try:
+                images.append(load_pixels(ref, image_size, image_root))
+            except ImageError as err:
+                return f"image {len(indices)}: {err}"
+            table[key] = len(images) - 1
+        indices.append(table[key])
+    return indices
+
+
 def encode_samples(samples: list[dict], tokenizer: Tokenizer, image_tokens: int, image_size: int,
-                   max_seq_len: int, image_root: str | Path | None = None) -> EncodedData:
-    """Encode every sample; one that cannot be used (bad image, too long, no reply) is skipped with its reason."""
+                   max_seq_len: int, image_root: str | Path | None = None,
+                   image_cells: Callable[[torch.Tensor], torch.Tensor] | None = None) -> EncodedData:
+    """Encode every sample; one that cannot be used (bad image, too long, no reply) is skipped with its reason.
+
+    `image_cells` maps the uint8 image table to the (n, image_tokens) bool cells that become tokens
+    (`TinyVLM.image_cells`); without it, every image gets `image_tokens` tokens.
+    """
     data = EncodedData()
     table: dict[str, int] = {}
     images: list[np.ndarray] = []
-    for sample in samples:
-        ids, labels = encode_messages(sample["messages"], tokenizer, image_tokens)
-        reason = None
-        if len(ids) > max_seq_len:
-            reason = f"{len(ids)} tokens exceed max_seq_len {max_seq_len}"
-        elif all(label == IGNORE for label in labels):
-            reason = "no assistant turn to learn from"
-        indices = []
-        for ref in sample["images"] if reason is None else []:
-            key = content_hash(ref["bytes"]) if ref.get("bytes") is not None else f"path:{ref.get('path')}"
-            if key not in table:
-                try:
-                    images.append(load_pixels(ref, image_size, image_root))
-                except ImageError as err:
-                    reason = f"image {len(indices)}: {err}"
-                    break
-                table[key] = len(images) - 1
-            indices.append(table[key])
+    loaded = [(sample, _load_images(sample, table, images, image_size, image_root)) for sample in samples]
+    shape = (0, 3, image_size, image_size)
+    data.pixels = torch.from_numpy(np.stack(images)) if images else torch.zeros(shape, dtype=torch.uint8)
+    data.cells = image_cells(data.pixels) if image_cells else torch.ones((len(images), image_tokens), dtype=torch.bool)
+    counts = data.cells.sum(dim=1).tolist()
+    for sample, indices in loaded:
+        reason = indices if isinstance(indices, str) else None
+        if reason is None:
+            ids, labels = encode_messages(sample["messages"], tokenizer, [counts[i] for i in indices])
+            if len(ids) > max_seq_len:
+                reason = f"{len(ids)} tokens exceed max_seq_len {max_seq_len}"
+            elif all(label == IGNORE for label in labels):
+                reason = "no assistant turn to learn from"
         if reason is not None:
             data.skipped.append((sample["id"], reason))
             continue
@@ -114,8 +144,6 @@ def encode_samples(samples: list[dict], tokenizer: Tokenizer, image_tokens: int,
         data.labels.append(np.asarray(labels, dtype=np.int64))
         data.image_index.append(indices)
         data.sample_ids.append(sample["id"])
-    shape = (0, 3, image_size, image_size)
-    data.pixels = torch.from_numpy(np.stack(images)) if images else torch.zeros(shape, dtype=torch.uint8)
     return data
 
 

