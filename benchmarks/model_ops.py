@@ -130,7 +130,7 @@ def judge_auc(root: Path, n: int, budget: float, qtypes: list[str] | None = None
     from synthloop.ops.base import Batch
     from synthloop.ops.filters.judge import JUDGE_PROMPT, Judge
     from synthloop.train.trainer import train
-    from synthloop.world import generate
+    from synthloop.world import family_messages, generate
 
     def judge_sample(sample: dict, label: int) -> dict:
         question, answer = first_qa(sample)
@@ -140,13 +140,13 @@ def judge_auc(root: Path, n: int, budget: float, qtypes: list[str] | None = None
 
     mix = {q: 1.0 for q in qtypes} if qtypes else None
     world = generate(n, mix=mix, seed=0, workers=2, turns=4)
-    first_turns = [{**s, "messages": s["messages"][:2]} for s in world]
+    first_turns = [{**s, "messages": family_messages(s)} for s in world]
     # The judge also learns to answer the questions themselves (4-turn conversations about each scene):
     # a one-token Yes/No loss alone gives too weak a signal to learn what the image shows.
     training = world + [judge_sample(s, label) for s, label in corrupted_pairs(first_turns, seed=0)]
     start = time.perf_counter()
     checkpoint = train(training, root / "judge", stage="2", epochs=8, time_budget_s=budget, show_progress=False,
-                       vision="efficientnet-lite0")
+                       vision="efficientnet-lite0", drop_background=True)
     record = json.loads((checkpoint / "training.json").read_text())["stages"][-1]
     print(f"judge: trained on {len(world)} world QA + {len(training) - len(world)} judge samples in "
           f"{time.perf_counter() - start:.0f} s ({record['samples_seen']} samples seen, "

@@ -5,9 +5,10 @@
 Goal (issue 5): <= 5 minutes on 2 cores on 20k samples -> >= 80% on color, shape and exist, with
 count, ocr and relation clearly weaker. Scored with `synthloop.evaluate` (official metrics); the
 majority-answer baseline from the training data is printed beside it. Training samples are
-`--turns`-turn conversations (the family's question, then follow-ups about the same scene, as
+`--turns`-turn conversations (the family's question and follow-ups about the same scene, as
 LLaVA-1.5 merges the questions of one image); benchmark samples are single questions. The model is
-TinyVLM with the frozen EfficientNet-Lite0 encoder unless `--set vision=\"conv\"` says otherwise.
+TinyVLM with the frozen EfficientNet-Lite0 encoder and image tokens for the non-background cells
+only, unless `--set` says otherwise (e.g. `--set vision=\"conv\" drop_background=false`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from synthloop.evaluate.runner import evaluate, majority_baseline  # noqa: E402
 from synthloop.train.checkpoint import load_checkpoint  # noqa: E402
 from synthloop.train.trainer import train  # noqa: E402
-from synthloop.world import benchmark, generate  # noqa: E402
+from synthloop.world import benchmark, family_messages, generate  # noqa: E402
 
 
 def main() -> None:
@@ -40,7 +41,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/tinyvlm_world"))
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="TinyVLM/TrainConfig overrides")
     args = parser.parse_args()
-    overrides = {"vision": "efficientnet-lite0", **{k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}}
+    overrides = {"vision": "efficientnet-lite0", "drop_background": True,
+                 **{k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}}
 
     start = time.perf_counter()
     mix = dict.fromkeys(args.qtypes, 1.0) if args.qtypes else None
@@ -62,8 +64,7 @@ def main() -> None:
     start = time.perf_counter()
     results = evaluate(load_checkpoint(checkpoint), bench, args.out / "eval", max_new_tokens=24)
     print(f"evaluation: {time.perf_counter() - start:.1f} s")
-    first_turns = [{**s, "messages": s["messages"][:2]} for s in samples]  # the reply of the sample's qtype
-    baseline = majority_baseline(first_turns, bench)
+    baseline = majority_baseline([{**s, "messages": family_messages(s)} for s in samples], bench)
     print(f"\n| qtype | TinyVLM | majority answer | n |\n|---|---|---|---|")
     counts = {q: sum(s["qtype"] == q for s in bench) for q in results["per_qtype"]}
     for qtype, accuracy in results["per_qtype"].items():

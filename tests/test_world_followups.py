@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from synthloop.world import generate
+from synthloop.world import family_messages, generate
+from synthloop.world.questions import EXIST_TEMPLATES
 from synthloop.world.scene import COLOR_NAMES, SHAPES
 
 
@@ -32,10 +33,14 @@ def expected(question: str, objects: list[dict]) -> str:
     return "yes" if matching else "no"
 
 
-def test_first_turn_is_the_single_turn_sample(pairs):
+def test_the_family_question_is_the_single_turn_sample_at_a_random_turn(pairs):
     for single, multi in pairs:
-        assert multi["messages"][:2] == single["messages"]
-        assert multi["images"] == single["images"]
+        assert family_messages(multi) == single["messages"] == family_messages(single)
+        assert multi["images"] == single["images"] and multi["qtype"] == single["qtype"]
+        assert multi["messages"][0]["content"].startswith("<image>\n")
+        assert sum("<image>" in m["content"] for m in multi["messages"]) == 1
+    turns = [multi["meta"]["turn"] for _, multi in pairs]
+    assert set(turns) == {0, 1, 2, 3}
 
 
 def test_follow_ups_are_extra_turns_answered_from_the_scene(pairs):
@@ -43,13 +48,13 @@ def test_follow_ups_are_extra_turns_answered_from_the_scene(pairs):
     for _, sample in pairs:
         follow = sample["meta"]["follow_ups"]
         assert 1 <= len(follow) <= 3
-        assert len(sample["messages"]) == 2 + 2 * len(follow)
-        questions = [m["content"] for m in sample["messages"][0::2]]
+        assert [m["role"] for m in sample["messages"]] == ["user", "assistant"] * (1 + len(follow))
+        questions = [m["content"].removeprefix("<image>\n") for m in sample["messages"][0::2]]
         assert len(set(questions)) == len(questions)
-        for turn, user, reply in zip(follow, sample["messages"][2::2], sample["messages"][3::2], strict=True):
-            assert (user["role"], reply["role"]) == ("user", "assistant")
-            assert "<image>" not in user["content"]
-            assert (user["content"], reply["content"]) == (turn["question"], turn["answer"])
+        others = [(q, a["content"]) for k, (q, a) in enumerate(zip(questions, sample["messages"][1::2]))
+                  if k != sample["meta"]["turn"]]
+        for turn, (question, answer) in zip(follow, others, strict=True):
+            assert (question, answer) == (turn["question"], turn["answer"])
             assert turn["answer"] == expected(turn["question"], sample["meta"]["objects"]), turn
             checked += 1
     assert checked >= 300
@@ -58,8 +63,18 @@ def test_follow_ups_are_extra_turns_answered_from_the_scene(pairs):
 def test_every_family_and_both_exist_answers_occur(pairs):
     follow = [t for _, s in pairs for t in s["meta"]["follow_ups"]]
     assert {t["qtype"] for t in follow} == {"exist", "count", "color", "shape"}
-    exist = [t["answer"] for t in follow if t["qtype"] == "exist"]
-    assert 0.3 < exist.count("yes") / len(exist) < 0.7
+    exist = [t for t in follow if t["qtype"] == "exist"]
+    for mode in EXIST_TEMPLATES:  # balanced for each phrasing, not only overall
+        answers = [t["answer"] for t in exist if exist_mode(t["question"]) == mode]
+        assert len(answers) > 20 and 0.35 < answers.count("yes") / len(answers) < 0.65, mode
+
+
+def exist_mode(question: str) -> str:
+    for mode, phrasings in EXIST_TEMPLATES.items():
+        for phrasing in phrasings:
+            if re.fullmatch(re.escape(phrasing).replace(r"\{shape\}", r"\w+").replace(r"\{color\}", r"\w+"), question):
+                return mode
+    raise ValueError(question)
 
 
 def test_turns_must_be_positive():

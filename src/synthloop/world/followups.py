@@ -26,10 +26,21 @@ def _attributes(rng: random.Random, objects: list[Obj]) -> tuple[str, str]:
 
 
 def _exist(rng: random.Random, objects: list[Obj]) -> tuple[str, str]:
+    """Half the time about something in the scene, else about something absent, for each of the three
+    phrasings: drawing attributes at random would make "is there a <shape>" mostly yes in busy scenes."""
     mode = rng.choice(tuple(EXIST_TEMPLATES))
-    shape, color = _attributes(rng, objects)
-    present = any((mode == "color" or o.shape == shape) and (mode == "shape" or o.color == color) for o in objects)
-    return rng.choice(EXIST_TEMPLATES[mode]).format(shape=shape, color=color), "yes" if present else "no"
+
+    def present(shape: str, color: str) -> bool:
+        return any((mode == "color" or o.shape == shape) and (mode == "shape" or o.color == color) for o in objects)
+
+    absent = [(s, c) for s in SHAPES for c in COLOR_NAMES if not present(s, c)]
+    if objects and (rng.random() < 0.5 or not absent):
+        obj = rng.choice(objects)
+        shape, color = obj.shape, obj.color
+    else:
+        shape, color = rng.choice(absent)
+    answer = "yes" if present(shape, color) else "no"
+    return rng.choice(EXIST_TEMPLATES[mode]).format(shape=shape, color=color), answer
 
 
 def _count(rng: random.Random, objects: list[Obj]) -> tuple[str, str]:

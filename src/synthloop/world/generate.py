@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 
 from synthloop.sample import IMAGE_TOKEN, new_sample
 from synthloop.world import describe, questions
@@ -77,7 +78,9 @@ def schedule(mix: dict[str, float], n: int) -> list[str]:
 def make_sample(seed: int, k: int, qtype: str, level: int = DEFAULT_LEVEL, image_size: int = 64,
                 split: str = "train", turns: int = 1) -> dict:
     """Sample k of `seed`: render a scene for `qtype` at `level` and pose its question; with `turns` > 1,
-    add up to `turns - 1` follow-up questions about the same scene as further turns (`meta.follow_ups`)."""
+    also ask up to `turns - 1` follow-up questions about the same scene (`meta.follow_ups`, in order),
+    with the family's question at a random turn (`meta.turn`): the first turn, whose question the
+    image tokens can read under prefix-LM attention, then asks every family, not only the sample's."""
     rng = random.Random(f"world/{seed}/{k}")
     for _ in range(MAX_TRIES):
         try:
@@ -91,14 +94,25 @@ def make_sample(seed: int, k: int, qtype: str, level: int = DEFAULT_LEVEL, image
             "split": split, "template": qa.template, **qa.extra}
     if qtype in OPEN_QTYPES:
         meta["answers"] = [qa.answer] * 10
-    messages = [{"role": "user", "content": f"{IMAGE_TOKEN}\n{qa.question}"},
-                {"role": "assistant", "content": qa.answer}]
+    asked = [(qa.question, qa.answer)]
     if turns > 1:
         meta["follow_ups"] = follow_ups(rng, qa.scene, turns - 1, {qa.question})
-        for turn in meta["follow_ups"]:
-            messages += [{"role": "user", "content": turn["question"]}, {"role": "assistant", "content": turn["answer"]}]
+        meta["turn"] = rng.randrange(len(meta["follow_ups"]) + 1)
+        asked = [(t["question"], t["answer"]) for t in meta["follow_ups"]]
+        asked.insert(meta["turn"], (qa.question, qa.answer))
+    messages = [m for question, answer in asked for m in ({"role": "user", "content": question},
+                                                          {"role": "assistant", "content": answer})]
+    messages[0]["content"] = f"{IMAGE_TOKEN}\n{messages[0]['content']}"
     return new_sample(f"world_{seed}_{k}", messages, [{"bytes": render_png(qa.scene), "path": None}],
                       task=TASKS.get(qtype, "vqa"), qtype=qtype, source="world", meta=meta)
+
+
+def family_messages(sample: dict) -> list[dict]:
+    """A world sample's own question and answer as a single-turn conversation, image placeholder first."""
+    turn = sample["meta"].get("turn", 0)
+    question, answer = (m["content"] for m in sample["messages"][2 * turn: 2 * turn + 2])
+    prefix = f"{IMAGE_TOKEN}\n"
+    return [{"role": "user", "content": prefix + question.removeprefix(prefix)}, {"role": "assistant", "content": answer}]
 
 
 def _chunk(seed: int, start: int, qtypes: list[str], levels: dict[str, int], image_size: int,
@@ -127,7 +141,11 @@ def _run(jobs: list[tuple], workers: int) -> Iterator[dict]:
         for job in jobs:
             yield from _chunk(*job)
         return
-    with ProcessPoolExecutor(workers) as pool:
+    # Not plain fork: a forked copy of a process that has run torch leaves that process's OpenMP
+    # threads half as fast afterwards (training after `generate(workers=2)` ran at half speed).
+    context = get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
         # Keep at most 2 chunks per worker in flight so memory stays bounded for any n.
         window = 2 * workers
         pending = [pool.submit(_chunk, *job) for job in jobs[:window]]
