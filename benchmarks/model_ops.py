@@ -109,8 +109,10 @@ def corrupted_pairs(samples: list[dict], seed: int) -> list[tuple[dict, int]]:
         wrong = sorted(set(answers[s["qtype"]]) - {s["messages"][1]["content"]})
         if not wrong:
             continue
-        bad = {**s, "id": s["id"] + "_bad", "messages": [s["messages"][0], {"role": "assistant",
-                                                                           "content": str(rng.choice(wrong))}]}
+        # Own `scores` dict: the judge op writes its score into it, and a shared one got both pair members
+        # the corrupted sample's score (which made every earlier run's ROC AUC exactly 0.5).
+        bad = {**s, "id": s["id"] + "_bad", "scores": {},
+               "messages": [s["messages"][0], {"role": "assistant", "content": str(rng.choice(wrong))}]}
         pairs += [(s, 1), (bad, 0)]
     return pairs
 

@@ -24,7 +24,8 @@ def loop_run(tmp_path_factory):
         "run_dir": str(run_dir), "seed": 3,
         "seed_pool": {"world": 96, "mix": QTYPES}, "benchmark": {"world": 48, "mix": QTYPES},
         "curate": [{"answer_nonempty": {}}, {"stratified": {"by": "qtype", "budget": 90}}],
-        "synthesis": {"budget": 32, "ops": [{"image_decodable": {}}, {"answer_nonempty": {}}]},
+        "synthesis": {"budget": 32, "ops": [{"image_decodable": {}}, {"answer_nonempty": {}}],
+                      "synthesizer": {"turns": 2}},
         "rounds": 2, "train": TINY_TRAIN})
     return recipe, run_loop(recipe, log=lambda line: None)
 
@@ -53,6 +54,7 @@ def test_added_data_matches_loop_json_and_ledgers_add_up(loop_run):
         for sample in added:
             counted[sample["qtype"]] = counted.get(sample["qtype"], 0) + 1
         assert counted == entry["added"]
+        assert all(len(s["messages"]) == 4 for s in added)  # the synthesizer's 2-turn conversations
         ledger = orjson.loads((folder / "curate" / "ledger.json").read_bytes())
         assert ledger["input"] + ledger["added"] == ledger["output"] + ledger["dropped"] + ledger["quarantined"]
         assert ledger["input"] == sum(1 for _ in read_samples(folder / "synth"))

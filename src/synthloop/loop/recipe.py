@@ -3,11 +3,11 @@
 ```yaml
 run_dir: runs/loop
 seed: 0
-seed_pool: {world: 1500, easy_vqa: 300}     # or {path: curated/}  (canonical Parquet)
+seed_pool: {world: 1500, easy_vqa: 300}     # (+ mix, turns) or {path: curated/}  (canonical Parquet)
 benchmark: {world: 400}                     # or {path: bench/}
 curate: [...]                               # engine ops over the seed pool before round 0 (optional)
 synthesis:
-  synthesizer: {kind: world, image_size: 64}  # or {kind: model, generator: {grounded_generate: {...}}, judge: {...}}
+  synthesizer: {kind: world, image_size: 64, turns: 1}  # or {kind: model, generator: {grounded_generate: {...}}, judge: {...}}
   budget: 400                               # samples synthesized per round, the same for both arms
   ops: [...]                                # filters + dedup (+ selection) over each round's new data
 rounds: 2
@@ -41,6 +41,7 @@ class PoolSpec(_Strict):
     path: str | None = None
     world: int = Field(default=0, ge=0)
     mix: dict[str, float] | None = None  # world qtype mix; None: the world's default mix
+    turns: int = Field(default=1, ge=1)  # world: questions per conversation
     image_size: int = Field(default=64, ge=32)  # of rendered world images
     easy_vqa: int = Field(default=0, ge=0)
 
@@ -60,6 +61,7 @@ class SynthesizerSpec(_Strict):
     kind: Literal["world", "model"] = "world"
     image_size: int = Field(default=64, ge=16)
     difficulty: dict[str, Any] | None = None
+    turns: int = Field(default=1, ge=1)  # world: questions per conversation (the qtype's and follow-ups)
     generator: dict[str, dict[str, Any]] | None = None
     judge: dict[str, Any] | None = None  # parameters of the `judge` filter
 

@@ -58,7 +58,7 @@ def load_pool(spec: PoolSpec, seed: int, benchmark: bool = False) -> list[dict]:
         return world.benchmark(spec.world, seed=seed, mix=spec.mix, image_size=spec.image_size)
     samples = []
     if spec.world:
-        samples = world.generate(spec.world, mix=spec.mix, seed=seed, image_size=spec.image_size)
+        samples = world.generate(spec.world, mix=spec.mix, seed=seed, image_size=spec.image_size, turns=spec.turns)
     if spec.easy_vqa:
         samples += world.packaged.easy_vqa(n=spec.easy_vqa, seed=seed)
     return samples
@@ -106,7 +106,7 @@ def make_synthesizer(recipe: LoopRecipe, pool: list[dict]) -> Synthesizer:
     """The recipe's synthesizer; a model generator draws its parent images from the seed `pool`."""
     spec = recipe.synthesis.synthesizer
     if spec.kind == "world":
-        return WorldSynthesizer(image_size=spec.image_size, difficulty=spec.difficulty)
+        return WorldSynthesizer(image_size=spec.image_size, difficulty=spec.difficulty, turns=spec.turns)
     from synthloop.models.synthesizer import ModelSynthesizer
     from synthloop.ops import op_class
 

@@ -20,12 +20,13 @@ class Synthesizer(Protocol):
 class WorldSynthesizer:
     """Targeted synthesis by rendering new `synthloop.world` scenes of the asked qtypes."""
 
-    def __init__(self, image_size: int = 64, difficulty: dict | None = None):
+    def __init__(self, image_size: int = 64, difficulty: dict | None = None, turns: int = 1):
         from synthloop import world
 
         self.qtypes = world.QTYPES
         self.image_size = image_size
         self.difficulty = difficulty
+        self.turns = turns
 
     def synthesize(self, counts: dict[str, int], seed: int, bad_cases: dict[str, list[dict]]) -> list[dict]:
         from synthloop import world
@@ -37,5 +38,5 @@ class WorldSynthesizer:
             # One seed per (round seed, qtype): both arms render the same scenes for a qtype they share.
             qtype_seed = seed * 100 + world.QTYPES.index(qtype)
             samples.extend(world.generate(n, mix={qtype: 1.0}, seed=qtype_seed, image_size=self.image_size,
-                                          difficulty=self.difficulty))
+                                          difficulty=self.difficulty, turns=self.turns))
         return samples
