@@ -62,13 +62,14 @@ def main() -> None:
     tokenizer = train_tokenizer((m["content"] for s in samples for m in s["messages"]), model_cfg.vocab_size)
     model_cfg.vocab_size = tokenizer.get_vocab_size()
     model = TinyVLM(model_cfg).train()
-    data = encode_samples(samples, tokenizer, model_cfg.image_tokens, model_cfg.image_size, model_cfg.max_seq_len)
+    data = encode_samples(samples, tokenizer, model_cfg.image_tokens, model_cfg.image_size, model_cfg.max_seq_len,
+                          image_cells=model.image_cells)
     batches = [step[0] for step in global_batches(data, args.batch, args.batch, np.random.default_rng(0))]
     optimizer = _optimizer(list(model.named_parameters()), TrainConfig())
 
     def step(batch, update: bool = True) -> None:
-        losses = model.token_losses(batch.input_ids, batch.labels,
-                                       model.image_features(data.pixels[batch.image_index]))
+        losses = model.token_losses(batch.input_ids, batch.labels, model.image_features(data.pixels[batch.image_index]),
+                                    data.cells[batch.image_index])
         losses.mean().backward()
         if update:
             optimizer.step()
@@ -92,8 +93,9 @@ def main() -> None:
     achieved = flops / seconds
     params = sum(p.numel() for p in model.parameters())
     tokens = float(np.mean([len(ids) for ids in data.ids]))
-    print(f"model: {params / 1e6:.2f} M parameters, {model_cfg.image_tokens} image tokens, "
-          f"{tokens:.1f} tokens/sample on average")
+    image_tokens = float(data.cells.sum(dim=1).float().mean())
+    print(f"model: {params / 1e6:.2f} M parameters, {image_tokens:.1f} of {model_cfg.image_tokens} image tokens "
+          f"per image, {tokens:.1f} tokens/sample on average")
     print(f"threads: {args.threads}; batch {args.batch}; {args.steps} timed steps")
     print(f"training: {seen / seconds:.1f} samples/s, {flops_per_sample / 1e6:.1f} MFLOP/sample")
     print(f"achieved: {achieved / 1e9:.2f} GFLOP/s; matmul peak {peak / 1e9:.2f} GFLOP/s; "

@@ -2,8 +2,9 @@
 
 vision encoder (conv from scratch, or frozen pretrained EfficientNet-Lite0) -> MLP projector ->
 image tokens spliced in place of the `<image>` placeholder ids -> small pre-LN causal transformer.
-Each image becomes `image_grid ** 2` tokens; data code expands every `<image>` into that many
-IMAGE ids, so image features fill those positions in order (row-major over the batch).
+Each image becomes one token per cell of an `image_grid` x `image_grid` grid (with `drop_background`,
+per cell that is not plain background); data code expands every `<image>` into that many IMAGE ids,
+so image features fill those positions in order (row-major over the batch).
 """
 
 from __future__ import annotations
@@ -134,7 +135,7 @@ class EfficientNetEncoder(nn.Module):
         self.to(memory_format=torch.channels_last)  # oneDNN's fast layout for these convolutions: ~1.8x
 
     def train(self, mode: bool = True) -> EfficientNetEncoder:
-        return super().train(False)  # frozen: batch-norm statistics must never update
+        return super().train(False)  # frozen: always in inference mode
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         x = ((pixels - self.mean) / self.std).contiguous(memory_format=torch.channels_last)

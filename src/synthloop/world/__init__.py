@@ -4,4 +4,5 @@ from synthloop.world import noise, packaged
 from synthloop.world.generate import (BENCH_SEED_BASE, QTYPES, benchmark, family_messages, generate, iter_generate,
                                       make_sample)
 
-__all__ = ["BENCH_SEED_BASE", "QTYPES", "benchmark", "family_messages", "generate", "iter_generate", "make_sample", "noise", "packaged"]
+__all__ = ["BENCH_SEED_BASE", "QTYPES", "benchmark", "family_messages", "generate", "iter_generate", "make_sample",
+           "noise", "packaged"]
