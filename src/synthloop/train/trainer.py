@@ -51,6 +51,10 @@ class TrainConfig:
     num_threads: int = 2
     image_root: str | None = None
 
+    def __post_init__(self) -> None:  # a bad setting fails before tokenizer training and encoding
+        if self.loss_unit not in ("sample", "reply", "token"):
+            raise ValueError(f"unknown loss unit {self.loss_unit!r}: use 'reply', 'sample' or 'token'")
+
 
 def split_overrides(overrides: dict) -> tuple[TinyVLMConfig, TrainConfig]:
     model_keys = {f.name for f in fields(TinyVLMConfig)}
