@@ -13,7 +13,7 @@ from synthloop.loop.recipe import LoopRecipe
 from synthloop.loop.rounds import load_pool, run_loop
 
 QTYPES = {"color": 1.0, "shape": 1.0, "count": 1.0}
-TINY_TRAIN = {"stage": "2", "epochs": 1, "global_batch_size": 16,
+TINY_TRAIN = {"stage": "2", "epochs": 1, "global_batch_size": 16, "warm_start": True,
               "settings": {"d_model": 32, "n_layers": 1, "n_heads": 2, "max_seq_len": 128, "vision_width": 16}}
 
 
@@ -40,6 +40,17 @@ def test_loop_json_has_both_arms_every_round(loop_run):
     assert first_loop["overall"] == first_baseline["overall"] and first_loop["added"] == {}
     for entry in result["rounds"]:
         assert 0.0 <= entry["overall"] <= 1.0 and set(entry["per_qtype"]) == set(QTYPES)
+
+
+def test_each_round_continues_from_its_arms_previous_checkpoint(loop_run):
+    recipe, _ = loop_run
+    run_dir = Path(recipe.run_dir)
+    for arm in ("loop", "baseline"):
+        for r, previous in ((1, run_dir / "round_0"), (2, run_dir / arm / "round_1")):
+            record = orjson.loads((run_dir / arm / f"round_{r}" / "ckpt" / "training.json").read_bytes())
+            assert record["init"] == str(previous / "ckpt")
+            tokenizer = (run_dir / arm / f"round_{r}" / "ckpt" / "tokenizer.json").read_bytes()
+            assert tokenizer == (run_dir / "round_0" / "ckpt" / "tokenizer.json").read_bytes()
 
 
 def test_added_data_matches_loop_json_and_ledgers_add_up(loop_run):

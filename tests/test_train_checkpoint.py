@@ -40,6 +40,26 @@ def test_same_seed_gives_identical_weights(checkpoint, tmp_path):
     assert not torch.equal(first["projector.0.weight"], load_file(other / "model.safetensors")["projector.0.weight"])
 
 
+def test_training_continues_from_a_checkpoint(checkpoint, tmp_path):
+    net, _ = load_model(checkpoint)
+    start = load_file(checkpoint / "model.safetensors")
+    samples = toy_samples(16, seed=9, image_size=16)
+    still = train(samples, tmp_path / "still", stage="2", global_batch_size=8, show_progress=False, init=checkpoint,
+                  lr=0.0)  # no step size: the checkpoint's weights come through (batch-norm statistics move)
+    kept = load_file(still / "model.safetensors")
+    assert all(torch.equal(start[name], kept[name]) for name, _ in net.named_parameters())
+    assert (still / "tokenizer.json").read_bytes() == (checkpoint / "tokenizer.json").read_bytes()
+    moved = [train(samples, tmp_path / name, stage="2", global_batch_size=8, show_progress=False, init=checkpoint,
+                   d_model=TINY["d_model"]) for name in ("m1", "m2")]
+    first, second = (load_file(path / "model.safetensors") for path in moved)
+    assert all(torch.equal(first[k], second[k]) for k in first)  # deterministic for a seed
+    assert not torch.equal(first["projector.0.weight"], start["projector.0.weight"])
+    assert load_model(moved[0])[0].cfg == net.cfg
+    with pytest.raises(ValueError, match="d_model=64 \\(checkpoint: 32\\)"):
+        train(samples, tmp_path / "clash", stage="2", global_batch_size=8, show_progress=False, init=checkpoint,
+              d_model=64)
+
+
 def test_round_trip_gives_identical_outputs(checkpoint, tmp_path):
     model = load_checkpoint(checkpoint)
     assert isinstance(model, Generator) and isinstance(model, OptionScorer) and isinstance(model, Judge)

@@ -18,6 +18,11 @@ def test_train_command_writes_a_checkpoint(tmp_path):
         "config.json", "model.safetensors", "tokenizer.json", "training.json"]
     record = json.loads((tmp_path / "ck" / "training.json").read_text())
     assert record["seed"] == 3 and record["stages"][0]["samples_seen"] == 8 and record["stages"][0]["steps"] == 2
+    result = runner.invoke(app, ["train", str(tmp_path / "data"), "--out", str(tmp_path / "ck2"), "--stage", "2",
+                                 "--global-batch-size", "4", "--init", str(tmp_path / "ck")])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "ck2" / "training.json").read_text())["init"] == str(tmp_path / "ck")
+    assert (tmp_path / "ck2" / "tokenizer.json").read_bytes() == (tmp_path / "ck" / "tokenizer.json").read_bytes()
 
 
 def test_train_command_reports_bad_input_in_one_line(tmp_path):
@@ -27,6 +32,9 @@ def test_train_command_reports_bad_input_in_one_line(tmp_path):
         (["train", str(tmp_path / "data"), "--out", str(tmp_path / "ck"), "--max-samples", "5"],
          "holds 8 samples but the budget allows at most 5"),
         (["train", str(tmp_path / "data"), "--out", str(tmp_path / "ck"), "--stage", "3"], "--stage must be"),
+        (["train", str(tmp_path / "data"), "--out", str(tmp_path / "ck"), "--global-batch-size", "4",
+          "--init", str(tmp_path / "data")],
+         "not a TinyVLM checkpoint"),
     ]
     for args, message in cases:
         result = runner.invoke(app, args)

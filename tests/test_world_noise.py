@@ -111,3 +111,15 @@ def test_kinds_subset_and_bad_arguments(clean):
         inject(clean, 0.1, 0, kinds=("typo",))
     with pytest.raises(ValueError, match="rate"):
         inject(clean, 1.5, 0)
+
+
+def test_wrong_answer_in_a_multi_turn_sample_changes_the_family_reply_only():
+    clean = generate(40, mix={"color": 1.0}, seed=5, turns=3)
+    noisy = inject(clean, rate=1.0, seed=0, kinds=("wrong_answer",))
+    originals = {s["id"]: s for s in clean}
+    for s in noisy:
+        source, turn = originals[s["id"]], s["meta"]["turn"]
+        changed = [i for i, (a, b) in enumerate(zip(s["messages"], source["messages"], strict=True)) if a != b]
+        assert changed == [2 * turn + 1]
+        assert s["messages"][2 * turn + 1]["content"] == s["meta"]["answer"] != source["meta"]["answer"]
+    assert {s["meta"]["turn"] for s in noisy} != {2}  # not always the last turn

@@ -31,14 +31,18 @@ WORLD_SAMPLES = 1500
 EASY_VQA_SAMPLES = 300
 NOISE_RATE = 0.15
 CURATED_BUDGET = 1200
-BENCHMARK_SAMPLES = 400
-SYNTHESIS_BUDGET = 300
+BENCHMARK_SAMPLES = 1200
+SYNTHESIS_BUDGET = 600
 ROUNDS = 2
-# Frozen pretrained EfficientNet-Lite0 features (shipped in a pip package) let a few hundred CPU steps
-# learn from pixels; the features are computed once per training run.
-TRAIN = {"stage": "2", "epochs": 30, "global_batch_size": 16,
-         "settings": {"vision": "efficientnet-lite0", "image_grid": 4, "d_model": 64, "n_layers": 2, "max_seq_len": 96,
-                      "micro_batch_size": 16, "lr": 1e-3}}
+# Seed-pool scenes come with 3 follow-up questions (exist, count, colour, shape) each; synthesized
+# samples ask only their targeted question, so the loop's allocation is all that differs between arms.
+WORLD_TURNS = 4
+SYNTHESIS_TURNS = 1
+# The model of benchmarks/tinyvlm_world.py (frozen EfficientNet-Lite0 features, image tokens for
+# non-background cells only). Round 0 trains from scratch; each later round continues from its arm's
+# previous checkpoint, so both arms build on round 0 instead of spending their time relearning it.
+TRAIN = {"stage": "2", "epochs": 36, "global_batch_size": 32, "warm_start": True, "warm_start_epochs": 9,
+         "settings": {"vision": "efficientnet-lite0", "drop_background": True}}
 
 OUTPUTS = ("pool", "curate", "dataoptim", "loop", "curation.json", "report.html")
 FILTERS = [
@@ -55,7 +59,7 @@ def build_seed_pool(folder: Path, seed: int) -> list[dict]:
     """World + easy-vqa samples with labelled noise (each noisy sample says in `meta` what was done)."""
     from synthloop import world
 
-    samples = world.generate(WORLD_SAMPLES, mix={q: 1.0 for q in QTYPES}, seed=seed)
+    samples = world.generate(WORLD_SAMPLES, mix={q: 1.0 for q in QTYPES}, seed=seed, turns=WORLD_TURNS)
     samples += world.packaged.easy_vqa(n=EASY_VQA_SAMPLES, seed=seed)
     noisy = world.noise.inject(samples, rate=NOISE_RATE, seed=seed)
     write_samples(noisy, folder)
@@ -112,7 +116,8 @@ def loop_recipe(curated: Path, run_dir: Path, seed: int) -> LoopRecipe:
     return LoopRecipe.model_validate({
         "run_dir": str(run_dir), "seed": seed, "seed_pool": {"path": str(curated)},
         "benchmark": {"world": BENCHMARK_SAMPLES, "mix": {q: 1.0 for q in QTYPES}},
-        "synthesis": {"budget": SYNTHESIS_BUDGET, "ops": FILTERS}, "rounds": ROUNDS, "baseline": True,
+        "synthesis": {"synthesizer": {"turns": SYNTHESIS_TURNS}, "budget": SYNTHESIS_BUDGET, "ops": FILTERS},
+        "rounds": ROUNDS, "baseline": True,
         "train": TRAIN})
 
 

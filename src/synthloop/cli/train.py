@@ -19,9 +19,12 @@ def train_command(
     global_batch_size: int = typer.Option(64, help="Budget: samples per optimiser step."),
     seed: int = typer.Option(0, help="Seed for weights and data order."),
     time_budget: float | None = typer.Option(None, help="Stop training after this many seconds."),
-    vision: str = typer.Option("conv", help="conv (from scratch) or efficientnet-lite0 (pretrained, frozen)."),
-    drop_background: bool = typer.Option(False, help="Image tokens only for grid cells that differ from the "
+    vision: str | None = typer.Option(None, help="conv (from scratch, the default) or efficientnet-lite0 "
+                                                 "(pretrained, frozen)."),
+    drop_background: bool | None = typer.Option(None, "--drop-background/--no-drop-background",
+                                                help="Image tokens only for grid cells that differ from the "
                                                      "plain background (rendered scenes, documents)."),
+    init: Path | None = typer.Option(None, "--init", help="Continue from this checkpoint's weights and tokenizer."),
 ) -> None:
     """Train TinyVLM (LLaVA-style, two stages) on DATA and write config, weights and tokenizer to --out."""
     from synthloop.sample import SampleError
@@ -30,9 +33,10 @@ def train_command(
     if stage not in ("1", "2", "both"):
         fail(f"--stage must be 1, 2 or both, not {stage!r}")
     try:
+        architecture = {k: v for k, v in {"vision": vision, "drop_background": drop_background}.items() if v is not None}
         path = train(data, out, stage=stage, epochs=epochs, max_samples=max_samples,  # type: ignore[arg-type]
-                     global_batch_size=global_batch_size, seed=seed, time_budget_s=time_budget, vision=vision,
-                     drop_background=drop_background)
+                     global_batch_size=global_batch_size, seed=seed, time_budget_s=time_budget, init=init,
+                     **architecture)
     except (BudgetError, SampleError, FileNotFoundError, ValueError) as err:
         fail(f"{data}: {err}")
     console.print(f"checkpoint written to {path}")

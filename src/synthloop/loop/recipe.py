@@ -12,7 +12,7 @@ synthesis:
   ops: [...]                                # filters + dedup (+ selection) over each round's new data
 rounds: 2
 baseline: true
-train: {epochs: 3, global_batch_size: 32}
+train: {epochs: 3, global_batch_size: 32, warm_start: true, warm_start_epochs: 1}  # + settings: {...}
 ```
 """
 
@@ -92,6 +92,10 @@ class TrainSpec(_Strict):
     global_batch_size: int = Field(default=32, ge=1)
     max_samples: int | None = Field(default=None, ge=1)
     settings: dict[str, Any] = {}  # TinyVLMConfig / TrainConfig overrides
+    # Rounds after the first continue from their arm's previous checkpoint for `warm_start_epochs` over
+    # the arm's whole pool, instead of training a new model from scratch for `epochs`.
+    warm_start: bool = False
+    warm_start_epochs: int = Field(default=1, ge=1)
 
 
 class ExecutorSpec(_Strict):

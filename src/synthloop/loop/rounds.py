@@ -3,8 +3,8 @@
 Each round and arm: allocate the synthesis budget over qtypes (the loop arm by Adaptive Bad-case
 Sampling on its latest evaluation, the baseline arm uniformly), synthesize, curate through the
 recipe's ops with the engine (ledger and dropped samples kept for audit), decontaminate against
-the benchmark, merge into the arm's pool, retrain from scratch with the same settings and seed,
-and re-evaluate. Run directory layout:
+the benchmark, merge into the arm's pool, retrain with the same settings and seed (from scratch,
+or with `warm_start` continuing from the arm's previous checkpoint), and re-evaluate. Run directory layout:
 
     loop_recipe.yaml  loop.json  round_0/{curate/, ckpt/, eval/}
     <arm>/round_<r>/{synth/, curate/ (engine run: ledger.json, output/, dropped/), added/, ckpt/, eval/}
@@ -89,14 +89,18 @@ def read_bad_cases(eval_dir: Path) -> dict[str, list[dict]]:
     return cases
 
 
-def train_and_evaluate(pool: list[dict], benchmark: list[dict], folder: Path, spec: TrainSpec, seed: int) -> Evaluation:
+def train_and_evaluate(pool: list[dict], benchmark: list[dict], folder: Path, spec: TrainSpec, seed: int,
+                       init: Path | None = None) -> Evaluation:
+    """Train on `pool` (from scratch, or continuing from checkpoint `init`), evaluate on `benchmark`."""
     from synthloop.evaluate.runner import evaluate
     from synthloop.train.checkpoint import load_checkpoint
     from synthloop.train.trainer import train
 
+    epochs = spec.epochs if init is None else spec.warm_start_epochs
     with contextlib.redirect_stdout(io.StringIO()):  # model loaders print progress lines
-        checkpoint = train(pool, folder / "ckpt", stage=spec.stage, epochs=spec.epochs, max_samples=spec.max_samples,
-                           global_batch_size=spec.global_batch_size, seed=seed, show_progress=False, **spec.settings)
+        checkpoint = train(pool, folder / "ckpt", stage=spec.stage, epochs=epochs, max_samples=spec.max_samples,
+                           global_batch_size=spec.global_batch_size, seed=seed, show_progress=False, init=init,
+                           **spec.settings)
         results = evaluate(load_checkpoint(checkpoint), benchmark, folder / "eval")
     return Evaluation(float(results["overall"]), {q: float(a) for q, a in results["per_qtype"].items()},
                       read_bad_cases(folder / "eval"))
@@ -166,7 +170,9 @@ def run_loop(recipe: LoopRecipe, log: Callable[[str], None] = print) -> dict:
             if removed:
                 write_samples(removed, folder / "decontaminated")
             added = dict(Counter(s["qtype"] for s in new))
-            evaluation = train_and_evaluate(arm_pool + new, benchmark, folder, recipe.train, recipe.seed)
+            init = (run_dir / "round_0" if r == 1 else run_dir / arm / f"round_{r - 1}") / "ckpt"
+            evaluation = train_and_evaluate(arm_pool + new, benchmark, folder, recipe.train, recipe.seed,
+                                            init if recipe.train.warm_start else None)
             state[arm] = (arm_pool + new, evaluation)
             rounds.append(_entry(r, arm, evaluation, added))
             log(f"round {r} {arm}: asked {sum(counts.values())}, added {len(new)}, "

@@ -20,9 +20,10 @@ import torch
 import torch.nn.functional as F
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from tokenizers import Tokenizer
 
 from synthloop.formats.parquet import read_samples
-from synthloop.train.checkpoint import save_checkpoint
+from synthloop.train.checkpoint import load_model, save_checkpoint
 from synthloop.train.data import IGNORE, EncodedData, encode_samples, global_batches
 from synthloop.train.tinyvlm import TinyVLM, TinyVLMConfig
 from synthloop.train.tokenizer import train_tokenizer
@@ -200,13 +201,33 @@ def _texts(samples: list[dict]) -> Iterator[str]:
             yield message["content"]
 
 
+def initial_model(model_cfg: TinyVLMConfig, overrides: dict, samples: list[dict],
+                  init: str | Path | None) -> tuple[TinyVLM, Tokenizer]:
+    """A fresh model with a tokenizer trained on `samples`, or the weights and tokenizer of checkpoint
+    `init` (whose architecture any model setting in `overrides` must match)."""
+    if init is None:
+        tokenizer = train_tokenizer(_texts(samples), vocab_size=model_cfg.vocab_size)
+        model_cfg.vocab_size = tokenizer.get_vocab_size()
+        return TinyVLM(model_cfg), tokenizer
+    model, tokenizer = load_model(init)
+    saved = model.cfg.to_dict()
+    clashes = [f"{k}={overrides[k]!r} (checkpoint: {saved[k]!r})" for k in sorted(set(overrides) & set(saved))
+               if k != "vocab_size" and overrides[k] != saved[k]]
+    if clashes:
+        raise ValueError(f"{init}: the checkpoint's architecture differs from the settings: {', '.join(clashes)}")
+    return model, tokenizer
+
+
 def train(samples: list[dict] | str | Path, out: str | Path, stage: Stage = "both", epochs: int = 1,
           max_samples: int | None = None, global_batch_size: int = 64, seed: int = 0,
-          time_budget_s: float | None = None, show_progress: bool = True, **overrides: object) -> Path:
+          time_budget_s: float | None = None, show_progress: bool = True, init: str | Path | None = None,
+          **overrides: object) -> Path:
     """Train TinyVLM on canonical samples (a list, or a Parquet file/folder) and write a checkpoint to `out`.
 
-    `overrides` set any `TinyVLMConfig` or `TrainConfig` field. Without a time budget, one seed gives
-    identical weights; with one, training stops (and the schedule ends) when the time is spent.
+    `overrides` set any `TinyVLMConfig` or `TrainConfig` field. `init` continues from a checkpoint's
+    weights and tokenizer instead of a new model (fine-tuning; the optimiser and schedule start afresh).
+    Without a time budget, one seed gives identical weights; with one, training stops (and the schedule
+    ends) when the time is spent.
     """
     if stage not in ("1", "2", "both"):
         raise ValueError(f"stage must be '1', '2' or 'both', not {stage!r}")
@@ -222,9 +243,8 @@ def train(samples: list[dict] | str | Path, out: str | Path, stage: Stage = "bot
     rng = np.random.default_rng(seed)
     console = Console(stderr=True)
 
-    tokenizer = train_tokenizer(_texts(samples), vocab_size=model_cfg.vocab_size)
-    model_cfg.vocab_size = tokenizer.get_vocab_size()
-    model = TinyVLM(model_cfg)
+    model, tokenizer = initial_model(model_cfg, overrides, samples, init)
+    model_cfg = model.cfg
     encode = {"tokenizer": tokenizer, "image_tokens": model_cfg.image_tokens, "image_size": model_cfg.image_size,
               "max_seq_len": model_cfg.max_seq_len, "image_root": cfg.image_root, "image_cells": model.image_cells}
     stages = []
@@ -250,5 +270,6 @@ def train(samples: list[dict] | str | Path, out: str | Path, stage: Stage = "bot
             first_id, reason = record["skipped"][0]
             console.print(f"stage {record['stage']}: skipped {len(record['skipped'])} sample(s), "
                           f"e.g. {first_id!r}: {reason}")
-    training = {"seed": seed, "stage": stage, "train_config": asdict(cfg), "stages": stages}
+    training = {"seed": seed, "stage": stage, "init": None if init is None else str(init),
+                "train_config": asdict(cfg), "stages": stages}
     return save_checkpoint(model, tokenizer, out, training)

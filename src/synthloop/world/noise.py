@@ -21,6 +21,11 @@ KINDS = ("wrong_answer", "swapped_caption", "near_duplicate", "exact_duplicate",
 
 
 def _answer_turn(sample: dict) -> dict:
+    """The reply `meta.answer` records: the family question's (`meta.turn` of a multi-turn world
+    sample), else the last one."""
+    turn = sample["meta"].get("turn")
+    if turn is not None:
+        return sample["messages"][2 * turn + 1]
     return next(m for m in reversed(sample["messages"]) if m["role"] == "assistant")
 
 
