@@ -80,5 +80,5 @@ def test_shipped_loop_recipe_is_valid():
     from pathlib import Path
 
     recipe = LoopRecipe.from_yaml(Path(__file__).parents[1] / "recipes" / "loop_world.yaml")
-    assert recipe.rounds == 2 and recipe.baseline and recipe.synthesis.budget == 300
+    assert recipe.rounds == 2 and recipe.baseline and recipe.synthesis.budget == 600 and recipe.train.warm_start
     assert [next(iter(op)) for op in recipe.curate][-1] == "stratified"
