@@ -33,7 +33,8 @@ def train_command(
     if stage not in ("1", "2", "both"):
         fail(f"--stage must be 1, 2 or both, not {stage!r}")
     try:
-        architecture = {k: v for k, v in {"vision": vision, "drop_background": drop_background}.items() if v is not None}
+        chosen = {"vision": vision, "drop_background": drop_background}
+        architecture = {k: v for k, v in chosen.items() if v is not None}
         path = train(data, out, stage=stage, epochs=epochs, max_samples=max_samples,  # type: ignore[arg-type]
                      global_batch_size=global_batch_size, seed=seed, time_budget_s=time_budget, init=init,
                      **architecture)

@@ -4,7 +4,8 @@ Each round and arm: allocate the synthesis budget over qtypes (the loop arm by A
 Sampling on its latest evaluation, the baseline arm uniformly), synthesize, curate through the
 recipe's ops with the engine (ledger and dropped samples kept for audit), decontaminate against
 the benchmark, merge into the arm's pool, retrain with the same settings and seed (from scratch,
-or with `warm_start` continuing from the arm's previous checkpoint), and re-evaluate. Run directory layout:
+or with `warm_start` continuing from the arm's previous checkpoint), and re-evaluate.
+Run directory layout:
 
     loop_recipe.yaml  loop.json  round_0/{curate/, ckpt/, eval/}
     <arm>/round_<r>/{synth/, curate/ (engine run: ledger.json, output/, dropped/), added/, ckpt/, eval/}
@@ -170,9 +171,9 @@ def run_loop(recipe: LoopRecipe, log: Callable[[str], None] = print) -> dict:
             if removed:
                 write_samples(removed, folder / "decontaminated")
             added = dict(Counter(s["qtype"] for s in new))
-            init = (run_dir / "round_0" if r == 1 else run_dir / arm / f"round_{r - 1}") / "ckpt"
-            evaluation = train_and_evaluate(arm_pool + new, benchmark, folder, recipe.train, recipe.seed,
-                                            init if recipe.train.warm_start else None)
+            previous = run_dir / "round_0" if r == 1 else run_dir / arm / f"round_{r - 1}"
+            init = previous / "ckpt" if recipe.train.warm_start else None
+            evaluation = train_and_evaluate(arm_pool + new, benchmark, folder, recipe.train, recipe.seed, init)
             state[arm] = (arm_pool + new, evaluation)
             rounds.append(_entry(r, arm, evaluation, added))
             log(f"round {r} {arm}: asked {sum(counts.values())}, added {len(new)}, "
