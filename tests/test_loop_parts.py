@@ -10,6 +10,7 @@ from PIL import Image
 from synthloop.loop.allocate import adaptive_bad_case_allocation, uniform_allocation
 from synthloop.loop.decontaminate import BenchmarkIndex, decontaminate
 from synthloop.loop.recipe import LoopRecipe, LoopRecipeError
+from synthloop.loop.rounds import replay_pool
 from synthloop.sample import new_sample
 
 
@@ -74,11 +75,25 @@ def test_loop_recipe_errors_name_the_key_and_line(tmp_path):
     recipe.write_text("run_dir: out\nseed_pool: {world: 10}\nbenchmark: {world: 5}\nbaseline_arm: true\n")
     with pytest.raises(LoopRecipeError, match="line 4: baseline_arm: unknown key"):
         LoopRecipe.from_yaml(recipe)
+    recipe.write_text("run_dir: out\nseed_pool: {world: 10}\nbenchmark: {world: 5}\ntrain: {replay: 100}\n")
+    with pytest.raises(LoopRecipeError, match="line 4: train: replay applies to warm-started rounds"):
+        LoopRecipe.from_yaml(recipe)
+
+
+def test_replay_draws_from_the_pool_and_keeps_all_new_data():
+    pool = [{"id": f"p{i}"} for i in range(50)]
+    new = [{"id": f"n{i}"} for i in range(7)]
+    assert replay_pool(pool, new, None, seed=0) == pool + new
+    drawn = replay_pool(pool, new, 20, seed=0)
+    assert len(drawn) == 27 and drawn[20:] == new
+    assert len({s["id"] for s in drawn[:20]}) == 20 and all(s in pool for s in drawn[:20])
+    assert drawn == replay_pool(pool, new, 20, seed=0) and drawn != replay_pool(pool, new, 20, seed=1)
+    assert sorted(s["id"] for s in replay_pool(pool, new, 80, seed=0)[:50]) == sorted(s["id"] for s in pool)
 
 
 def test_shipped_loop_recipe_is_valid():
     from pathlib import Path
 
     recipe = LoopRecipe.from_yaml(Path(__file__).parents[1] / "recipes" / "loop_world.yaml")
-    assert recipe.rounds == 2 and recipe.baseline and recipe.synthesis.budget == 600 and recipe.train.warm_start
+    assert recipe.rounds == 2 and recipe.baseline and recipe.synthesis.budget == 600 and recipe.train.replay == 2400
     assert [next(iter(op)) for op in recipe.curate][-1] == "stratified"

@@ -13,7 +13,7 @@ from synthloop.loop.recipe import LoopRecipe
 from synthloop.loop.rounds import load_pool, run_loop
 
 QTYPES = {"color": 1.0, "shape": 1.0, "count": 1.0}
-TINY_TRAIN = {"stage": "2", "epochs": 1, "global_batch_size": 16, "warm_start": True,
+TINY_TRAIN = {"stage": "2", "epochs": 1, "global_batch_size": 16, "warm_start": True, "replay": 40,
               "settings": {"d_model": 32, "n_layers": 1, "n_heads": 2, "max_seq_len": 128, "vision_width": 16}}
 
 
@@ -49,6 +49,9 @@ def test_each_round_continues_from_its_arms_previous_checkpoint(loop_run):
         for r, previous in ((1, run_dir / "round_0"), (2, run_dir / arm / "round_1")):
             record = orjson.loads((run_dir / arm / f"round_{r}" / "ckpt" / "training.json").read_bytes())
             assert record["init"] == str(previous / "ckpt")
+            # a warm round trains on its new data plus `replay` samples of the arm's earlier pool
+            added = sum(1 for _ in read_samples(run_dir / arm / f"round_{r}" / "added"))
+            assert record["stages"][-1]["samples"] == added + 40
             tokenizer = (run_dir / arm / f"round_{r}" / "ckpt" / "tokenizer.json").read_bytes()
             assert tokenizer == (run_dir / "round_0" / "ckpt" / "tokenizer.json").read_bytes()
 

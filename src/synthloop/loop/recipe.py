@@ -12,7 +12,7 @@ synthesis:
   ops: [...]                                # filters + dedup (+ selection) over each round's new data
 rounds: 2
 baseline: true
-train: {epochs: 3, global_batch_size: 32, warm_start: true, warm_start_epochs: 1}  # + settings: {...}
+train: {epochs: 3, global_batch_size: 32, warm_start: true, warm_start_epochs: 1, replay: 400}  # + settings
 ```
 """
 
@@ -93,9 +93,17 @@ class TrainSpec(_Strict):
     max_samples: int | None = Field(default=None, ge=1)
     settings: dict[str, Any] = {}  # TinyVLMConfig / TrainConfig overrides
     # Rounds after the first continue from their arm's previous checkpoint for `warm_start_epochs` over
-    # the arm's whole pool, instead of training a new model from scratch for `epochs`.
+    # the arm's whole pool, instead of training a new model from scratch for `epochs`. With `replay`, a
+    # warm round trains on the round's new data plus that many samples drawn from the arm's earlier pool.
     warm_start: bool = False
     warm_start_epochs: int = Field(default=1, ge=1)
+    replay: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _replay_needs_warm_start(self) -> Self:
+        if self.replay is not None and not self.warm_start:
+            raise ValueError("replay applies to warm-started rounds: set warm_start: true")
+        return self
 
 
 class ExecutorSpec(_Strict):

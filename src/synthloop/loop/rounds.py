@@ -4,7 +4,8 @@ Each round and arm: allocate the synthesis budget over qtypes (the loop arm by A
 Sampling on its latest evaluation, the baseline arm uniformly), synthesize, curate through the
 recipe's ops with the engine (ledger and dropped samples kept for audit), decontaminate against
 the benchmark, merge into the arm's pool, retrain with the same settings and seed (from scratch,
-or with `warm_start` continuing from the arm's previous checkpoint), and re-evaluate.
+or with `warm_start` continuing from the arm's previous checkpoint, over the whole pool or, with
+`replay`, over the new data plus a seeded draw from the arm's earlier pool), and re-evaluate.
 Run directory layout:
 
     loop_recipe.yaml  loop.json  round_0/{curate/, ckpt/, eval/}
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import random
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -107,6 +109,14 @@ def train_and_evaluate(pool: list[dict], benchmark: list[dict], folder: Path, sp
                       read_bad_cases(folder / "eval"))
 
 
+def replay_pool(pool: list[dict], new: list[dict], replay: int | None, seed: int) -> list[dict]:
+    """What a warm round trains on: the whole pool plus the new data, or `replay` samples of the pool drawn
+    with `seed` (the same draw for both arms while their pools agree) plus the new data."""
+    if replay is None:
+        return pool + new
+    return random.Random(seed).sample(pool, min(replay, len(pool))) + new
+
+
 def make_synthesizer(recipe: LoopRecipe, pool: list[dict]) -> Synthesizer:
     """The recipe's synthesizer; a model generator draws its parent images from the seed `pool`."""
     spec = recipe.synthesis.synthesizer
@@ -173,10 +183,11 @@ def run_loop(recipe: LoopRecipe, log: Callable[[str], None] = print) -> dict:
             added = dict(Counter(s["qtype"] for s in new))
             previous = run_dir / "round_0" if r == 1 else run_dir / arm / f"round_{r - 1}"
             init = previous / "ckpt" if recipe.train.warm_start else None
-            evaluation = train_and_evaluate(arm_pool + new, benchmark, folder, recipe.train, recipe.seed, init)
+            training = replay_pool(arm_pool, new, recipe.train.replay, round_seed) if init else arm_pool + new
+            evaluation = train_and_evaluate(training, benchmark, folder, recipe.train, recipe.seed, init)
             state[arm] = (arm_pool + new, evaluation)
             rounds.append(_entry(r, arm, evaluation, added))
-            log(f"round {r} {arm}: asked {sum(counts.values())}, added {len(new)}, "
+            log(f"round {r} {arm}: asked {sum(counts.values())}, added {len(new)}, trained on {len(training)}, "
                 f"overall accuracy {evaluation.overall:.3f}")
     result = {"rounds": rounds, "weak_qtypes": weak}
     _write_json(run_dir / "loop.json", result)
