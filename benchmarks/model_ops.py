@@ -159,9 +159,15 @@ def judge_auc(root: Path, n: int, budget: float, qtypes: list[str] | None = None
     op.process(Batch(samples))
     scores = np.array([s["scores"]["judge_p"] for s in samples])
     labels = np.array([label for _, label in held_out])
+    qtypes_of = np.array([s["qtype"] for s in samples])
+    per_qtype = ", ".join(f"{q} {roc_auc(scores[qtypes_of == q], labels[qtypes_of == q]):.3f}"
+                          for q in sorted(set(qtypes_of)))
+    # Pair members differ only in the answer: if P(Yes) barely moves between them, the judge reads the
+    # image and question but not whether the answer fits them.
+    pair_gap = np.abs(scores[0::2] - scores[1::2]).mean()
     print(f"judge ROC AUC on {len(samples)} held-out world QA pairs (half with a wrong answer): "
-          f"{roc_auc(scores, labels):.3f}; mean P(Yes) correct {scores[labels == 1].mean():.2f}, "
-          f"corrupted {scores[labels == 0].mean():.2f}")
+          f"{roc_auc(scores, labels):.3f} ({per_qtype}); mean P(Yes) correct {scores[labels == 1].mean():.2f}, "
+          f"corrupted {scores[labels == 0].mean():.2f}; mean |P(Yes) gap| within a pair {pair_gap:.3f}")
 
 
 def main() -> None:
