@@ -183,7 +183,7 @@ def run_loop(recipe: LoopRecipe, log: Callable[[str], None] = print) -> dict:
             added = dict(Counter(s["qtype"] for s in new))
             previous = run_dir / "round_0" if r == 1 else run_dir / arm / f"round_{r - 1}"
             init = previous / "ckpt" if recipe.train.warm_start else None
-            training = replay_pool(arm_pool, new, recipe.train.replay, round_seed)  # replay needs warm_start
+            training = replay_pool(arm_pool, new, recipe.train.replay, round_seed)
             evaluation = train_and_evaluate(training, benchmark, folder, recipe.train, recipe.seed, init)
             state[arm] = (arm_pool + new, evaluation)
             rounds.append(_entry(r, arm, evaluation, added))
