@@ -6,11 +6,12 @@ pipeline adds at most ~10% on top of the model. Measured for the packaged image 
 (`embed` op) and a builtin TinyVLM generator (`caption` op). Also prints images/s and texts/s of
 the packaged embedders.
 
-With `--judge`, it also trains a TinyVLM judge on world data (Genixer's judge prompt, "Yes" for the
-true answer, "No" for a corrupted one: another answer of the same question type) and prints the
-ROC AUC of the `judge` op's P(Yes) on held-out correct vs corrupted pairs (goal >= 0.9).
+With `--judge`, it also trains a TinyVLM judge on world data (`synthloop.train.judge`: Genixer's judge
+prompt, "Yes" for the true answer, "No" for a corrupted one, another answer of the same question type)
+and prints the ROC AUC of the `judge` op's P(Yes) on held-out correct vs corrupted pairs (goal >= 0.9),
+overall and per qtype.
 
-    .venv/bin/python benchmarks/model_ops.py [--images 512] [--gen 256] [--judge --judge-n 8000 --budget 300]
+    .venv/bin/python benchmarks/model_ops.py [--images 512] [--gen 256] [--judge --judge-n 40000 --budget 1200]
 """
 
 from __future__ import annotations
@@ -95,28 +96,6 @@ def tiny_generator(folder: Path) -> Path:
     return folder / "ckpt"
 
 
-def corrupted_pairs(samples: list[dict], seed: int) -> list[tuple[dict, int]]:
-    """Each short-answer sample twice: as is (label 1) and with a wrong answer of its qtype (label 0)."""
-    from synthloop.models.ops_support import first_qa
-
-    rng = np.random.default_rng(seed)
-    usable = [s for s in samples if (qa := first_qa(s)) and len(qa[1].split()) <= 3 and len(s["messages"]) == 2]
-    answers: dict[str, list[str]] = {}
-    for s in usable:
-        answers.setdefault(s["qtype"], []).append(s["messages"][1]["content"])
-    pairs = []
-    for s in usable:
-        wrong = sorted(set(answers[s["qtype"]]) - {s["messages"][1]["content"]})
-        if not wrong:
-            continue
-        # Own `scores` dict: the judge op writes its score into it, and a shared one got both pair members
-        # the corrupted sample's score (which made every earlier run's ROC AUC exactly 0.5).
-        bad = {**s, "id": s["id"] + "_bad", "scores": {},
-               "messages": [s["messages"][0], {"role": "assistant", "content": str(rng.choice(wrong))}]}
-        pairs += [(s, 1), (bad, 0)]
-    return pairs
-
-
 def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
     """Probability that a random positive outscores a random negative (ties count half)."""
     from scipy.stats import rankdata
@@ -127,30 +106,20 @@ def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
     return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def judge_auc(root: Path, n: int, budget: float, qtypes: list[str] | None = None) -> None:
-    from synthloop.models.ops_support import first_qa
+def judge_auc(root: Path, n: int, budget: float, layers: int, qtypes: list[str] | None = None) -> None:
     from synthloop.ops.base import Batch
-    from synthloop.ops.filters.judge import JUDGE_PROMPT, Judge
+    from synthloop.ops.filters.judge import Judge
+    from synthloop.train.judge import corrupted_pairs, judge_training_samples
     from synthloop.train.trainer import train
-    from synthloop.world import family_messages, generate
-
-    def judge_sample(sample: dict, label: int) -> dict:
-        question, answer = first_qa(sample)
-        prompt = JUDGE_PROMPT.format(question=question, answer=answer)
-        return {**sample, "task": "judge", "messages": [{"role": "user", "content": f"<image>\n{prompt}"},
-                                                         {"role": "assistant", "content": "Yes" if label else "No"}]}
+    from synthloop.world import generate
 
     mix = {q: 1.0 for q in qtypes} if qtypes else None
-    world = generate(n, mix=mix, seed=0, workers=2, turns=4)
-    first_turns = [{**s, "messages": family_messages(s)} for s in world]
-    # The judge also learns to answer the questions themselves (4-turn conversations about each scene):
-    # a one-token Yes/No loss alone gives too weak a signal to learn what the image shows.
-    training = world + [judge_sample(s, label) for s, label in corrupted_pairs(first_turns, seed=0)]
+    training = judge_training_samples(corrupted_pairs(generate(n, mix=mix, seed=0, workers=2), seed=0))
     start = time.perf_counter()
-    checkpoint = train(training, root / "judge", stage="2", epochs=8, time_budget_s=budget, show_progress=False,
-                       vision="efficientnet-lite0", drop_background=True)
+    checkpoint = train(training, root / "judge", stage="2", epochs=100, time_budget_s=budget, show_progress=False,
+                       vision="efficientnet-lite0", drop_background=True, n_layers=layers)
     record = json.loads((checkpoint / "training.json").read_text())["stages"][-1]
-    print(f"judge: trained on {len(world)} world QA + {len(training) - len(world)} judge samples in "
+    print(f"judge: trained on {len(training)} judge samples from {n} world scenes in "
           f"{time.perf_counter() - start:.0f} s ({record['samples_seen']} samples seen, "
           f"final loss {record['losses'][-1]:.3f})")
     held_out = corrupted_pairs(generate(max(400, n // 10), mix=mix, seed=12345, workers=2), seed=1)
@@ -176,14 +145,15 @@ def main() -> None:
     parser.add_argument("--gen", type=int, default=256)
     parser.add_argument("--judge", action="store_true", help="also train a TinyVLM judge and report its ROC AUC")
     parser.add_argument("--judge-only", action="store_true")
-    parser.add_argument("--judge-n", type=int, default=8000, help="world samples for judge training")
-    parser.add_argument("--budget", type=float, default=300.0, help="judge training seconds")
+    parser.add_argument("--judge-n", type=int, default=40000, help="world scenes for judge training")
+    parser.add_argument("--budget", type=float, default=1200.0, help="judge training seconds")
+    parser.add_argument("--judge-layers", type=int, default=2, help="transformer blocks of the judge")
     parser.add_argument("--judge-qtypes", nargs="*", default=None, help="world qtypes for the judge (default: all)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         if args.judge or args.judge_only:
-            judge_auc(root, args.judge_n, args.budget, args.judge_qtypes)
+            judge_auc(root, args.judge_n, args.budget, args.judge_layers, args.judge_qtypes)
         if args.judge_only:
             return
         pngs = photo_crops(args.images, 224)

@@ -45,11 +45,18 @@ def generate_command(
     noise: float = typer.Option(0.0, min=0.0, max=1.0, help="Fraction of samples given labelled noise."),
     workers: int = typer.Option(1, min=1, help="Processes rendering in parallel (same output)."),
     turns: int = typer.Option(1, min=1, help="Questions per conversation: follow-ups about the same scene."),
+    judge: bool = typer.Option(False, "--judge", help="Write judge training data instead: each short answer as "
+                                                      "it is and swapped for another of its qtype, asked with "
+                                                      "Genixer's judge prompt (Yes/No); train with --stage 2."),
 ) -> None:
     """Render N world samples with questions following --mix and write canonical Parquet to OUT."""
     from synthloop.formats.parquet import write_samples
+    from synthloop.train.judge import corrupted_pairs, judge_training_samples
     from synthloop.world import iter_generate
     from synthloop.world import noise as noise_module
+
+    if judge and (noise > 0 or turns > 1):
+        fail("--judge makes its own wrong answers from single-turn samples: leave out --noise and --turns")
 
     try:
         samples = iter_generate(n, parse_pairs(mix, "--mix", float, "qtype=weight"), seed, image_size,
@@ -57,6 +64,8 @@ def generate_command(
                                 turns=turns)
         if noise > 0:
             samples = noise_module.inject(list(samples), noise, seed)
+        if judge:
+            samples = judge_training_samples(corrupted_pairs(list(samples), seed))
         files = write_samples(samples, out)
     except ValueError as err:
         fail(str(err))

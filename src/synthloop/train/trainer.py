@@ -25,6 +25,7 @@ from tokenizers import Tokenizer
 from synthloop.formats.parquet import read_samples
 from synthloop.train.checkpoint import load_model, save_checkpoint
 from synthloop.train.data import IGNORE, EncodedData, encode_samples, global_batches
+from synthloop.train.judge import JudgeProbes, probe_targets
 from synthloop.train.tinyvlm import TinyVLM, TinyVLMConfig
 from synthloop.train.tokenizer import train_tokenizer
 
@@ -49,6 +50,8 @@ class TrainConfig:
     # conversation, or every "token" as in LLaVA. Per token, long replies (captions, boxes) drown the
     # one-word answers most question types have.
     loss_unit: Literal["sample", "reply", "token"] = "sample"
+    # Weight of the judge probes (`synthloop.train.judge`) on samples that carry judge answers; 0: off.
+    judge_probe_weight: float = 1.0
     num_threads: int = 2
     image_root: str | None = None
 
@@ -118,13 +121,16 @@ def _frozen_features(model: TinyVLM, pixels: torch.Tensor, chunk: int = 256) -> 
 
 def run_stage(model: TinyVLM, data: EncodedData, name: str, trainable: list[str] | None, epochs: int,
               global_batch_size: int, cfg: TrainConfig, rng: np.random.Generator, time_budget_s: float | None,
-              console: Console, show_progress: bool) -> dict:
-    """Train the parameters whose names start with one of `trainable` (None: all unfrozen); a record."""
+              console: Console, show_progress: bool, probes: JudgeProbes | None = None) -> dict:
+    """Train the parameters whose names start with one of `trainable` (None: all unfrozen), and `probes`
+    with them; a record."""
     micro = micro_batching(global_batch_size, cfg.micro_batch_size, len(data))
     for param_name, param in model.named_parameters():
         frozen = model.frozen_vision and param_name.startswith("vision.")
         param.requires_grad_(not frozen and (trainable is None or param_name.startswith(tuple(trainable))))
     params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    if probes is not None:
+        params += [(f"probes.{n}", p) for n, p in probes.named_parameters()]
     optimizer = _optimizer(params, cfg)
     start = time.perf_counter()  # the time budget covers computing frozen image features
     vision_trains = any(p.requires_grad for p in model.vision.parameters())
@@ -156,6 +162,8 @@ def run_stage(model: TinyVLM, data: EncodedData, name: str, trainable: list[str]
                 token_loss = model.token_losses(batch.input_ids, batch.labels, image_features,
                                                 data.cells[batch.image_index])
                 loss = (token_loss / torch.bincount(unit)[unit]).sum() / n_units
+                if probes is not None:
+                    loss = loss + probes.loss(batch) / n_units
                 loss.backward()
                 step_loss += float(loss.detach())
                 seen += batch.size
@@ -263,8 +271,13 @@ def train(samples: list[dict] | str | Path, out: str | Path, stage: Stage = "bot
                                 show_progress))
     if stage in ("2", "both"):
         data = encode_samples(samples, **encode)
+        targets = probe_targets(samples, data, tokenizer)
+        use_probes = cfg.judge_probe_weight > 0 and bool((targets[:, 0] != IGNORE).any())
+        probes = JudgeProbes(model, targets, cfg.judge_probe_weight) if use_probes else None
         stages.append(run_stage(model, data, "2", None, epochs, global_batch_size, cfg, rng, remaining(), console,
-                                show_progress))
+                                show_progress, probes))
+        if probes is not None:
+            probes.close()
     for record in stages:
         if record["skipped"]:
             first_id, reason = record["skipped"][0]
