@@ -39,7 +39,7 @@ def corrupted_pairs(samples: list[dict], seed: int, max_words: int = 3) -> list[
     pairs = []
     for s in usable:
         wrong = sorted(answers[s["qtype"]] - {s["messages"][1]["content"]})
-        if wrong:
+        if wrong:  # each member gets its own `scores`: the judge op writes its score there
             bad = {**s, "id": s["id"] + "_bad", "scores": {},
                    "messages": [s["messages"][0], {"role": "assistant", "content": str(rng.choice(wrong))}]}
             pairs += [({**s, "scores": {}}, 1), (bad, 0)]

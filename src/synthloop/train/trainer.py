@@ -51,6 +51,7 @@ class TrainConfig:
     # one-word answers most question types have.
     loss_unit: Literal["sample", "reply", "token"] = "sample"
     # Weight of the judge probes (`synthloop.train.judge`) on samples that carry judge answers; 0: off.
+    # A stage's recorded losses include the probes' share.
     judge_probe_weight: float = 1.0
     num_threads: int = 2
     image_root: str | None = None
