@@ -275,10 +275,12 @@ def train(samples: list[dict] | str | Path, out: str | Path, stage: Stage = "bot
         targets = probe_targets(samples, data, tokenizer)
         use_probes = cfg.judge_probe_weight > 0 and bool((targets[:, 0] != IGNORE).any())
         probes = JudgeProbes(model, targets, cfg.judge_probe_weight) if use_probes else None
-        stages.append(run_stage(model, data, "2", None, epochs, global_batch_size, cfg, rng, remaining(), console,
-                                show_progress, probes))
-        if probes is not None:
-            probes.close()
+        try:
+            stages.append(run_stage(model, data, "2", None, epochs, global_batch_size, cfg, rng, remaining(), console,
+                                    show_progress, probes))
+        finally:  # the model leaves without the probes' hook, even when training fails
+            if probes is not None:
+                probes.close()
     for record in stages:
         if record["skipped"]:
             first_id, reason = record["skipped"][0]
