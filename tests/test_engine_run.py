@@ -7,8 +7,10 @@ import test_engine_fixtures  # noqa: F401  (registers the t_ ops)
 import synthloop.ops.base
 from synthloop.engine import Recipe, RecipeError, RunDirError, run
 from synthloop.engine.keys import candidate_table
+from synthloop.engine.worker import _batches
 from synthloop.engine.plan import decode_mode, decode_side, plan_stages
 from synthloop.formats.parquet import read_samples
+from synthloop.images import ImageError
 from synthloop.ops import op_class
 from synthloop.sample import new_sample
 from test_engine_fixtures import jpeg, noisy_samples, recipe_dict, write_dataset
@@ -144,6 +146,25 @@ def test_images_read_opened_and_decoded_once_for_all_ops(tmp_path, monkeypatch):
     assert len(reads) == 20 and len(opens) == 20  # one header parse serves image_size and the decode
     # samples 3 and 13 are cut before their scan starts: their header fails, so they are never decoded
     assert len(decodes) == 18 and set(decodes) == {(32, "RGB")}  # the largest thumbnail any op asked for
+
+
+def test_prefetched_batches_come_in_order_already_decoded(monkeypatch):
+    decodes = []
+    real_decode = synthloop.ops.base.decode_opened
+    monkeypatch.setattr(synthloop.ops.base, "decode_opened", lambda img, side, mode: decodes.append(1) or
+                        real_decode(img, side, mode))
+    samples = [new_sample(f"p{i}", [{"role": "user", "content": "<image>\nq"}], [{"bytes": jpeg((i, 9, 9)),
+                                                                                  "path": None}]) for i in range(10)]
+    samples[5]["images"][0]["bytes"] = jpeg((5, 9, 9))[:300]  # cut in its header: never decoded, its error kept
+    batches = list(_batches(samples, 4, None, "RGB", prefetch=True))
+    assert [[s["id"] for s in b.samples] for b in batches] == [["p0", "p1", "p2", "p3"], ["p4", "p5", "p6", "p7"],
+                                                               ["p8", "p9"]]
+    assert len(decodes) == 9
+    assert [b.image(i).size for b in batches for i in range(len(b)) if b.samples[i]["id"] != "p5"] == [(48, 40)] * 9
+    with pytest.raises(ImageError, match="cannot read image header"):
+        batches[1].image(1)
+    assert len(decodes) == 9  # nothing decoded twice
+    assert not any(b._loaded for b in _batches(samples, 4, None, "RGB", prefetch=False))
 
 
 def test_workers_of_each_run_see_its_own_environment(tmp_path):

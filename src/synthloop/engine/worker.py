@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,8 +102,7 @@ def process_shard(task: ShardTask) -> dict[str, Any]:
     side, mode = decode_side(stage_ops), decode_mode(stage_ops)
     kept: list[dict] = []
     keys: dict[int, list] = {i: [] for i in stage.global_ops}
-    for start in range(0, len(samples), _state.batch_size):
-        batch = Batch(samples[start:start + _state.batch_size], None, side, mode)
+    for batch in _batches(samples, _state.batch_size, side, mode, prefetch=_reads_pixels_first(stage_ops)):
         for op_index in stage.sample_ops:
             batch = _apply(op_index, ops[op_index], batch, shard)
         for op_index in stage.global_ops:
@@ -126,6 +127,30 @@ def process_shard(task: ShardTask) -> dict[str, Any]:
     result = {"shard": j, "read": read, "kept": len(kept), "ops": shard.counts}
     write_json(rundir.done_marker(stage.index, j), result)
     return result
+
+
+def _reads_pixels_first(ops: list[Op]) -> bool:
+    return bool(ops) and ops[0].pixels is not None
+
+
+def _batches(samples: list[dict], size: int, side: int | None, mode: str, prefetch: bool) -> Iterator[Batch]:
+    """The shard's batches in order. With `prefetch` (the stage's first op reads every sample's
+    pixels), a thread decodes the next batch's images while the ops work on this one: Pillow
+    releases the GIL while it decodes, so decoding hides behind a model's compute."""
+    batches = (Batch(samples[start:start + size], None, side, mode) for start in range(0, len(samples), size))
+    if not prefetch:
+        yield from batches
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="decode") as decoder:
+        ready = None
+        for batch in batches:
+            decoding = decoder.submit(batch.decode_all)
+            if ready is not None:
+                yield ready
+            decoding.result()
+            ready = batch
+        if ready is not None:
+            yield ready
 
 
 def _validated(items: list[dict | InputReject], validated: bool, shard: _Shard) -> list[dict]:

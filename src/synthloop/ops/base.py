@@ -16,6 +16,7 @@ Every op works on a `Batch`, which decodes pixels once for all image ops of a ba
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -120,6 +121,13 @@ class Batch:
 
     def images(self, i: int) -> list[Image.Image]:
         return [self.image(i, j) for j in range(len(self.samples[i]["images"]))]
+
+    def decode_all(self) -> None:
+        """Decode every image now (an unreadable one keeps its error for the op that asks for it)."""
+        for i, sample in enumerate(self.samples):
+            for j in range(len(sample["images"])):
+                with suppress(ImageError):
+                    self.image(i, j)
 
     def narrow(self, samples: list[dict], origins: list[int]) -> Batch:
         """A batch of `samples` (what an op kept or produced) that reuses what this batch already read
