@@ -55,6 +55,7 @@ def main() -> None:
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="TinyVLM/TrainConfig overrides")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    torch.use_deterministic_algorithms(True)  # as the trainer runs
     torch.manual_seed(0)
     model_cfg, _ = split_overrides({k: json.loads(v) for k, v in (s.split("=", 1) for s in args.set)})
 
