@@ -47,6 +47,9 @@ class ModelCache:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
+            # No fsync per batch's commit: a killed run keeps every committed batch; only an OS crash
+            # may lose the last few, which a resumed run recomputes.
+            self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("CREATE TABLE IF NOT EXISTS outputs (key TEXT PRIMARY KEY, value BLOB NOT NULL)")
         return self._db
 
