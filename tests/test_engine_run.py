@@ -4,6 +4,8 @@ import pyarrow.parquet as pq
 import pytest
 import test_engine_fixtures  # noqa: F401  (registers the t_ ops)
 
+import synthloop.engine.executor
+import synthloop.engine.worker
 import synthloop.ops.base
 from synthloop.engine import Recipe, RecipeError, RunDirError, run
 from synthloop.engine.keys import candidate_table
@@ -165,6 +167,13 @@ def test_prefetched_batches_come_in_order_already_decoded(monkeypatch):
         batches[1].image(1)
     assert len(decodes) == 9  # nothing decoded twice
     assert not any(b._loaded for b in _batches(samples, 4, None, "RGB", prefetch=False))
+
+
+@pytest.mark.parametrize(("cores", "decode_ahead"), [(1, False), (2, True)])
+def test_decoding_ahead_only_with_a_core_to_spare(tmp_path, monkeypatch, cores, decode_ahead):
+    monkeypatch.setattr(synthloop.engine.executor, "_usable_cores", lambda: cores)
+    curate(tmp_path, [{"image_decodable": {}}], n=10, workers=1)
+    assert synthloop.engine.worker._state.decode_ahead is decode_ahead
 
 
 def test_workers_of_each_run_see_its_own_environment(tmp_path):

@@ -138,11 +138,14 @@ class _Pool:
     def __init__(self, workers: int, ops: list[Op], rundir: RunDir, batch_size: int):
         self.workers = workers
         self.executor: ProcessPoolExecutor | None = None
+        # A decode thread only pays where a core is left over; with a worker per core it just contends.
+        decode_ahead = max(workers, 1) < _usable_cores()
         if workers > 1:
             self.executor = ProcessPoolExecutor(workers, mp_context=_worker_context(ops), initializer=init_worker,
-                                                initargs=(ops, rundir, batch_size, True, dict(os.environ)))
+                                                initargs=(ops, rundir, batch_size, decode_ahead, True,
+                                                          dict(os.environ)))
         else:
-            init_worker(ops, rundir, batch_size)
+            init_worker(ops, rundir, batch_size, decode_ahead)
 
     def map_unordered(self, tasks: Iterable[ShardTask]) -> Iterator[dict[str, Any]]:
         if self.executor is None:
@@ -164,6 +167,10 @@ class _Pool:
     def __exit__(self, *exc: object) -> None:
         if self.executor is not None:
             self.executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _usable_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _worker_context(ops: list[Op]) -> BaseContext:

@@ -38,19 +38,20 @@ class WorkerState:
     ops: list[Op]
     rundir: RunDir
     batch_size: int
+    decode_ahead: bool  # decode the next batch on a thread, in stages that start with a pixel op
     ready: set[int]  # ops whose setup() ran in this process
 
 
 _state: WorkerState | None = None
 
 
-def init_worker(ops: list[Op], rundir: RunDir, batch_size: int, watch_parent: bool = False,
-                environ: dict[str, str] | None = None) -> None:
+def init_worker(ops: list[Op], rundir: RunDir, batch_size: int, decode_ahead: bool = False,
+                watch_parent: bool = False, environ: dict[str, str] | None = None) -> None:
     """Set up this process for `process_shard`. A pool worker gets the run's environment in
     `environ`: it forks from a fork server started by an earlier run, whose environment may differ
     (the model cache folder, for one)."""
     global _state
-    _state = WorkerState(ops, rundir, batch_size, set())
+    _state = WorkerState(ops, rundir, batch_size, decode_ahead, set())
     if environ is not None:
         os.environ.clear()
         os.environ.update(environ)
@@ -102,7 +103,8 @@ def process_shard(task: ShardTask) -> dict[str, Any]:
     side, mode = decode_side(stage_ops), decode_mode(stage_ops)
     kept: list[dict] = []
     keys: dict[int, list] = {i: [] for i in stage.global_ops}
-    for batch in _batches(samples, _state.batch_size, side, mode, prefetch=_reads_pixels_first(stage_ops)):
+    prefetch = _state.decode_ahead and _reads_pixels_first(stage_ops)
+    for batch in _batches(samples, _state.batch_size, side, mode, prefetch):
         for op_index in stage.sample_ops:
             batch = _apply(op_index, ops[op_index], batch, shard)
         for op_index in stage.global_ops:
@@ -135,8 +137,8 @@ def _reads_pixels_first(ops: list[Op]) -> bool:
 
 def _batches(samples: list[dict], size: int, side: int | None, mode: str, prefetch: bool) -> Iterator[Batch]:
     """The shard's batches in order. With `prefetch` (the stage's first op reads every sample's
-    pixels), a thread decodes the next batch's images while the ops work on this one: Pillow
-    releases the GIL while it decodes, so decoding hides behind a model's compute."""
+    pixels, and a core is left over), a thread decodes the next batch's images while the ops work
+    on this one: Pillow releases the GIL while it decodes, so decoding hides behind a model's compute."""
     batches = (Batch(samples[start:start + size], None, side, mode) for start in range(0, len(samples), size))
     if not prefetch:
         yield from batches
