@@ -9,8 +9,8 @@ import synthloop.engine.worker
 import synthloop.ops.base
 from synthloop.engine import Recipe, RecipeError, RunDirError, run
 from synthloop.engine.keys import candidate_table
-from synthloop.engine.worker import _batches
 from synthloop.engine.plan import decode_mode, decode_side, plan_stages
+from synthloop.engine.worker import _batches
 from synthloop.formats.parquet import read_samples
 from synthloop.images import ImageError
 from synthloop.ops import op_class

@@ -103,7 +103,7 @@ def process_shard(task: ShardTask) -> dict[str, Any]:
     side, mode = decode_side(stage_ops), decode_mode(stage_ops)
     kept: list[dict] = []
     keys: dict[int, list] = {i: [] for i in stage.global_ops}
-    prefetch = _state.decode_ahead and _reads_pixels_first(stage_ops)
+    prefetch = _state.decode_ahead and bool(stage_ops) and stage_ops[0].pixels is not None
     for batch in _batches(samples, _state.batch_size, side, mode, prefetch):
         for op_index in stage.sample_ops:
             batch = _apply(op_index, ops[op_index], batch, shard)
@@ -129,10 +129,6 @@ def process_shard(task: ShardTask) -> dict[str, Any]:
     result = {"shard": j, "read": read, "kept": len(kept), "ops": shard.counts}
     write_json(rundir.done_marker(stage.index, j), result)
     return result
-
-
-def _reads_pixels_first(ops: list[Op]) -> bool:
-    return bool(ops) and ops[0].pixels is not None
 
 
 def _batches(samples: list[dict], size: int, side: int | None, mode: str, prefetch: bool) -> Iterator[Batch]:
