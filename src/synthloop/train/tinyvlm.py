@@ -170,6 +170,28 @@ def prefix_lm_mask(input_ids: torch.Tensor) -> torch.Tensor:
     return (causal | (same_turn & in_prefix_turn[:, :, None]))[:, None]
 
 
+class SiluGate(torch.autograd.Function):
+    """silu(gate) * up for `gate_up` = [gate | up] on the last axis. The backward writes both halves of
+    the gradient into one buffer: autograd's own (through `chunk`) builds them apart and concatenates,
+    a pass over the widest activation that cost about a tenth of the MLP's time."""
+
+    @staticmethod
+    def forward(ctx, gate_up: torch.Tensor) -> torch.Tensor:
+        gate, up = gate_up.chunk(2, dim=-1)
+        silu = F.silu(gate)
+        ctx.save_for_backward(gate, up, silu)
+        return silu * up
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        gate, up, silu = ctx.saved_tensors
+        grad_gate_up = grad.new_empty((*gate.shape[:-1], 2 * gate.shape[-1]))
+        grad_gate, grad_up = grad_gate_up.chunk(2, dim=-1)
+        torch.mul(grad, silu, out=grad_up)
+        torch.ops.aten.silu_backward.grad_input(grad * up, gate, grad_input=grad_gate)
+        return grad_gate_up
+
+
 class SwiGLU(nn.Module):
     """silu(x W_gate) * (x W_up), then W_down: the gate multiplies two views of the input, so a
     conjunction (this cell is red AND the question asks for red) is one product away."""
@@ -180,8 +202,7 @@ class SwiGLU(nn.Module):
         self.down = nn.Linear(hidden, d)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        gate, up = self.gate_up(x).chunk(2, dim=-1)
-        return self.down(F.silu(gate) * up)
+        return self.down(SiluGate.apply(self.gate_up(x)))
 
 
 class Block(nn.Module):
