@@ -42,3 +42,15 @@ def test_train_command_reports_bad_input_in_one_line(tmp_path):
         lines = result.output.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], result.output
     assert not (tmp_path / "ck").exists()
+
+
+def test_train_command_sets_the_width_and_the_grounding_probes(tmp_path):
+    from synthloop.world import generate
+
+    write_samples(generate(8, mix={"color": 1.0}, seed=1, image_size=32), tmp_path / "data")
+    result = runner.invoke(app, ["train", str(tmp_path / "data"), "--out", str(tmp_path / "ck"), "--stage", "2",
+                                 "--global-batch-size", "4", "--d-model", "32", "--grounding", "0.5"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "ck" / "config.json").read_text())["model"]["d_model"] == 32
+    record = json.loads((tmp_path / "ck" / "training.json").read_text())
+    assert record["train_config"]["grounding_weight"] == 0.5

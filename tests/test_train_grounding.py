@@ -81,15 +81,17 @@ def test_probe_loss_is_the_per_sample_mean_over_labelled_image_tokens(world):
     assert model.projector[0].weight.grad.abs().sum() > 0  # the probes shape the image tokens
     probes.close()
     assert not model.blocks[0]._forward_hooks
+    with pytest.raises(ValueError, match="grounding_layer 2: the model has 2 blocks"):
+        GroundingProbes(model, targets, data.cells, layer=2)
 
 
 def test_training_with_grounding_changes_the_model_and_saves_no_probe_weights(tmp_path):
     samples = generate(24, mix={"color": 1.0, "shape": 1.0}, seed=2, image_size=32)
     common = {"stage": "2", "global_batch_size": 8, "seed": 1, "show_progress": False, "max_seq_len": 96,
               "vocab_size": 400, **TINY}
-    grounded = train(samples, tmp_path / "a", **common)
-    again = train(samples, tmp_path / "b", **common)
-    plain = train(samples, tmp_path / "c", grounding_weight=0.0, **common)
+    grounded = train(samples, tmp_path / "a", grounding_weight=1.0, **common)
+    again = train(samples, tmp_path / "b", grounding_weight=1.0, **common)
+    plain = train(samples, tmp_path / "c", **common)  # off by default
     weights, repeat, without = (load_file(c / "model.safetensors") for c in (grounded, again, plain))
     assert weights.keys() == without.keys() and not any(k.startswith("probes") for k in weights)
     assert all(torch.equal(weights[k], repeat[k]) for k in weights)  # deterministic with the probes on

@@ -63,12 +63,14 @@ def grounding_targets(samples: list[dict], data: EncodedData, tokenizer: Tokeniz
 
 
 class GroundingProbes(nn.Module):
-    """One linear probe per attribute on the image tokens' hidden states after the first block. Reads the
-    activation that the model's forward pass leaves behind."""
+    """One linear probe per attribute on the image tokens' hidden states after block `layer` (the first by
+    default). Reads the activation that the model's forward pass leaves behind."""
 
     def __init__(self, model: TinyVLM, targets: torch.Tensor, cells: torch.Tensor, weight: float = 1.0,
                  layer: int = 0):
         super().__init__()
+        if not -len(model.blocks) <= layer < len(model.blocks):
+            raise ValueError(f"grounding_layer {layer}: the model has {len(model.blocks)} blocks")
         d = model.cfg.d_model
         self.heads = nn.ModuleList(nn.Linear(d, d) for _ in range(targets.shape[-1]))
         self.model, self.targets, self.cells, self.weight = [model], targets, cells, weight  # a list: not a submodule
