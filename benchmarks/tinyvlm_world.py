@@ -24,10 +24,10 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from synthloop.evaluate.runner import evaluate, majority_baseline  # noqa: E402
-from synthloop.train.checkpoint import load_checkpoint  # noqa: E402
-from synthloop.train.trainer import train  # noqa: E402
-from synthloop.world import benchmark, family_messages, generate  # noqa: E402
+from synthloop.evaluate.runner import evaluate, majority_baseline
+from synthloop.train.checkpoint import load_checkpoint
+from synthloop.train.trainer import train
+from synthloop.world import benchmark, family_messages, generate
 
 
 def main() -> None:
@@ -68,7 +68,7 @@ def main() -> None:
     results = evaluate(load_checkpoint(checkpoint), bench, args.out / "eval", max_new_tokens=24)
     print(f"evaluation: {time.perf_counter() - start:.1f} s")
     baseline = majority_baseline([{**s, "messages": family_messages(s)} for s in samples], bench)
-    print(f"\n| qtype | TinyVLM | majority answer | n |\n|---|---|---|---|")
+    print("\n| qtype | TinyVLM | majority answer | n |\n|---|---|---|---|")
     counts = {q: sum(s["qtype"] == q for s in bench) for q in results["per_qtype"]}
     for qtype, accuracy in results["per_qtype"].items():
         print(f"| {qtype} | {accuracy:.3f} | {baseline['per_qtype'].get(qtype, 0.0):.3f} | {counts[qtype]} |")
