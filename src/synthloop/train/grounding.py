@@ -12,6 +12,8 @@ token's grid cell. The probes train beside the model and are not saved.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from tokenizers import Tokenizer
@@ -19,7 +21,7 @@ from torch import nn
 
 from synthloop.train.data import IGNORE, Batch, EncodedData
 from synthloop.train.tinyvlm import TinyVLM
-from synthloop.train.tokenizer import IMAGE
+from synthloop.train.tokenizer import IMAGE, first_word_token
 
 MIN_CELL_COVER = 0.25  # an object names a cell when its box covers at least this share of the cell
 
@@ -47,7 +49,7 @@ def grounding_targets(samples: list[dict], data: EncodedData, tokenizer: Tokeniz
     attribute, or the image's sample has no `meta["objects"]` (only single-image samples have them)."""
     targets = torch.full((len(data.pixels), grid * grid, len(attributes)), IGNORE, dtype=torch.long)
     by_id = {s["id"]: s for s in samples}
-    first_token: dict[str, int] = {}
+    token = functools.cache(lambda word: first_word_token(tokenizer, word))  # a few words, many cells
     for sample_id, images in zip(data.sample_ids, data.image_index, strict=True):
         objects = by_id[sample_id].get("meta", {}).get("objects")
         if len(images) != 1 or not objects:
@@ -56,9 +58,7 @@ def grounding_targets(samples: list[dict], data: EncodedData, tokenizer: Tokeniz
             for k, attribute in enumerate(attributes):
                 word = objects[owner].get(attribute) if owner >= 0 else None
                 if word:
-                    if word not in first_token:
-                        first_token[word] = tokenizer.encode(" " + word, add_special_tokens=False).ids[0]
-                    targets[images[0], cell, k] = first_token[word]
+                    targets[images[0], cell, k] = token(word)
     return targets
 
 

@@ -23,7 +23,7 @@ from synthloop.ops.filters.judge import JUDGE_PROMPT
 from synthloop.sample import IMAGE_TOKEN, derive_id
 from synthloop.train.data import IGNORE, Batch, EncodedData
 from synthloop.train.tinyvlm import TinyVLM
-from synthloop.train.tokenizer import ASSISTANT
+from synthloop.train.tokenizer import ASSISTANT, first_word_token
 
 JUDGE_ANSWERS = "judge_answers"  # meta of a judge sample: {"stated": answer in the prompt, "correct": true one}
 
@@ -71,8 +71,7 @@ def probe_targets(samples: list[dict], data: EncodedData, tokenizer: Tokenizer) 
     for row, sample_id in enumerate(data.sample_ids):
         answers = meta[sample_id]
         if answers:
-            targets[row] = torch.tensor([tokenizer.encode(" " + answers[key].strip(), add_special_tokens=False).ids[0]
-                                         for key in ("correct", "stated")])
+            targets[row] = torch.tensor([first_word_token(tokenizer, answers[key]) for key in ("correct", "stated")])
     return targets
 
 

@@ -46,3 +46,9 @@ def load_tokenizer(folder: Path) -> Tokenizer:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no tokenizer.json in checkpoint")
     return Tokenizer.from_file(str(path))
+
+
+def first_word_token(tokenizer: Tokenizer, word: str) -> int:
+    """The id of the first token of `word` as it follows a space (how a reply's words are encoded): the
+    target of a probe that must name the word."""
+    return tokenizer.encode(" " + word.strip(), add_special_tokens=False).ids[0]
