@@ -8,10 +8,10 @@ majority-answer baseline from the training data is printed beside it. Training s
 `--turns`-turn conversations (the family's question and follow-ups about the same scene, as
 LLaVA-1.5 merges the questions of one image); benchmark samples are single questions. The model is
 TinyVLM with the frozen EfficientNet-Lite0 encoder, image tokens for the non-background cells only,
-width 192 and the grounding probes (world samples carry their objects' boxes), unless `--set` says
-otherwise (e.g. `--set vision=\"conv\" drop_background=false d_model=128 grounding_weight=0`). At width
-128 the model sees 1.7x the samples in the budget, but whether colour and shape questions get past
-guessing then depends on the seed.
+width 192, the grounding probes and the referent attention loss (world samples carry their objects'
+boxes), unless `--set` says otherwise (e.g. `--set vision=\"conv\" drop_background=false d_model=128
+grounding_weight=0 referent_weight=0`). At width 128 the model sees 1.7x the samples in the budget, but
+whether colour and shape questions get past guessing then depends on the seed.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ def main() -> None:
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="TinyVLM/TrainConfig overrides")
     args = parser.parse_args()
     overrides = {"vision": "efficientnet-lite0", "drop_background": True, "d_model": 192, "grounding_weight": 1.0,
+                 "referent_weight": 1.0,
                  **{k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}}
 
     start = time.perf_counter()
