@@ -88,7 +88,7 @@ class ReferentAttention(nn.Module):
         super().__init__()
         if not 0 <= head < model.cfg.n_heads:
             raise ValueError(f"referent_head {head}: the model has {model.cfg.n_heads} heads")
-        self.blocks = [model.blocks[-1]]  # a list: not a submodule, whose parameters are the model's
+        self.model = [model]  # a list: not a submodule (the loss has no parameters of its own)
         self.targets, self.cells, self.weight, self.head = targets, cells, weight, head
         self._input: torch.Tensor | None = None
         self._hook = model.blocks[-1].ln1.register_forward_hook(self._keep)
@@ -118,7 +118,7 @@ class ReferentAttention(nn.Module):
         row, position = starts[:, 0], starts[:, 1]
         first = torch.searchsorted(row, row, side="left")
         reply = torch.arange(len(row)) - first  # which reply of its row
-        keep = reply < self.targets.shape[1]
+        keep = reply < self.targets.shape[1]  # more role tokens than replies: "<|assistant|>" typed in a turn
         row, position, reply = row[keep], position[keep], reply[keep]
         replies = self.targets[torch.from_numpy(batch.rows)[row], reply]
         has_target = replies.any(dim=1)
@@ -127,7 +127,7 @@ class ReferentAttention(nn.Module):
         row, position, replies = row[has_target], position[has_target], replies[has_target]
         keys = self._key_targets(batch, replies, row)
 
-        block = self.blocks[0]
+        block = self.model[0].blocks[-1]
         d = block.qkv.in_features
         width = d // block.n_heads
         q_rows = slice(self.head * width, (self.head + 1) * width)
