@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from tokenizers import Tokenizer
 from torch import nn
 
+from synthloop.train.activations import KeptActivation
 from synthloop.train.data import IGNORE, Batch, EncodedData
 from synthloop.train.tinyvlm import TinyVLM
 from synthloop.train.tokenizer import IMAGE, first_word_token
@@ -74,25 +75,21 @@ class GroundingProbes(nn.Module):
         d = model.cfg.d_model
         self.heads = nn.ModuleList(nn.Linear(d, d) for _ in range(targets.shape[-1]))
         self.model, self.targets, self.cells, self.weight = [model], targets, cells, weight  # a list: not a submodule
-        self._hidden: torch.Tensor | None = None
-        self._hook = model.blocks[layer].register_forward_hook(self._keep)
-
-    def _keep(self, _module: nn.Module, _args: tuple, output: tuple[torch.Tensor, object]) -> None:
-        self._hidden = output[0]
+        self.hidden = KeptActivation(model.blocks[layer])
 
     def close(self) -> None:
-        self._hook.remove()
+        self.hidden.close()
 
     def loss(self, batch: Batch) -> torch.Tensor:
         """Probe cross-entropy averaged over each sample's labelled image tokens and attributes, summed
         over the batch's samples, times `weight`; call right after the model's forward pass over `batch`."""
         images = batch.image_index
         targets = self.targets[images][self.cells[images]]  # (n_image_tokens, n_attributes), in token order
-        if self._hidden is None or not bool((targets != IGNORE).any()):
+        if self.hidden.value is None or not bool((targets != IGNORE).any()):
             return torch.zeros(())
         slots = batch.input_ids == IMAGE
         keep = (targets != IGNORE).any(dim=1)
-        hidden, targets, row = self._hidden[slots][keep], targets[keep], slots.nonzero()[keep, 0]
+        hidden, targets, row = self.hidden.value[slots][keep], targets[keep], slots.nonzero()[keep, 0]
         model = self.model[0]
         losses = torch.stack([F.cross_entropy(model.logits(head(hidden)).float(), targets[:, k], reduction="none")
                               for k, head in enumerate(self.heads)], dim=1)  # IGNORE targets give 0

@@ -21,6 +21,7 @@ from torch import nn
 from synthloop.models.ops_support import first_qa
 from synthloop.ops.filters.judge import JUDGE_PROMPT
 from synthloop.sample import IMAGE_TOKEN, derive_id
+from synthloop.train.activations import KeptActivation
 from synthloop.train.data import IGNORE, Batch, EncodedData
 from synthloop.train.tinyvlm import TinyVLM
 from synthloop.train.tokenizer import ASSISTANT, first_word_token
@@ -84,25 +85,21 @@ class JudgeProbes(nn.Module):
         d = model.cfg.d_model
         self.heads = nn.ModuleList([nn.Linear(d, d), nn.Linear(d, d)])
         self.model, self.targets, self.weight = [model], targets, weight  # a list: not a submodule
-        self._mlp_input: torch.Tensor | None = None
-        self._hook = model.blocks[-1].ln2.register_forward_hook(self._keep)
-
-    def _keep(self, _module: nn.Module, _args: tuple, output: torch.Tensor) -> None:
-        self._mlp_input = output
+        self.mlp_input = KeptActivation(model.blocks[-1].ln2)
 
     def close(self) -> None:
-        self._hook.remove()
+        self.mlp_input.close()
 
     def loss(self, batch: Batch) -> torch.Tensor:
         """Summed probe cross-entropy over the batch's judge samples (zero without any), times `weight`;
         call right after the model's forward pass over `batch`."""
         targets = self.targets[torch.from_numpy(batch.rows)]
         rows = (targets[:, 0] != IGNORE).nonzero()[:, 0]
-        if self._mlp_input is None or not len(rows):
+        if self.mlp_input.value is None or not len(rows):
             return torch.zeros(())
         is_reply_start = batch.input_ids[rows] == ASSISTANT
         last = batch.input_ids.shape[1] - 1 - is_reply_start.flip(1).int().argmax(1)  # the last <|assistant|>
-        features = self._mlp_input[rows, last]
+        features = self.mlp_input.value[rows, last]
         model = self.model[0]
         losses = [F.cross_entropy(model.logits(head(features)).float(), targets[rows, k], reduction="sum")
                   for k, head in enumerate(self.heads)]

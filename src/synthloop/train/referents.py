@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from synthloop.train.activations import KeptActivation
 from synthloop.train.data import Batch, EncodedData
 from synthloop.train.grounding import cell_objects
 from synthloop.train.tinyvlm import TinyVLM
@@ -90,14 +91,10 @@ class ReferentAttention(nn.Module):
             raise ValueError(f"referent_head {head}: the model has {model.cfg.n_heads} heads")
         self.model = [model]  # a list: not a submodule (the loss has no parameters of its own)
         self.targets, self.cells, self.weight, self.head = targets, cells, weight, head
-        self._input: torch.Tensor | None = None
-        self._hook = model.blocks[-1].ln1.register_forward_hook(self._keep)
-
-    def _keep(self, _module: nn.Module, _args: tuple, output: torch.Tensor) -> None:
-        self._input = output
+        self.attention_input = KeptActivation(model.blocks[-1].ln1)
 
     def close(self) -> None:
-        self._hook.remove()
+        self.attention_input.close()
 
     def _key_targets(self, batch: Batch, replies: torch.Tensor, reply_rows: torch.Tensor) -> torch.Tensor:
         """(n_replies, T) bool: the positions each reply's head should look at."""
@@ -113,7 +110,7 @@ class ReferentAttention(nn.Module):
         """-log(attention mass on the targets) averaged over each sample's targeted replies, summed over the
         batch's samples, times `weight`; call right after the model's forward pass over `batch`."""
         starts = (batch.input_ids == ASSISTANT).nonzero()  # (row, position), row-major
-        if self._input is None or not len(starts) or not self.targets.shape[1]:
+        if self.attention_input.value is None or not len(starts) or not self.targets.shape[1]:
             return torch.zeros(())
         row, position = starts[:, 0], starts[:, 1]
         first = torch.searchsorted(row, row, side="left")
@@ -132,9 +129,9 @@ class ReferentAttention(nn.Module):
         width = d // block.n_heads
         q_rows = slice(self.head * width, (self.head + 1) * width)
         k_rows = slice(d + self.head * width, d + (self.head + 1) * width)
-        weight, bias = block.qkv.weight, block.qkv.bias
-        query = F.linear(self._input[row, position], weight[q_rows], bias[q_rows])  # (n, width)
-        key = F.linear(self._input[row], weight[k_rows], bias[k_rows])  # (n, T, width)
+        weight, bias, hidden = block.qkv.weight, block.qkv.bias, self.attention_input.value
+        query = F.linear(hidden[row, position], weight[q_rows], bias[q_rows])  # (n, width)
+        key = F.linear(hidden[row], weight[k_rows], bias[k_rows])  # (n, T, width)
         scores = torch.einsum("nw,ntw->nt", query, key) / math.sqrt(width)
         causal = torch.arange(batch.input_ids.shape[1])[None, :] <= position[:, None]
         log_attention = scores.masked_fill(~causal, float("-inf")).float().log_softmax(dim=1)
