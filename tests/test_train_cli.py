@@ -44,15 +44,16 @@ def test_train_command_reports_bad_input_in_one_line(tmp_path):
     assert not (tmp_path / "ck").exists()
 
 
-def test_train_command_sets_the_width_the_grounding_probes_and_the_referent_loss(tmp_path):
+def test_train_command_sets_the_width_positions_grounding_probes_and_referent_loss(tmp_path):
     from synthloop.world import generate
 
     write_samples(generate(8, mix={"color": 1.0}, seed=1, image_size=32), tmp_path / "data")
     result = runner.invoke(app, ["train", str(tmp_path / "data"), "--out", str(tmp_path / "ck"), "--stage", "2",
                                  "--global-batch-size", "4", "--d-model", "32", "--grounding", "0.5",
-                                 "--referents", "2"])
+                                 "--referents", "2", "--image-positions", "0.5"])
     assert result.exit_code == 0, result.output
-    assert json.loads((tmp_path / "ck" / "config.json").read_text())["model"]["d_model"] == 32
+    model = json.loads((tmp_path / "ck" / "config.json").read_text())["model"]
+    assert model["d_model"] == 32 and model["image_pos_scale"] == 0.5
     record = json.loads((tmp_path / "ck" / "training.json").read_text())
     assert record["train_config"]["grounding_weight"] == 0.5
     assert record["train_config"]["referent_weight"] == 2.0

@@ -23,16 +23,18 @@ SCENE = [{"color": "red", "shape": "circle", "box": [0.0, 0.0, 0.5, 0.5]},  # ce
 
 
 @pytest.mark.parametrize(("question", "cells"), [
-    ("Is there a red circle in the image?", [0, 1, 4, 5]),
-    ("How many circles are there?", [0, 1, 4, 5, 10, 11]),  # plural, two referents
-    ("What colour is the blue object?", [10, 11]),
-    ("Is there a blue cross?", []),  # named, absent: the sink
-    ("Is there a red cross?", None),  # present but owns no cell
-    ("How many shapes are there?", None),  # names no attribute
-    ("Is the red circle left of the blue cross?", None),  # two colours
-    ("Do you see anything purple?", None),  # not a colour of the vocabulary
+    ("Is there a red circle in the image?", [[0, 1, 4, 5]]),
+    ("How many circles are there?", [[0, 1, 4, 5, 10, 11]]),  # plural, two referents
+    ("What colour is the blue object?", [[10, 11]]),
+    ("Is there a blue cross?", [[]]),  # named, absent: the sink
+    ("Is there a red cross?", [None]),  # present but owns no cell
+    ("How many shapes are there?", []),  # names no attribute
+    ("Is the blue circle left of the red circle?", [[10, 11], [0, 1, 4, 5]]),  # two objects, in order
+    ("Which is bigger, the red cross or the blue crosses?", [None, []]),
+    ("Is the red circle left of the blue thing?", []),  # two colours, one phrase: ambiguous
+    ("Do you see anything purple?", []),  # not a colour of the vocabulary
 ])
-def test_referents_are_the_cells_of_the_objects_with_every_named_attribute(question, cells):
+def test_referents_are_the_cells_of_the_objects_each_mention_names(question, cells):
     assert cell_objects(SCENE, 4)[:6] == [0, 0, -1, -1, 0, 0]
     assert referent_cells(question, SCENE, 4, COLORS, SHAPES) == cells
 
@@ -53,22 +55,22 @@ def test_targets_follow_each_replys_question(world):
     samples, cfg, data = world
     targets = referent_targets(samples, data, cfg.image_grid)
     assert data.sample_ids == [s["id"] for s in samples]
-    assert targets.shape == (len(samples), 3, 17)
+    assert targets.shape == (len(samples), 3, 2, 17)
     assert not targets[-1].any()  # no scene annotation, no target
     assert torch.equal(targets[-2], targets[0])  # a system turn does not shift the replies
     colors = {o["color"] for s in samples[:-1] for o in s["meta"]["objects"]}
     shapes = {o["shape"] for s in samples[:-1] for o in s["meta"]["objects"]}
-    sinks = referents = 0
+    found = []
     for row, sample in enumerate(samples[:-2]):
         questions = [m["content"] for m in sample["messages"] if m["role"] == "user"]
         for reply, question in enumerate(questions):
             cells = referent_cells(question, sample["meta"]["objects"], cfg.image_grid, colors, shapes)
-            expected = torch.zeros(17, dtype=torch.bool)
-            expected[[0] if cells == [] else [1 + c for c in cells or []]] = True
+            expected = torch.zeros(2, 17, dtype=torch.bool)
+            for mention, named in enumerate(cells):
+                expected[mention, [0] if named == [] else [1 + c for c in named or []]] = True
             assert torch.equal(targets[row, reply], expected), (sample["id"], question)
-            sinks += cells == []
-            referents += bool(cells)
-    assert sinks and referents
+            found += cells
+    assert [] in found and any(found) and targets[:, :, 1].any()  # sinks, referents, second mentions
 
 
 def test_loss_is_minus_log_of_the_heads_own_attention_mass_on_the_targets(world):
@@ -76,7 +78,7 @@ def test_loss_is_minus_log_of_the_heads_own_attention_mass_on_the_targets(world)
     torch.manual_seed(0)
     model = TinyVLM(cfg)
     targets = referent_targets(samples, data, cfg.image_grid)
-    referents = ReferentAttention(model, targets, data.cells, weight=0.5, head=1)
+    referents = ReferentAttention(model, targets, data.cells, weight=0.5)
     batch = collate(data, np.arange(len(data)))
     features = model.image_features(data.pixels[batch.image_index])
     block = model.blocks[-1]
@@ -89,19 +91,22 @@ def test_loss_is_minus_log_of_the_heads_own_attention_mass_on_the_targets(world)
     loss = referents.loss(batch)
 
     width = cfg.d_model // cfg.n_heads
-    q, k, v = block.qkv(captured["x"]).view(*batch.input_ids.shape, 3, cfg.n_heads, width)[..., 1, :].unbind(2)
+    qkv = block.qkv(captured["x"]).view(*batch.input_ids.shape, 3, cfg.n_heads, width)
     expected = 0.0
     for row in range(len(data)):
         image_positions = (batch.input_ids[row] == IMAGE).nonzero()[:, 0]
         row_terms = []
         for reply, p in enumerate((batch.input_ids[row] == ASSISTANT).nonzero()[:, 0].tolist()):
-            attention = torch.softmax(q[row, p] @ k[row, : p + 1].T / width**0.5, dim=0)
-            # the recomputed attention is the one the model used: it mixes the values into the head's output
-            assert torch.allclose(attention @ v[row, : p + 1], captured["heads"][row, p, width:], atol=1e-5)
-            wanted = targets[row, reply]
-            if wanted.any():
-                mass = attention[0] * wanted[0] + attention[image_positions][wanted[1:]].sum()
-                row_terms.append(-torch.log(mass).item())
+            for head in range(2):  # mention 0 on head 0, mention 1 on head 1
+                q, k, v = qkv[row, :, :, head].unbind(1)
+                attention = torch.softmax(q[p] @ k[: p + 1].T / width**0.5, dim=0)
+                # the recomputed attention is the one the model used: it mixes the values into the head's output
+                output = captured["heads"][row, p, head * width: (head + 1) * width]
+                assert torch.allclose(attention @ v[: p + 1], output, atol=1e-5)
+                wanted = targets[row, reply, head]
+                if wanted.any():
+                    mass = attention[0] * wanted[0] + attention[image_positions][wanted[1:]].sum()
+                    row_terms.append(-torch.log(mass).item())
         expected += sum(row_terms) / len(row_terms) if row_terms else 0.0
     assert expected > 0
     assert loss.item() == pytest.approx(0.5 * expected, rel=1e-5)
@@ -109,8 +114,8 @@ def test_loss_is_minus_log_of_the_heads_own_attention_mass_on_the_targets(world)
     assert block.qkv.weight.grad.abs().sum() > 0 and model.projector[0].weight.grad.abs().sum() > 0
     referents.close()
     assert not block.ln1._forward_hooks
-    with pytest.raises(ValueError, match="referent_head 2: the model has 2 heads"):
-        ReferentAttention(model, targets, data.cells, head=2)
+    with pytest.raises(ValueError, match="referent_head 1: the referent heads are 1 to 2, the model has 2 heads"):
+        ReferentAttention(model, targets, data.cells, head=1)
 
 
 def test_training_with_referents_is_deterministic_and_changes_the_model(tmp_path):

@@ -31,11 +31,12 @@ def test_content_cells_keep_what_differs_from_the_plain_background():
 
 
 def test_encoding_gives_each_image_as_many_tokens_as_content_cells():
+    from PIL import Image
+
     from synthloop.images import encode_png
     from synthloop.sample import new_sample
     from synthloop.train.data import encode_samples
     from synthloop.train.tokenizer import IMAGE, train_tokenizer
-    from PIL import Image
 
     canvas = Image.new("RGB", (16, 16), (255, 255, 255))
     canvas.paste((0, 0, 200), (0, 0, 6, 6))  # one blue corner: 1 of 4 cells at grid 2
@@ -49,3 +50,20 @@ def test_encoding_gives_each_image_as_many_tokens_as_content_cells():
     assert data.cells.tolist() == [[True, False, False, False]]
     assert data.sample_ids == ["good"] and int((torch.from_numpy(data.ids[0]) == IMAGE).sum()) == 1
     assert data.skipped == [("bad", "0 <image> placeholder(s) but 1 image(s)")]
+
+
+def test_image_positions_start_as_centred_2d_sine_cosine_codes_of_the_cells():
+    codes = tinyvlm.grid_positions(4, 18, scale=0.5)
+    assert codes.shape == (16, 18)
+    assert torch.equal(codes[:, 16:], torch.zeros(16, 2))  # d not a multiple of 4: the rest is padding
+    assert torch.allclose(codes.mean(dim=0), torch.zeros(18), atol=1e-6)
+    # column x of row y: sin(x w) - mean, for w from 1 down to 1/4 radians per cell
+    w = 4.0 ** -(torch.arange(4) / 3)
+    x_sin = 0.5 * ((torch.arange(4)[:, None] * w).sin() - (torch.arange(4)[:, None] * w).sin().mean(0))
+    assert torch.allclose(codes[[4, 5, 6, 7], :4], x_sin, atol=1e-6)  # row 1 codes x like row 0
+    assert torch.allclose(codes[[1, 5, 9, 13], 8:12], codes[[4, 5, 6, 7], :4], atol=1e-6)  # y as x, transposed
+    assert len({tuple(row) for row in codes.tolist()}) == 16  # every cell its own code
+    model = tinyvlm.TinyVLM(tinyvlm.TinyVLMConfig(d_model=32, image_grid=4, image_pos_scale=0.25))
+    assert torch.equal(model.image_pos.detach(), tinyvlm.grid_positions(4, 32, 0.25))
+    off = tinyvlm.TinyVLM(tinyvlm.TinyVLMConfig(d_model=32, image_grid=4, image_pos_scale=0.0))
+    assert not off.image_pos.detach().any()

@@ -25,6 +25,8 @@ def train_command(
                                                 help="Image tokens only for grid cells that differ from the "
                                                      "plain background (rendered scenes, documents)."),
     d_model: int | None = typer.Option(None, "--d-model", help="Width of the language model (default 128)."),
+    image_positions: float | None = typer.Option(None, help="Amplitude of the 2D sine-cosine codes that start "
+                                                            "the image tokens' position embedding (default 0)."),
     grounding: float | None = typer.Option(None, help="Weight of the grounding probes on samples whose "
                                                       "meta.objects give boxes (default 0: off)."),
     referents: float | None = typer.Option(None, help="Weight of the referent attention loss on samples whose "
@@ -39,7 +41,7 @@ def train_command(
         fail(f"--stage must be 1, 2 or both, not {stage!r}")
     try:
         chosen = {"vision": vision, "drop_background": drop_background, "d_model": d_model,
-                  "grounding_weight": grounding, "referent_weight": referents}
+                  "image_pos_scale": image_positions, "grounding_weight": grounding, "referent_weight": referents}
         settings = {k: v for k, v in chosen.items() if v is not None}
         path = train(data, out, stage=stage, epochs=epochs, max_samples=max_samples,  # type: ignore[arg-type]
                      global_batch_size=global_batch_size, seed=seed, time_budget_s=time_budget, init=init,

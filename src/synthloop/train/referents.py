@@ -8,11 +8,15 @@ seeds not at all: exist stayed at chance in runs where colour and shape were lea
 one colour and at most one shape of the scene's vocabulary, the objects with those attributes are its
 referents, and the head's attention from the reply's first position must put its mass on their image
 tokens (or on `<bos>`, the sink, when there are none). Yes or no is then one linear read of the head's
-output. The loss is the head's own attention, recomputed from the block's weights: no extra parameters.
+output. A question that names two objects, each by a "colour shape" phrase ("Is the red circle left of the
+blue square?", "Which is bigger, ...?"), gets one head per object: head `referent_head` looks at the
+first, the next head at the second, and comparing them is left to the layers above. The loss is the
+heads' own attention, recomputed from the block's weights: no extra parameters.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 
@@ -27,6 +31,7 @@ from synthloop.train.tinyvlm import TinyVLM
 from synthloop.train.tokenizer import ASSISTANT, IMAGE
 
 SINK = 0  # position of <bos>, and its slot in a reply's target row (cells follow at 1 + cell)
+MENTIONS = 2  # objects a question may name, one head each
 
 
 def attribute_vocabulary(samples: list[dict]) -> tuple[set[str], set[str]]:
@@ -35,36 +40,49 @@ def attribute_vocabulary(samples: list[dict]) -> tuple[set[str], set[str]]:
     return {o["color"] for o in objects if o.get("color")}, {o["shape"] for o in objects if o.get("shape")}
 
 
-def named_attributes(question: str, colors: set[str], shapes: set[str]) -> tuple[set[str], set[str]]:
-    """The colour words and the shape words (plurals too) a question names."""
-    words = set(re.findall(r"[a-z]+", question.lower()))
-    singulars = words | {word.removesuffix(end) for word in words for end in ("s", "es")}
-    return colors & words, shapes & singulars
+def _singular(word: str, shapes: set[str]) -> str | None:
+    """The shape a word names, plural or not; None if none."""
+    return next((form for form in (word, word.removesuffix("s"), word.removesuffix("es")) if form in shapes), None)
+
+
+def mentions(question: str, colors: set[str], shapes: set[str]) -> list[tuple[set[str], set[str]]]:
+    """The objects a question names, as (colours, shapes) each must have: its two "colour shape" phrases
+    in order when it has exactly two, else its colour and shape words together when there is at most
+    one of each; [] when it names none or more than that."""
+    words = re.findall(r"[a-z]+", question.lower())
+    phrases = [({color}, {shape}) for color, word in itertools.pairwise(words)
+               if color in colors and (shape := _singular(word, shapes))]
+    if len(phrases) == MENTIONS:
+        return phrases
+    named_colors = colors & set(words)
+    named_shapes = {shape for word in words if (shape := _singular(word, shapes))}
+    if not (named_colors or named_shapes) or len(named_colors) > 1 or len(named_shapes) > 1:
+        return []
+    return [(named_colors, named_shapes)]
 
 
 def referent_cells(question: str, objects: list[dict], grid: int, colors: set[str],
-                   shapes: set[str]) -> list[int] | None:
-    """The cells (row-major) covered by the objects a question names; [] when the scene holds none of
-    them; None when the question names no attribute, more than one of a kind, or objects that own no cell."""
-    named_colors, named_shapes = named_attributes(question, colors, shapes)
-    if not (named_colors or named_shapes) or len(named_colors) > 1 or len(named_shapes) > 1:
-        return None
-    matches = {k for k, o in enumerate(objects) if (not named_colors or o.get("color") in named_colors)
-               and (not named_shapes or o.get("shape") in named_shapes)}
-    if not matches:
-        return []
-    cells = [cell for cell, owner in enumerate(cell_objects(objects, grid)) if owner in matches]
-    return cells or None
+                   shapes: set[str]) -> list[list[int] | None]:
+    """For each object the question names (`mentions`), the cells (row-major) covered by the scene's
+    objects that fit it: [] when the scene holds none of them, None when they own no cell."""
+    owners = cell_objects(objects, grid)
+    found: list[list[int] | None] = []
+    for named_colors, named_shapes in mentions(question, colors, shapes):
+        matches = {k for k, o in enumerate(objects) if (not named_colors or o.get("color") in named_colors)
+                   and (not named_shapes or o.get("shape") in named_shapes)}
+        cells = [cell for cell, owner in enumerate(owners) if owner in matches]
+        found.append(cells if cells or not matches else None)
+    return found
 
 
 def referent_targets(samples: list[dict], data: EncodedData, grid: int) -> torch.Tensor:
-    """(len(data), max replies, 1 + grid*grid) bool: for each reply of each encoded single-image sample
-    with `meta["objects"]`, the sink (slot 0) or the referent cells (slot 1 + cell) its question names;
-    all False where there is no target."""
+    """(len(data), max replies, MENTIONS, 1 + grid*grid) bool: for each reply of each encoded single-image
+    sample with `meta["objects"]` and each object its question names, the sink (slot 0) or the referent
+    cells (slot 1 + cell); all False where there is no target."""
     by_id = {s["id"]: s for s in samples}
     colors, shapes = attribute_vocabulary(samples)
     replies = max((sum(m["role"] == "assistant" for m in by_id[i]["messages"]) for i in data.sample_ids), default=0)
-    targets = torch.zeros((len(data), replies, 1 + grid * grid), dtype=torch.bool)
+    targets = torch.zeros((len(data), replies, MENTIONS, 1 + grid * grid), dtype=torch.bool)
     for row, (sample_id, images) in enumerate(zip(data.sample_ids, data.image_index, strict=True)):
         sample = by_id[sample_id]
         objects = (sample.get("meta") or {}).get("objects")
@@ -74,9 +92,10 @@ def referent_targets(samples: list[dict], data: EncodedData, grid: int) -> torch
         questions = [messages[i - 1]["content"] if i > 0 and messages[i - 1]["role"] == "user" else None
                      for i, m in enumerate(messages) if m["role"] == "assistant"]
         for reply, question in enumerate(questions):
-            cells = None if question is None else referent_cells(question, objects, grid, colors, shapes)
-            if cells is not None:
-                targets[row, reply, [1 + c for c in cells] if cells else [SINK]] = True
+            found = [] if question is None else referent_cells(question, objects, grid, colors, shapes)
+            for mention, cells in enumerate(found):
+                if cells is not None:
+                    targets[row, reply, mention, [1 + c for c in cells] if cells else [SINK]] = True
     return targets
 
 
@@ -87,8 +106,9 @@ class ReferentAttention(nn.Module):
     def __init__(self, model: TinyVLM, targets: torch.Tensor, cells: torch.Tensor, weight: float = 1.0,
                  head: int = 0):
         super().__init__()
-        if not 0 <= head < model.cfg.n_heads:
-            raise ValueError(f"referent_head {head}: the model has {model.cfg.n_heads} heads")
+        if not 0 <= head <= model.cfg.n_heads - MENTIONS:
+            raise ValueError(f"referent_head {head}: the referent heads are {head} to {head + MENTIONS - 1}, "
+                             f"the model has {model.cfg.n_heads} heads")
         self.model = [model]  # a list: not a submodule (the loss has no parameters of its own)
         self.targets, self.cells, self.weight, self.head = targets, cells, weight, head
         self.attention_input = KeptActivation(model.blocks[-1].ln1)
@@ -107,8 +127,8 @@ class ReferentAttention(nn.Module):
         return keys
 
     def loss(self, batch: Batch) -> torch.Tensor:
-        """-log(attention mass on the targets) averaged over each sample's targeted replies, summed over the
-        batch's samples, times `weight`; call right after the model's forward pass over `batch`."""
+        """-log(attention mass on the targets) averaged over each sample's targets (a reply's mentions),
+        summed over the batch's samples, times `weight`; call right after the model's forward pass."""
         starts = (batch.input_ids == ASSISTANT).nonzero()  # (row, position), row-major
         if self.attention_input.value is None or not len(starts) or not self.targets.shape[1]:
             return torch.zeros(())
@@ -117,25 +137,27 @@ class ReferentAttention(nn.Module):
         reply = torch.arange(len(row)) - first  # which reply of its row
         keep = reply < self.targets.shape[1]  # more role tokens than replies: "<|assistant|>" typed in a turn
         row, position, reply = row[keep], position[keep], reply[keep]
-        replies = self.targets[torch.from_numpy(batch.rows)[row], reply]
-        has_target = replies.any(dim=1)
-        if not bool(has_target.any()):
-            return torch.zeros(())
-        row, position, replies = row[has_target], position[has_target], replies[has_target]
-        keys = self._key_targets(batch, replies, row)
-
+        replies = self.targets[torch.from_numpy(batch.rows)[row], reply]  # (n, MENTIONS, 1 + cells)
         block = self.model[0].blocks[-1]
-        d = block.qkv.in_features
+        d, hidden = block.qkv.in_features, self.attention_input.value
         width = d // block.n_heads
-        q_rows = slice(self.head * width, (self.head + 1) * width)
-        k_rows = slice(d + self.head * width, d + (self.head + 1) * width)
-        weight, bias, hidden = block.qkv.weight, block.qkv.bias, self.attention_input.value
-        query = F.linear(hidden[row, position], weight[q_rows], bias[q_rows])  # (n, width)
-        key = F.linear(hidden[row], weight[k_rows], bias[k_rows])  # (n, T, width)
-        scores = torch.einsum("nw,ntw->nt", query, key) / math.sqrt(width)
-        causal = torch.arange(batch.input_ids.shape[1])[None, :] <= position[:, None]
-        log_attention = scores.masked_fill(~causal, float("-inf")).float().log_softmax(dim=1)
-        losses = -log_attention.masked_fill(~keys, float("-inf")).logsumexp(dim=1)
-        per_row = torch.zeros(batch.input_ids.shape[0]).index_add_(0, row, losses)
-        counts = torch.zeros(batch.input_ids.shape[0]).index_add_(0, row, torch.ones_like(losses))
+        heads = slice(self.head * width, (self.head + MENTIONS) * width)
+        k_rows = slice(d + heads.start, d + heads.stop)  # keys of all referent heads, once for the batch
+        keys = F.linear(hidden, block.qkv.weight[k_rows], block.qkv.bias[k_rows]).unflatten(-1, (MENTIONS, width))
+        per_row = torch.zeros(batch.input_ids.shape[0])
+        counts = torch.zeros(batch.input_ids.shape[0])
+        for mention in range(MENTIONS):
+            has_target = replies[:, mention].any(dim=1)
+            if not bool(has_target.any()):
+                continue
+            at, where = row[has_target], position[has_target]
+            q_rows = slice(heads.start + mention * width, heads.start + (mention + 1) * width)
+            query = F.linear(hidden[at, where], block.qkv.weight[q_rows], block.qkv.bias[q_rows])  # (n, width)
+            scores = torch.einsum("nw,ntw->nt", query, keys[at, :, mention]) / math.sqrt(width)
+            causal = torch.arange(hidden.shape[1])[None, :] <= where[:, None]
+            log_attention = scores.masked_fill(~causal, float("-inf")).float().log_softmax(dim=1)
+            wanted = self._key_targets(batch, replies[has_target, mention], at)
+            losses = -log_attention.masked_fill(~wanted, float("-inf")).logsumexp(dim=1)
+            per_row.index_add_(0, at, losses)
+            counts.index_add_(0, at, torch.ones_like(losses))
         return self.weight * (per_row / counts.clamp(min=1)).sum()

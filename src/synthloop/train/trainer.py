@@ -72,7 +72,7 @@ class TrainConfig:
     grounding_layer: int = 0
     # Weight of the referent attention loss (`synthloop.train.referents`): head `referent_head` of the last
     # block must look, from each reply's start, at the objects the question names (or at <bos> when the
-    # scene has none); 0: off. With grounding at width 192 it takes exist from chance to 0.7-0.96; untried
+    # scene has none), and the next head at a second named object; 0: off. With grounding at width 192 it takes exist from chance to 0.7-0.96; untried
     # at width 128, so off by default like grounding.
     referent_weight: float = 0.0
     referent_head: int = 0
