@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from tokenizers import Tokenizer
@@ -29,18 +30,18 @@ MIN_CELL_COVER = 0.25  # an object names a cell when its box covers at least thi
 
 def cell_objects(objects: list[dict], grid: int) -> list[int]:
     """For each cell of a `grid` x `grid` image (row-major), the index of the object whose normalised
-    `box` [x1, y1, x2, y2] covers most of it (at least MIN_CELL_COVER of the cell), or -1."""
-    owners = []
-    for cell in range(grid * grid):
-        x0, y0 = (cell % grid) / grid, (cell // grid) / grid
-        best, best_cover = -1, MIN_CELL_COVER / grid**2
-        for k, obj in enumerate(objects):
-            x1, y1, x2, y2 = obj["box"]
-            cover = max(0.0, min(x2, x0 + 1 / grid) - max(x1, x0)) * max(0.0, min(y2, y0 + 1 / grid) - max(y1, y0))
-            if cover >= best_cover:
-                best, best_cover = k, cover
-        owners.append(best)
-    return owners
+    `box` [x1, y1, x2, y2] covers most of it (at least MIN_CELL_COVER of the cell; the later object on a
+    tie), or -1."""
+    if not objects:
+        return [-1] * grid * grid
+    boxes = np.array([o["box"] for o in objects], dtype=np.float64)  # (k, 4)
+    cells = np.arange(grid * grid)
+    x0, y0 = (cells % grid / grid)[:, None], (cells // grid / grid)[:, None]
+    width = np.maximum(0.0, np.minimum(boxes[:, 2], x0 + 1 / grid) - np.maximum(boxes[:, 0], x0))
+    height = np.maximum(0.0, np.minimum(boxes[:, 3], y0 + 1 / grid) - np.maximum(boxes[:, 1], y0))
+    cover = width * height  # (cells, k)
+    last_best = len(objects) - 1 - cover[:, ::-1].argmax(axis=1)
+    return np.where(cover.max(axis=1) >= MIN_CELL_COVER / grid**2, last_best, -1).tolist()
 
 
 def grounding_targets(samples: list[dict], data: EncodedData, tokenizer: Tokenizer, attributes: tuple[str, ...],

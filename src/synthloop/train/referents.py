@@ -61,13 +61,16 @@ def mentions(question: str, colors: set[str], shapes: set[str]) -> list[tuple[se
     return [(named_colors, named_shapes)]
 
 
-def referent_cells(question: str, objects: list[dict], grid: int, colors: set[str],
-                   shapes: set[str]) -> list[list[int] | None]:
+def referent_cells(question: str, objects: list[dict], grid: int, colors: set[str], shapes: set[str],
+                   owners: list[int] | None = None) -> list[list[int] | None]:
     """For each object the question names (`mentions`), the cells (row-major) covered by the scene's
-    objects that fit it: [] when the scene holds none of them, None when they own no cell."""
-    owners = cell_objects(objects, grid)
+    objects that fit it: [] when the scene holds none of them, None when they own no cell. `owners` is
+    `cell_objects(objects, grid)` when the caller has it already."""
+    mentioned = mentions(question, colors, shapes)
+    if mentioned and owners is None:
+        owners = cell_objects(objects, grid)
     found: list[list[int] | None] = []
-    for named_colors, named_shapes in mentions(question, colors, shapes):
+    for named_colors, named_shapes in mentioned:
         matches = {k for k, o in enumerate(objects) if (not named_colors or o.get("color") in named_colors)
                    and (not named_shapes or o.get("shape") in named_shapes)}
         cells = [cell for cell, owner in enumerate(owners) if owner in matches]
@@ -91,8 +94,9 @@ def referent_targets(samples: list[dict], data: EncodedData, grid: int) -> torch
         messages = sample["messages"]
         questions = [messages[i - 1]["content"] if i > 0 and messages[i - 1]["role"] == "user" else None
                      for i, m in enumerate(messages) if m["role"] == "assistant"]
+        owners = cell_objects(objects, grid)  # once per scene, not per question
         for reply, question in enumerate(questions):
-            found = [] if question is None else referent_cells(question, objects, grid, colors, shapes)
+            found = [] if question is None else referent_cells(question, objects, grid, colors, shapes, owners)
             for mention, cells in enumerate(found):
                 if cells is not None:
                     targets[row, reply, mention, [1 + c for c in cells] if cells else [SINK]] = True
