@@ -23,6 +23,8 @@ def test_each_cell_goes_to_the_object_covering_most_of_it_if_at_least_a_quarter(
                                         -1, -1, 1, 1]
     assert cell_objects([{"box": [0.0, 0.0, 0.2, 0.2]}], 2) == [-1, -1, -1, -1]  # 16 % of a cell: too little
     assert cell_objects([], 2) == [-1] * 4
+    halves = [{"box": [0.0, 0.0, 0.5, 1.0]}, {"box": [0.0, 0.0, 0.5, 1.0]}, {"box": [0.5, 0.0, 1.0, 0.6]}]
+    assert cell_objects(halves, 2) == [1, 2, 1, -1]  # a tie goes to the later object; 20 % of a cell is too little
 
 
 @pytest.fixture(scope="module")
