@@ -120,15 +120,13 @@ class ReferentAttention(nn.Module):
     def close(self) -> None:
         self.attention_input.close()
 
-    def _key_targets(self, batch: Batch, replies: torch.Tensor, reply_rows: torch.Tensor) -> torch.Tensor:
-        """(n_replies, T) bool: the positions each reply's head should look at."""
-        slots = batch.input_ids == IMAGE
+    def _target_slots(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, T) long, the slot of each position in a reply's target row (1 + its cell for an image token,
+        SINK elsewhere), and (B, T) bool, which positions are image tokens."""
+        is_image = batch.input_ids == IMAGE
         token_cell = torch.full(batch.input_ids.shape, -1, dtype=torch.long)
-        token_cell[slots] = self.cells[batch.image_index].nonzero()[:, 1]  # image tokens fill slots in order
-        slot_index = torch.where(token_cell >= 0, 1 + token_cell, torch.full_like(token_cell, SINK))
-        keys = replies.gather(1, slot_index[reply_rows])
-        keys[:, 1:] &= slots[reply_rows, 1:]  # only <bos> may stand for the sink
-        return keys
+        token_cell[is_image] = self.cells[batch.image_index].nonzero()[:, 1]  # image tokens fill slots in order
+        return torch.where(is_image, 1 + token_cell, torch.full_like(token_cell, SINK)), is_image
 
     def loss(self, batch: Batch) -> torch.Tensor:
         """-log(attention mass on the targets) averaged over each sample's targets (a reply's mentions),
@@ -142,6 +140,9 @@ class ReferentAttention(nn.Module):
         keep = reply < self.targets.shape[1]  # more role tokens than replies: "<|assistant|>" typed in a turn
         row, position, reply = row[keep], position[keep], reply[keep]
         replies = self.targets[torch.from_numpy(batch.rows)[row], reply]  # (n, MENTIONS, 1 + cells)
+        if not bool(replies.any()):
+            return torch.zeros(())
+        target_slots, is_image = self._target_slots(batch)
         block = self.model[0].blocks[-1]
         d, hidden = block.qkv.in_features, self.attention_input.value
         width = d // block.n_heads
@@ -160,7 +161,8 @@ class ReferentAttention(nn.Module):
             scores = torch.einsum("nw,ntw->nt", query, keys[at, :, mention]) / math.sqrt(width)
             causal = torch.arange(hidden.shape[1])[None, :] <= where[:, None]
             log_attention = scores.masked_fill(~causal, float("-inf")).float().log_softmax(dim=1)
-            wanted = self._key_targets(batch, replies[has_target, mention], at)
+            wanted = replies[has_target, mention].gather(1, target_slots[at])  # positions the head should see
+            wanted[:, 1:] &= is_image[at, 1:]  # only <bos> may stand for the sink
             losses = -log_attention.masked_fill(~wanted, float("-inf")).logsumexp(dim=1)
             per_row.index_add_(0, at, losses)
             counts.index_add_(0, at, torch.ones_like(losses))
