@@ -39,6 +39,12 @@ def test_referents_are_the_cells_of_the_objects_each_mention_names(question, cel
     assert referent_cells(question, SCENE, 4, COLORS, SHAPES) == cells
 
 
+def test_one_mention_leaves_two_object_questions_without_a_target():
+    question = "Is the blue circle left of the red circle?"
+    assert referent_cells(question, SCENE, 4, COLORS, SHAPES, most=1) == []
+    assert referent_cells("Is there a red circle?", SCENE, 4, COLORS, SHAPES, most=1) == [[0, 1, 4, 5]]
+
+
 @pytest.fixture(scope="module")
 def world():
     samples = generate(8, seed=3, image_size=32, turns=3)
@@ -71,6 +77,10 @@ def test_targets_follow_each_replys_question(world):
             assert torch.equal(targets[row, reply], expected), (sample["id"], question)
             found += cells
     assert [] in found and any(found) and targets[:, :, 1].any()  # sinks, referents, second mentions
+    single = referent_targets(samples, data, cfg.image_grid, most=1)
+    assert single.shape == (len(samples), 3, 1, 17)
+    with pytest.raises(ValueError, match="referent_mentions must be 1 or 2, not 3"):
+        referent_targets(samples, data, cfg.image_grid, most=3)
 
 
 def test_loss_is_minus_log_of_the_heads_own_attention_mass_on_the_targets(world):

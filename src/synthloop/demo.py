@@ -46,7 +46,7 @@ SYNTHESIS_TURNS = 1
 # learnt while a fifth of what the round trains on is the arm's own new data.
 TRAIN = {"stage": "2", "epochs": 12, "global_batch_size": 32, "warm_start": True, "warm_start_epochs": 3,
          "replay": 4 * SYNTHESIS_BUDGET, "settings": {"vision": "efficientnet-lite0", "drop_background": True, "image_pos_scale": 1.0,
-                      "grounding_weight": 1.0, "referent_weight": 1.0}}
+                      "grounding_weight": 1.0, "referent_weight": 1.0, "referent_mentions": 2}}
 
 OUTPUTS = ("pool", "curate", "dataoptim", "loop", "curation.json", "report.html")
 FILTERS = [

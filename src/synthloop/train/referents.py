@@ -31,7 +31,6 @@ from synthloop.train.tinyvlm import TinyVLM
 from synthloop.train.tokenizer import ASSISTANT, IMAGE
 
 SINK = 0  # position of <bos>, and its slot in a reply's target row (cells follow at 1 + cell)
-MENTIONS = 2  # objects a question may name, one head each
 
 
 def attribute_vocabulary(samples: list[dict]) -> tuple[set[str], set[str]]:
@@ -45,14 +44,14 @@ def _singular(word: str, shapes: set[str]) -> str | None:
     return next((form for form in (word, word.removesuffix("s"), word.removesuffix("es")) if form in shapes), None)
 
 
-def mentions(question: str, colors: set[str], shapes: set[str]) -> list[tuple[set[str], set[str]]]:
+def mentions(question: str, colors: set[str], shapes: set[str], most: int = 2) -> list[tuple[set[str], set[str]]]:
     """The objects a question names, as (colours, shapes) each must have: its two "colour shape" phrases
     in order when it has exactly two, else its colour and shape words together when there is at most
     one of each; [] when it names none or more than that."""
     words = re.findall(r"[a-z]+", question.lower())
     phrases = [({color}, {shape}) for color, word in itertools.pairwise(words)
                if color in colors and (shape := _singular(word, shapes))]
-    if len(phrases) == MENTIONS:
+    if most >= 2 and len(phrases) == 2:
         return phrases
     named_colors = colors & set(words)
     named_shapes = {shape for word in words if (shape := _singular(word, shapes))}
@@ -62,11 +61,11 @@ def mentions(question: str, colors: set[str], shapes: set[str]) -> list[tuple[se
 
 
 def referent_cells(question: str, objects: list[dict], grid: int, colors: set[str], shapes: set[str],
-                   owners: list[int] | None = None) -> list[list[int] | None]:
+                   owners: list[int] | None = None, most: int = 2) -> list[list[int] | None]:
     """For each object the question names (`mentions`), the cells (row-major) covered by the scene's
     objects that fit it: [] when the scene holds none of them, None when they own no cell. `owners` is
     `cell_objects(objects, grid)` when the caller has it already."""
-    mentioned = mentions(question, colors, shapes)
+    mentioned = mentions(question, colors, shapes, most)
     if mentioned and owners is None:
         owners = cell_objects(objects, grid)
     found: list[list[int] | None] = []
@@ -78,14 +77,16 @@ def referent_cells(question: str, objects: list[dict], grid: int, colors: set[st
     return found
 
 
-def referent_targets(samples: list[dict], data: EncodedData, grid: int) -> torch.Tensor:
-    """(len(data), max replies, MENTIONS, 1 + grid*grid) bool: for each reply of each encoded single-image
+def referent_targets(samples: list[dict], data: EncodedData, grid: int, most: int = 2) -> torch.Tensor:
+    """(len(data), max replies, `most` (1 or 2), 1 + grid*grid) bool: for each reply of each encoded single-image
     sample with `meta["objects"]` and each object its question names, the sink (slot 0) or the referent
     cells (slot 1 + cell); all False where there is no target."""
+    if most not in (1, 2):
+        raise ValueError(f"referent_mentions must be 1 or 2, not {most}")
     by_id = {s["id"]: s for s in samples}
     colors, shapes = attribute_vocabulary(samples)
     replies = max((sum(m["role"] == "assistant" for m in by_id[i]["messages"]) for i in data.sample_ids), default=0)
-    targets = torch.zeros((len(data), replies, MENTIONS, 1 + grid * grid), dtype=torch.bool)
+    targets = torch.zeros((len(data), replies, most, 1 + grid * grid), dtype=torch.bool)
     for row, (sample_id, images) in enumerate(zip(data.sample_ids, data.image_index, strict=True)):
         sample = by_id[sample_id]
         objects = (sample.get("meta") or {}).get("objects")
@@ -96,7 +97,7 @@ def referent_targets(samples: list[dict], data: EncodedData, grid: int) -> torch
                      for i, m in enumerate(messages) if m["role"] == "assistant"]
         owners = cell_objects(objects, grid)  # once per scene, not per question
         for reply, question in enumerate(questions):
-            found = [] if question is None else referent_cells(question, objects, grid, colors, shapes, owners)
+            found = [] if question is None else referent_cells(question, objects, grid, colors, shapes, owners, most)
             for mention, cells in enumerate(found):
                 if cells is not None:
                     targets[row, reply, mention, [1 + c for c in cells] if cells else [SINK]] = True
@@ -110,8 +111,9 @@ class ReferentAttention(nn.Module):
     def __init__(self, model: TinyVLM, targets: torch.Tensor, cells: torch.Tensor, weight: float = 1.0,
                  head: int = 0):
         super().__init__()
-        if not 0 <= head <= model.cfg.n_heads - MENTIONS:
-            raise ValueError(f"referent_head {head}: the referent heads are {head} to {head + MENTIONS - 1}, "
+        n = targets.shape[2]  # objects a question may name, one head each
+        if not 0 <= head <= model.cfg.n_heads - n:
+            raise ValueError(f"referent_head {head}: the referent heads are {head} to {head + n - 1}, "
                              f"the model has {model.cfg.n_heads} heads")
         self.model = [model]  # a list: not a submodule (the loss has no parameters of its own)
         self.targets, self.cells, self.weight, self.head = targets, cells, weight, head
@@ -139,19 +141,20 @@ class ReferentAttention(nn.Module):
         reply = torch.arange(len(row)) - first  # which reply of its row
         keep = reply < self.targets.shape[1]  # more role tokens than replies: "<|assistant|>" typed in a turn
         row, position, reply = row[keep], position[keep], reply[keep]
-        replies = self.targets[torch.from_numpy(batch.rows)[row], reply]  # (n, MENTIONS, 1 + cells)
+        replies = self.targets[torch.from_numpy(batch.rows)[row], reply]  # (n, mentions, 1 + cells)
         if not bool(replies.any()):
             return torch.zeros(())
         target_slots, is_image = self._target_slots(batch)
         block = self.model[0].blocks[-1]
         d, hidden = block.qkv.in_features, self.attention_input.value
         width = d // block.n_heads
-        heads = slice(self.head * width, (self.head + MENTIONS) * width)
+        n = replies.shape[1]
+        heads = slice(self.head * width, (self.head + n) * width)
         k_rows = slice(d + heads.start, d + heads.stop)  # keys of all referent heads, once for the batch
-        keys = F.linear(hidden, block.qkv.weight[k_rows], block.qkv.bias[k_rows]).unflatten(-1, (MENTIONS, width))
+        keys = F.linear(hidden, block.qkv.weight[k_rows], block.qkv.bias[k_rows]).unflatten(-1, (n, width))
         per_row = torch.zeros(batch.input_ids.shape[0])
         counts = torch.zeros(batch.input_ids.shape[0])
-        for mention in range(MENTIONS):
+        for mention in range(n):
             has_target = replies[:, mention].any(dim=1)
             if not bool(has_target.any()):
                 continue
