@@ -40,12 +40,14 @@ WORLD_TURNS = 4
 SYNTHESIS_TURNS = 1
 # The model of benchmarks/tinyvlm_world.py at width 128 (frozen EfficientNet-Lite0 features, image tokens
 # for non-background cells only, the grounding probes and referent attention on the scenes' objects) with
-# its cells' positions given from the start (position, relation and size need them). Round 0 trains from scratch on the curated pool; each later round continues
-# from its arm's previous checkpoint, so both arms build on round 0 instead of relearning it, over the
-# round's new data plus a replayed draw of the arm's pool (4 times its size), which keeps what round 0
-# learnt while a fifth of what the round trains on is the arm's own new data.
+# its cells' positions given from the start (position, relation and size need them). Round 0 trains from
+# scratch on the curated pool; each later round continues from its arm's previous checkpoint, so both
+# arms build on round 0 instead of relearning it, over the round's new data plus a replayed draw of the
+# arm's pool (4 times its size), which keeps what round 0 learnt while a fifth of what the round trains
+# on is the arm's own new data.
 TRAIN = {"stage": "2", "epochs": 12, "global_batch_size": 32, "warm_start": True, "warm_start_epochs": 3,
-         "replay": 4 * SYNTHESIS_BUDGET, "settings": {"vision": "efficientnet-lite0", "drop_background": True, "image_pos_scale": 1.0,
+         "replay": 4 * SYNTHESIS_BUDGET,
+         "settings": {"vision": "efficientnet-lite0", "drop_background": True, "image_pos_scale": 1.0,
                       "grounding_weight": 1.0, "referent_weight": 1.0, "referent_mentions": 2}}
 
 OUTPUTS = ("pool", "curate", "dataoptim", "loop", "curation.json", "report.html")

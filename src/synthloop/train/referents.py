@@ -8,9 +8,10 @@ seeds not at all: exist stayed at chance in runs where colour and shape were lea
 one colour and at most one shape of the scene's vocabulary, the objects with those attributes are its
 referents, and the head's attention from the reply's first position must put its mass on their image
 tokens (or on `<bos>`, the sink, when there are none). Yes or no is then one linear read of the head's
-output. A question that names two objects, each by a "colour shape" phrase ("Is the red circle left of the
-blue square?", "Which is bigger, ...?"), gets one head per object: head `referent_head` looks at the
-first, the next head at the second, and comparing them is left to the layers above. The loss is the
+output. With two mentions allowed (`referent_mentions`), a question that names two objects, each by a
+"colour shape" phrase ("Is the red circle left of the blue square?", "Which is bigger, ...?"), gets one
+head per object: head `referent_head` looks at the first, the next head at the second, and comparing
+them is left to the layers above. The loss is the
 heads' own attention, recomputed from the block's weights: no extra parameters.
 """
 
@@ -78,8 +79,8 @@ def referent_cells(question: str, objects: list[dict], grid: int, colors: set[st
 
 
 def referent_targets(samples: list[dict], data: EncodedData, grid: int, most: int = 2) -> torch.Tensor:
-    """(len(data), max replies, `most` (1 or 2), 1 + grid*grid) bool: for each reply of each encoded single-image
-    sample with `meta["objects"]` and each object its question names, the sink (slot 0) or the referent
+    """(len(data), max replies, `most` (1 or 2), 1 + grid*grid) bool: for each reply of each encoded
+    single-image sample with `meta["objects"]` and each object its question names, the sink (slot 0) or the referent
     cells (slot 1 + cell); all False where there is no target."""
     if most not in (1, 2):
         raise ValueError(f"referent_mentions must be 1 or 2, not {most}")
@@ -105,15 +106,15 @@ def referent_targets(samples: list[dict], data: EncodedData, grid: int, most: in
 
 
 class ReferentAttention(nn.Module):
-    """The referent loss on head `head` of the model's last block, computed from the input of that block's
-    attention, which the model's forward pass leaves behind."""
+    """The referent loss on heads `head`, `head` + 1, ... (one per mention the targets allow) of the model's
+    last block, computed from the input of that block's attention, which the forward pass leaves behind."""
 
     def __init__(self, model: TinyVLM, targets: torch.Tensor, cells: torch.Tensor, weight: float = 1.0,
                  head: int = 0):
         super().__init__()
-        n = targets.shape[2]  # objects a question may name, one head each
-        if not 0 <= head <= model.cfg.n_heads - n:
-            raise ValueError(f"referent_head {head}: the referent heads are {head} to {head + n - 1}, "
+        n_mentions = targets.shape[2]  # objects a question may name, one head each
+        if not 0 <= head <= model.cfg.n_heads - n_mentions:
+            raise ValueError(f"referent_head {head}: the referent heads are {head} to {head + n_mentions - 1}, "
                              f"the model has {model.cfg.n_heads} heads")
         self.model = [model]  # a list: not a submodule (the loss has no parameters of its own)
         self.targets, self.cells, self.weight, self.head = targets, cells, weight, head
@@ -148,13 +149,13 @@ class ReferentAttention(nn.Module):
         block = self.model[0].blocks[-1]
         d, hidden = block.qkv.in_features, self.attention_input.value
         width = d // block.n_heads
-        n = replies.shape[1]
-        heads = slice(self.head * width, (self.head + n) * width)
+        n_mentions = replies.shape[1]
+        heads = slice(self.head * width, (self.head + n_mentions) * width)
         k_rows = slice(d + heads.start, d + heads.stop)  # keys of all referent heads, once for the batch
-        keys = F.linear(hidden, block.qkv.weight[k_rows], block.qkv.bias[k_rows]).unflatten(-1, (n, width))
+        keys = F.linear(hidden, block.qkv.weight[k_rows], block.qkv.bias[k_rows]).unflatten(-1, (n_mentions, width))
         per_row = torch.zeros(batch.input_ids.shape[0])
         counts = torch.zeros(batch.input_ids.shape[0])
-        for mention in range(n):
+        for mention in range(n_mentions):
             has_target = replies[:, mention].any(dim=1)
             if not bool(has_target.any()):
                 continue

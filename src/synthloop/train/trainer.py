@@ -72,8 +72,8 @@ class TrainConfig:
     grounding_layer: int = 0
     # Weight of the referent attention loss (`synthloop.train.referents`): head `referent_head` of the last
     # block must look, from each reply's start, at the objects the question names (or at <bos> when the
-    # scene has none), and the next head at a second named object; 0: off. With grounding at width 192 it takes exist from chance to 0.7-0.96; untried
-    # at width 128, so off by default like grounding.
+    # scene has none), and the next head at a second named object; 0: off. With grounding at width 192 it
+    # took exist from chance to 0.7-0.96; off by default like grounding (the demo turns both on).
     referent_weight: float = 0.0
     referent_head: int = 0
     # Objects a question may name for the referent loss: 2 gives a question about two objects a second
