@@ -100,47 +100,80 @@ def test_exist_from_pixels_and_annotation(by_qtype):
     assert answers == {"yes", "no"}
 
 
+def position_answer(sample: dict, text: str) -> str | None:
+    [(color, shape)] = expressions(text)
+    x1, y1, x2, y2 = find_object(sample, color, shape)["box"]
+    if "left" in text:
+        return "left" if x2 <= 0.5 else "right" if x1 >= 0.5 else None
+    return "top" if y2 <= 0.5 else "bottom" if y1 >= 0.5 else None
+
+
+def relation_holds(sample: dict, text: str, given: str) -> bool:
+    """Whether `given` answers the relation question `text` correctly; the two objects must be separated."""
+    words = {"to the left of": "left", "to the right of": "right", "above": "above", "below": "below"}
+    (ca, sa), (cb, sb) = expressions(text)
+    a, b = find_object(sample, ca, sa)["box"], find_object(sample, cb, sb)["box"]
+    truth = {"left": a[2] <= b[0], "right": a[0] >= b[2], "above": a[3] <= b[1], "below": a[1] >= b[3]}
+    assert sum(truth.values()) >= 1, sample["id"]
+    if given in ("yes", "no"):
+        asked = next(w for phrase, w in words.items() if f" {phrase} " in text)
+        return given == ("yes" if truth[asked] else "no")
+    return truth[given]
+
+
+def size_answer(sample: dict, text: str) -> str:
+    (ca, sa), (cb, sb) = expressions(text)
+    a, b = find_object(sample, ca, sa)["box"], find_object(sample, cb, sb)["box"]
+    a_bigger = (a[2] - a[0]) > (b[2] - b[0]) * 1.2
+    b_bigger = (b[2] - b[0]) > (a[2] - a[0]) * 1.2
+    assert a_bigger != b_bigger, sample["id"]
+    if text.startswith("Which is bigger"):
+        return f"{ca} {sa}" if a_bigger else f"{cb} {sb}"
+    if text.startswith("Which is smaller"):
+        return f"{cb} {sb}" if a_bigger else f"{ca} {sa}"
+    return "yes" if a_bigger == (" bigger " in text) else "no"
+
+
 def test_position_from_annotation(by_qtype):
     for s in by_qtype["position"]:
-        [(color, shape)] = expressions(question(s))
-        x1, y1, x2, y2 = find_object(s, color, shape)["box"]
-        if "left" in question(s):
-            expected = "left" if x2 <= 0.5 else "right" if x1 >= 0.5 else None
-        else:
-            expected = "top" if y2 <= 0.5 else "bottom" if y1 >= 0.5 else None
-        assert answer(s) == expected, s["id"]
+        assert answer(s) == position_answer(s, question(s)), s["id"]
 
 
 def test_relation_from_annotation(by_qtype):
-    words = {"to the left of": "left", "to the right of": "right", "above": "above", "below": "below"}
     for s in by_qtype["relation"]:
-        text = question(s)
-        (ca, sa), (cb, sb) = expressions(text)
-        a, b = find_object(s, ca, sa)["box"], find_object(s, cb, sb)["box"]
-        truth = {"left": a[2] <= b[0], "right": a[0] >= b[2], "above": a[3] <= b[1], "below": a[1] >= b[3]}
-        assert sum(truth.values()) >= 1, s["id"]
-        if answer(s) in ("yes", "no"):
-            asked = next(w for phrase, w in words.items() if f" {phrase} " in text)
-            assert answer(s) == ("yes" if truth[asked] else "no"), s["id"]
-        else:
-            assert truth[answer(s)], s["id"]
+        assert relation_holds(s, question(s), answer(s)), s["id"]
 
 
 def test_size_from_annotation(by_qtype):
     for s in by_qtype["size"]:
-        text = question(s)
-        (ca, sa), (cb, sb) = expressions(text)
-        a, b = find_object(s, ca, sa)["box"], find_object(s, cb, sb)["box"]
-        a_bigger = (a[2] - a[0]) > (b[2] - b[0]) * 1.2
-        b_bigger = (b[2] - b[0]) > (a[2] - a[0]) * 1.2
-        assert a_bigger != b_bigger, s["id"]
-        if text.startswith("Which is bigger"):
-            expected = f"{ca} {sa}" if a_bigger else f"{cb} {sb}"
-        elif text.startswith("Which is smaller"):
-            expected = f"{cb} {sb}" if a_bigger else f"{ca} {sa}"
+        assert answer(s) == size_answer(s, question(s)), s["id"]
+
+
+@pytest.fixture(scope="module")
+def spatial_follow_ups() -> list[tuple[dict, dict]]:
+    samples = generate(150, seed=4, turns=4, follow_up_qtypes=("position", "relation", "size"))
+    return [(s, t) for s in samples for t in s["meta"]["follow_ups"]]
+
+
+@pytest.mark.parametrize("qtype", ["position", "relation", "size"])
+def test_spatial_follow_ups_are_right_and_balanced(spatial_follow_ups, qtype):
+    follow = [(s, t) for s, t in spatial_follow_ups if t["qtype"] == qtype]
+    assert len(follow) >= 40
+    for s, t in follow:
+        if qtype == "relation":
+            assert relation_holds(s, t["question"], t["answer"]), (s["id"], t)
         else:
-            expected = "yes" if a_bigger == (" bigger " in text) else "no"
-        assert answer(s) == expected, s["id"]
+            assert t["answer"] == {"position": position_answer, "size": size_answer}[qtype](s, t["question"]), t
+    answers = [t["answer"] for _, t in follow]
+    assert max(map(answers.count, set(answers))) < 0.6 * len(answers)
+    expected = {"position": {"left", "right", "top", "bottom"}, "relation": {"yes", "no", "left", "right", "above",
+                                                                               "below"}, "size": {"yes", "no"}}
+    assert expected[qtype] <= set(answers)
+
+
+def test_follow_up_qtypes_must_have_an_asker():
+    with pytest.raises(ValueError, match=r"follow-up qtypes must be some of exist, count.*got \['ocr'\]"):
+        generate(1, turns=2, follow_up_qtypes=("ocr",))
 
 
 def test_ocr_answer_is_the_rendered_word(by_qtype):

@@ -94,3 +94,20 @@ def test_cli_turns_writes_the_same_conversations(tmp_path):
     written = list(read_samples(tmp_path / "g"))
     assert [s["messages"] for s in written] == [s["messages"] for s in generate(12, seed=5, turns=3)]
     assert all(len(s["messages"]) > 2 for s in written)
+
+
+def test_cli_follow_ups_choose_the_families(tmp_path):
+    from typer.testing import CliRunner
+
+    from synthloop.cli import app
+    from synthloop.formats.parquet import read_samples
+
+    args = ["world", "generate", str(tmp_path / "g"), "--n", "30", "--seed", "5", "--turns", "4"]
+    result = CliRunner().invoke(app, [*args, "--follow-ups", "position, size"])
+    assert result.exit_code == 0, result.output
+    written = list(read_samples(tmp_path / "g"))
+    assert {t["qtype"] for s in written for t in s["meta"]["follow_ups"]} == {"position", "size"}
+    assert [s["messages"] for s in written] == [s["messages"] for s in
+                                                 generate(30, seed=5, turns=4, follow_up_qtypes=("position", "size"))]
+    result = CliRunner().invoke(app, [*args[:2], str(tmp_path / "bad"), *args[3:], "--follow-ups", "ocr"])
+    assert result.exit_code == 2 and "follow-up qtypes must be some of" in result.output

@@ -45,6 +45,8 @@ def generate_command(
     noise: float = typer.Option(0.0, min=0.0, max=1.0, help="Fraction of samples given labelled noise."),
     workers: int = typer.Option(1, min=1, help="Processes rendering in parallel (same output)."),
     turns: int = typer.Option(1, min=1, help="Questions per conversation: follow-ups about the same scene."),
+    follow_ups: str = typer.Option("exist,count,color,shape", help="Families the follow-ups are drawn from "
+                                   "(also position, relation, size)."),
     judge: bool = typer.Option(False, "--judge", help="Write judge training data instead: each short answer as "
                                                       "it is and swapped for another of its qtype, asked with "
                                                       "Genixer's judge prompt (Yes/No); train with --stage 2."),
@@ -61,7 +63,7 @@ def generate_command(
     try:
         samples = iter_generate(n, parse_pairs(mix, "--mix", float, "qtype=weight"), seed, image_size,
                                 parse_pairs(difficulty, "--difficulty", level, "qtype=level (0..3)"), workers=workers,
-                                turns=turns)
+                                turns=turns, follow_up_qtypes=tuple(q.strip() for q in follow_ups.split(",")))
         if noise > 0:
             samples = noise_module.inject(list(samples), noise, seed)
         if judge:

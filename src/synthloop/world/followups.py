@@ -3,7 +3,8 @@
 LLaVA-1.5 merges the questions about one image into one conversation. Asking several questions about
 the same scene also denies a model the shortcut of answering from the image alone: the same picture
 now comes with different questions and different answers. Follow-ups reuse the exist, count, color and
-shape phrasings and compute their answers from the scene.
+shape phrasings by default; position, relation and size can be asked too, of any objects the scene
+holds that make the question well posed. Answers are computed from the scene.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from __future__ import annotations
 import random
 from functools import partial
 
-from synthloop.world.questions import COLOR_TEMPLATES, COUNT_TEMPLATES, EXIST_TEMPLATES, SHAPE_TEMPLATES, plural
+from synthloop.world.questions import (COLOR_TEMPLATES, COUNT_TEMPLATES, EXIST_TEMPLATES, SHAPE_TEMPLATES, ask_position,
+                                       ask_relation, ask_size, plural)
 from synthloop.world.scene import COLOR_NAMES, SHAPES, Obj, Scene
 
-FOLLOW_UP_QTYPES = ("exist", "count", "color", "shape")
+FOLLOW_UP_QTYPES = ("exist", "count", "color", "shape")  # the default families of `follow_ups`
 
 
 def _attributes(rng: random.Random, objects: list[Obj]) -> tuple[str, str]:
@@ -25,9 +27,10 @@ def _attributes(rng: random.Random, objects: list[Obj]) -> tuple[str, str]:
     return rng.choice(SHAPES), rng.choice(COLOR_NAMES)
 
 
-def _exist(rng: random.Random, objects: list[Obj]) -> tuple[str, str]:
+def _exist(rng: random.Random, scene: Scene) -> tuple[str, str]:
     """Half the time about something in the scene, else about something absent, for each of the three
     phrasings: drawing attributes at random would make "is there a <shape>" mostly yes in busy scenes."""
+    objects = scene.objects
     mode = rng.choice(tuple(EXIST_TEMPLATES))
 
     def present(shape: str, color: str) -> bool:
@@ -43,16 +46,18 @@ def _exist(rng: random.Random, objects: list[Obj]) -> tuple[str, str]:
     return rng.choice(EXIST_TEMPLATES[mode]).format(shape=shape, color=color), answer
 
 
-def _count(rng: random.Random, objects: list[Obj]) -> tuple[str, str]:
+def _count(rng: random.Random, scene: Scene) -> tuple[str, str]:
+    objects = scene.objects
     mode = rng.choice(tuple(COUNT_TEMPLATES))
     shape, color = _attributes(rng, objects)
     n = sum((mode != "shape" or o.shape == shape) and (mode != "color" or o.color == color) for o in objects)
     return rng.choice(COUNT_TEMPLATES[mode]).format(shapes=plural(shape), color=color), str(n)
 
 
-def _about_unique(rng: random.Random, objects: list[Obj], by: str, templates: tuple[str, ...],
+def _about_unique(rng: random.Random, scene: Scene, by: str, templates: tuple[str, ...],
                   answer: str) -> tuple[str, str] | None:
     """Name an object by its `by` attribute (unique in the scene) and ask for its `answer` attribute."""
+    objects = scene.objects
     unique = [o for o in objects if sum(getattr(p, by) == getattr(o, by) for p in objects) == 1]
     if not unique:
         return None
@@ -60,23 +65,59 @@ def _about_unique(rng: random.Random, objects: list[Obj], by: str, templates: tu
     return rng.choice(templates).format(**{by: getattr(target, by)}), getattr(target, answer)
 
 
+def _position(rng: random.Random, scene: Scene) -> tuple[str, str] | None:
+    """Which half an object lies wholly in: the side first (so answers stay balanced), then an object."""
+    half, size = scene.size // 2, scene.size
+    inside = {"left": lambda o: o.x + o.side <= half, "right": lambda o: o.x >= size - half,
+              "top": lambda o: o.y + o.side <= half, "bottom": lambda o: o.y >= size - half}
+    sides = [side for side, test in inside.items() if any(map(test, scene.objects))]
+    if not sides:
+        return None
+    side = rng.choice(sides)
+    qa = ask_position(rng, scene, rng.choice([o for o in scene.objects if inside[side](o)]), side)
+    return qa.question, qa.answer
+
+
+def _relation(rng: random.Random, scene: Scene) -> tuple[str, str] | None:
+    """Two objects of which one lies wholly left of (or above) the other."""
+    pairs = [(a, b, horizontal) for a in scene.objects for b in scene.objects
+             for horizontal, before in ((True, a.x + a.side <= b.x), (False, a.y + a.side <= b.y)) if before]
+    if not pairs:
+        return None
+    qa = ask_relation(rng, scene, *rng.choice(pairs))
+    return qa.question, qa.answer
+
+
+def _size(rng: random.Random, scene: Scene) -> tuple[str, str] | None:
+    """Two objects whose sides differ by at least the level's `size_ratio`."""
+    pairs = [(a, b) for a in scene.objects for b in scene.objects if a.side >= scene.level.size_ratio * b.side]
+    if not pairs:
+        return None
+    qa = ask_size(rng, scene, *rng.choice(pairs))
+    return qa.question, qa.answer
+
+
 ASKERS = {
     "exist": _exist,
     "count": _count,
     "color": partial(_about_unique, by="shape", templates=COLOR_TEMPLATES, answer="color"),
     "shape": partial(_about_unique, by="color", templates=SHAPE_TEMPLATES, answer="shape"),
+    "position": _position,
+    "relation": _relation,
+    "size": _size,
 }
 
 
-def follow_ups(rng: random.Random, scene: Scene, n: int, asked: set[str]) -> list[dict]:
-    """Up to n `{"qtype", "question", "answer"}` about `scene`, none repeating a question in `asked`
-    (which is updated); a family without an unambiguous referent in the scene is skipped."""
+def follow_ups(rng: random.Random, scene: Scene, n: int, asked: set[str],
+               qtypes: tuple[str, ...] = FOLLOW_UP_QTYPES) -> list[dict]:
+    """Up to n `{"qtype", "question", "answer"}` about `scene` from the families `qtypes`, none repeating a
+    question in `asked` (which is updated); a family without an unambiguous referent in the scene is skipped."""
     out: list[dict] = []
     for _ in range(4 * n):
         if len(out) == n:
             break
-        qtype = rng.choice(FOLLOW_UP_QTYPES)
-        qa = ASKERS[qtype](rng, scene.objects)
+        qtype = rng.choice(qtypes)
+        qa = ASKERS[qtype](rng, scene)
         if qa is None or qa[0] in asked:
             continue
         asked.add(qa[0])

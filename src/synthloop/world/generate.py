@@ -15,7 +15,7 @@ from multiprocessing import get_context
 
 from synthloop.sample import IMAGE_TOKEN, new_sample
 from synthloop.world import describe, questions
-from synthloop.world.followups import follow_ups
+from synthloop.world.followups import ASKERS, FOLLOW_UP_QTYPES, follow_ups
 from synthloop.world.questions import QA, NoRoom
 from synthloop.world.render import render_png
 from synthloop.world.scene import LEVELS, Level
@@ -76,11 +76,14 @@ def schedule(mix: dict[str, float], n: int) -> list[str]:
 
 
 def make_sample(seed: int, k: int, qtype: str, level: int = DEFAULT_LEVEL, image_size: int = 64,
-                split: str = "train", turns: int = 1) -> dict:
+                split: str = "train", turns: int = 1,
+                follow_up_qtypes: tuple[str, ...] = FOLLOW_UP_QTYPES) -> dict:
     """Sample k of `seed`: render a scene for `qtype` at `level` and pose its question; with `turns` > 1,
     also ask up to `turns - 1` follow-up questions about the same scene (`meta.follow_ups`, in order),
     with the family's question at a random turn (`meta.turn`): the first turn, whose question the
-    image tokens can read under prefix-LM attention, then asks every family, not only the sample's."""
+    image tokens can read under prefix-LM attention, then asks every family, not only the sample's.
+    Follow-ups are drawn from the families `follow_up_qtypes` (exist, count, colour and shape by default;
+    position, relation and size can be asked too)."""
     rng = random.Random(f"world/{seed}/{k}")
     for _ in range(MAX_TRIES):
         try:
@@ -96,7 +99,7 @@ def make_sample(seed: int, k: int, qtype: str, level: int = DEFAULT_LEVEL, image
         meta["answers"] = [qa.answer] * 10
     asked = [(qa.question, qa.answer)]
     if turns > 1:
-        meta["follow_ups"] = follow_ups(rng, qa.scene, turns - 1, {qa.question})
+        meta["follow_ups"] = follow_ups(rng, qa.scene, turns - 1, {qa.question}, follow_up_qtypes)
         meta["turn"] = rng.randrange(len(meta["follow_ups"]) + 1)
         asked = [(t["question"], t["answer"]) for t in meta["follow_ups"]]
         asked.insert(meta["turn"], (qa.question, qa.answer))
@@ -116,22 +119,27 @@ def family_messages(sample: dict) -> list[dict]:
 
 
 def _chunk(seed: int, start: int, qtypes: list[str], levels: dict[str, int], image_size: int,
-           split: str, turns: int) -> list[dict]:
-    return [make_sample(seed, start + i, q, levels[q], image_size, split, turns) for i, q in enumerate(qtypes)]
+           split: str, turns: int, follow_up_qtypes: tuple[str, ...]) -> list[dict]:
+    return [make_sample(seed, start + i, q, levels[q], image_size, split, turns, follow_up_qtypes)
+            for i, q in enumerate(qtypes)]
 
 
 def _iter(n: int, mix: dict[str, float] | None, seed: int, image_size: int, difficulty: dict[str, int] | None,
-          workers: int, chunk: int, split: str, turns: int = 1) -> Iterator[dict]:
+          workers: int, chunk: int, split: str, turns: int = 1,
+          follow_up_qtypes: tuple[str, ...] = FOLLOW_UP_QTYPES) -> Iterator[dict]:
     """Check the arguments now (not at the first `next`), then stream the samples."""
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
     if turns < 1:
         raise ValueError(f"turns must be at least 1, got {turns}")
+    unknown = sorted(set(follow_up_qtypes) - set(ASKERS))
+    if unknown or not follow_up_qtypes:
+        raise ValueError(f"follow-up qtypes must be some of {', '.join(ASKERS)}; got {list(follow_up_qtypes)}")
     if image_size < 32:
         raise ValueError(f"image_size must be at least 32 pixels, got {image_size}")
     order = schedule(normalise_mix(mix), n)
     levels = levels_for(difficulty)
-    jobs = [(seed, start, order[start:start + chunk], levels, image_size, split, turns)
+    jobs = [(seed, start, order[start:start + chunk], levels, image_size, split, turns, tuple(follow_up_qtypes))
             for start in range(0, n, chunk)]
     return _run(jobs, workers)
 
@@ -157,18 +165,21 @@ def _run(jobs: list[tuple], workers: int) -> Iterator[dict]:
 
 def iter_generate(n: int, mix: dict[str, float] | None = None, seed: int = 0, image_size: int = 64,
                   difficulty: dict[str, int] | None = None, workers: int = 1, chunk: int = 1000,
-                  turns: int = 1) -> Iterator[dict]:
+                  turns: int = 1, follow_up_qtypes: tuple[str, ...] = FOLLOW_UP_QTYPES) -> Iterator[dict]:
     """Stream `generate`'s samples; `workers` > 1 renders chunks in a process pool (same output)."""
     if not 0 <= seed < BENCH_SEED_BASE:
         raise ValueError(f"training seeds are 0 <= seed < {BENCH_SEED_BASE}; larger ones belong to the benchmark")
-    return _iter(n, mix, seed, image_size, difficulty, workers, chunk, "train", turns)
+    return _iter(n, mix, seed, image_size, difficulty, workers, chunk, "train", turns, follow_up_qtypes)
 
 
 def generate(n: int, mix: dict[str, float] | None = None, seed: int = 0, image_size: int = 64,
-             difficulty: dict[str, int] | None = None, workers: int = 1, turns: int = 1) -> list[dict]:
+             difficulty: dict[str, int] | None = None, workers: int = 1, turns: int = 1,
+             follow_up_qtypes: tuple[str, ...] = FOLLOW_UP_QTYPES) -> list[dict]:
     """n canonical samples, qtypes following `mix`, ids `world_<seed>_<k>`; deterministic. `turns` > 1
-    makes each a multi-turn conversation: the family's question, then follow-ups about the same scene."""
-    return list(iter_generate(n, mix, seed, image_size, difficulty, workers, turns=turns))
+    makes each a multi-turn conversation: the family's question, then follow-ups about the same scene
+    from the families `follow_up_qtypes`."""
+    return list(iter_generate(n, mix, seed, image_size, difficulty, workers, turns=turns,
+                              follow_up_qtypes=follow_up_qtypes))
 
 
 def benchmark(n: int = 1000, seed: int = 0, mix: dict[str, float] | None = None, image_size: int = 64,

@@ -112,6 +112,52 @@ def shape(rng: random.Random, level: Level, size: int) -> QA:
     return _ask(rng, scene, SHAPE_TEMPLATES, target.shape, color=target.color)
 
 
+POSITION_TEMPLATES = {
+    "horizontal": ("Is the {expr} on the left or the right side of the image?",
+                   "On which side of the image is the {expr}, left or right?"),
+    "vertical": ("Is the {expr} in the top or the bottom half of the image?",
+                 "Is the {expr} at the top or at the bottom of the image?"),
+}
+RELATION_PHRASES = {"left": "to the left of", "right": "to the right of", "above": "above", "below": "below"}
+OPPOSITE = {"left": "right", "right": "left", "above": "below", "below": "above"}
+
+
+def ask_position(rng: random.Random, scene: Scene, target: Obj, side: str) -> QA:
+    """Which half of the image `target` lies in; `side` (left, right, top or bottom) is the answer."""
+    axis = "horizontal" if side in ("left", "right") else "vertical"
+    return _ask(rng, scene, POSITION_TEMPLATES[axis], side, expr=target.expr)
+
+
+def ask_relation(rng: random.Random, scene: Scene, first: Obj, second: Obj, horizontal: bool) -> QA:
+    """Where one of two objects is relative to the other; `first` lies wholly left of (or above) `second`.
+    Half the questions are yes/no about a stated relation (true half the time), half ask which side."""
+    a, b = (first, second) if rng.random() < 0.5 else (second, first)
+    truth = ("left" if a is first else "right") if horizontal else ("above" if a is first else "below")
+    if rng.random() < 0.5:
+        asked = truth if rng.random() < 0.5 else OPPOSITE[truth]
+        return _ask(rng, scene, ("Is the {a} {rel} the {b}?", "Is it true that the {a} is {rel} the {b}?"),
+                    "yes" if asked == truth else "no", a=a.expr, b=b.expr, rel=RELATION_PHRASES[asked])
+    templates = (("Is the {a} to the left or to the right of the {b}?",) if horizontal
+                 else ("Is the {a} above or below the {b}?",))
+    qa = _ask(rng, scene, templates, truth, a=a.expr, b=b.expr)
+    qa.template += 2
+    return qa
+
+
+def ask_size(rng: random.Random, scene: Scene, big: Obj, small: Obj) -> QA:
+    """Which of two objects is bigger or smaller, or yes/no about one of them being so."""
+    a, b = (big, small) if rng.random() < 0.5 else (small, big)
+    template = rng.randrange(4)
+    word = ("bigger", "smaller")[template % 2]
+    if template < 2:
+        answer = (big if word == "bigger" else small).expr
+        question = f"Which is {word}, the {a.expr} or the {b.expr}?"
+    else:
+        answer = "yes" if (a is big) == (word == "bigger") else "no"
+        question = f"Is the {a.expr} {word} than the {b.expr}?"
+    return QA(scene, question, answer, template)
+
+
 def position(rng: random.Random, level: Level, size: int) -> QA:
     scene = new_scene(rng, level, size)
     half = size // 2
@@ -120,13 +166,7 @@ def position(rng: random.Random, level: Level, size: int) -> QA:
               "top": (0, 0, size, half), "bottom": (0, size - half, size, size)}[answer]
     target = placed(add_object(rng, scene, region=region))
     fill(rng, scene, _objects(rng, scene))
-    if answer in ("left", "right"):
-        templates = ("Is the {expr} on the left or the right side of the image?",
-                     "On which side of the image is the {expr}, left or right?")
-    else:
-        templates = ("Is the {expr} in the top or the bottom half of the image?",
-                     "Is the {expr} at the top or at the bottom of the image?")
-    return _ask(rng, scene, templates, answer, expr=target.expr)
+    return ask_position(rng, scene, target, answer)
 
 
 def relation(rng: random.Random, level: Level, size: int) -> QA:
@@ -141,20 +181,7 @@ def relation(rng: random.Random, level: Level, size: int) -> QA:
     second = placed(add_object(rng, scene, side=min(random_side(rng, scene), int(0.3 * size)),
                                 region=second_region))
     fill(rng, scene, _objects(rng, scene))
-    a, b = (first, second) if rng.random() < 0.5 else (second, first)
-    truth = ("left" if a is first else "right") if horizontal else ("above" if a is first else "below")
-    phrase = {"left": "to the left of", "right": "to the right of", "above": "above", "below": "below"}
-    if rng.random() < 0.5:
-        opposite = {"left": "right", "right": "left", "above": "below", "below": "above"}
-        asked = truth if rng.random() < 0.5 else opposite[truth]
-        qa = _ask(rng, scene, ("Is the {a} {rel} the {b}?", "Is it true that the {a} is {rel} the {b}?"),
-                  "yes" if asked == truth else "no", a=a.expr, b=b.expr, rel=phrase[asked])
-        return qa
-    templates = (("Is the {a} to the left or to the right of the {b}?",) if horizontal
-                 else ("Is the {a} above or below the {b}?",))
-    qa = _ask(rng, scene, templates, truth, a=a.expr, b=b.expr)
-    qa.template += 2
-    return qa
+    return ask_relation(rng, scene, first, second, horizontal)
 
 
 def size(rng: random.Random, level: Level, image_size: int) -> QA:
@@ -165,17 +192,7 @@ def size(rng: random.Random, level: Level, image_size: int) -> QA:
     big = placed(add_object(rng, scene, side=max(6, round(big_fraction * image_size))))
     small = placed(add_object(rng, scene, side=max(4, round(small_fraction * image_size))))
     fill(rng, scene, _objects(rng, scene))
-    a, b = (big, small) if rng.random() < 0.5 else (small, big)
-    template = rng.randrange(4)
-    if template < 2:
-        word = ("bigger", "smaller")[template]
-        answer = (big if word == "bigger" else small).expr
-        question = f"Which is {word}, the {a.expr} or the {b.expr}?"
-    else:
-        word = ("bigger", "smaller")[template - 2]
-        answer = "yes" if (a is big) == (word == "bigger") else "no"
-        question = f"Is the {a.expr} {word} than the {b.expr}?"
-    return QA(scene, question, answer, template)
+    return ask_size(rng, scene, big, small)
 
 
 def ocr(rng: random.Random, level: Level, size: int) -> QA:
