@@ -132,8 +132,7 @@ def _iter(n: int, mix: dict[str, float] | None, seed: int, image_size: int, diff
         raise ValueError(f"n must be >= 0, got {n}")
     if turns < 1:
         raise ValueError(f"turns must be at least 1, got {turns}")
-    unknown = sorted(set(follow_up_qtypes) - set(ASKERS))
-    if unknown or not follow_up_qtypes:
+    if not follow_up_qtypes or not set(follow_up_qtypes) <= set(ASKERS):
         raise ValueError(f"follow-up qtypes must be some of {', '.join(ASKERS)}; got {list(follow_up_qtypes)}")
     if image_size < 32:
         raise ValueError(f"image_size must be at least 32 pixels, got {image_size}")
