@@ -1,7 +1,9 @@
 """Question families about attributes and layout: exist, count, color, shape, position, relation, size, ocr.
 
 Each family builds a scene suited to its question (balanced answers, unambiguous referents), picks a
-phrasing template and computes the answer from the scene it built.
+phrasing template and computes the answer from the scene it built. Position, relation and size phrase
+their question with `ask_position`, `ask_relation` and `ask_size`, which follow-up turns also call on
+objects of a scene that is already built.
 """
 
 from __future__ import annotations
