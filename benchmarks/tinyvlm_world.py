@@ -29,6 +29,10 @@ from synthloop.train.checkpoint import load_checkpoint
 from synthloop.train.trainer import train
 from synthloop.world import benchmark, family_messages, generate
 
+# The model and losses the goal is measured with (see above); `benchmarks/train_speed.py` times them too.
+SETTINGS = {"vision": "efficientnet-lite0", "drop_background": True, "d_model": 192, "grounding_weight": 1.0,
+            "referent_weight": 1.0}
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -44,9 +48,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/tinyvlm_world"))
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="TinyVLM/TrainConfig overrides")
     args = parser.parse_args()
-    overrides = {"vision": "efficientnet-lite0", "drop_background": True, "d_model": 192, "grounding_weight": 1.0,
-                 "referent_weight": 1.0,
-                 **{k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}}
+    overrides = {**SETTINGS, **{k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}}
 
     start = time.perf_counter()
     mix = dict.fromkeys(args.qtypes, 1.0) if args.qtypes else None

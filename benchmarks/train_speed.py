@@ -1,11 +1,21 @@
 """TinyVLM training speed: samples/s and achieved FLOP/s as a fraction of this CPU's measured matmul peak.
 
-    python benchmarks/train_speed.py [--threads 2] [--steps 10] [--batch 64] [--repeats 3] [--set KEY=VALUE ...]
+    python benchmarks/train_speed.py [--threads 2] [--steps 10] [--batch 32] [--turns 4] [--repeats 3]
+                                     [--set KEY=VALUE ...]
 
-The peak is the best float32 GEMM rate over a few square sizes with the same thread count, and the
-training rate the best of `--repeats` passes over the same steps (the optimiser keeps updating). Step FLOPs
-(forward + backward) are counted by `torch.utils.flop_counter` on real world batches (toy data if the
-world package is missing); the optimiser update is timed but not counted.
+It times the trainer's own optimiser step (`train_step`: forward, backward, the auxiliary losses, gradient
+clipping and the AdamW update) on world conversations, with the model and settings that
+`benchmarks/tinyvlm_world.py` trains for the accuracy goal (its `SETTINGS`, global batch 32, 4 turns): a
+frozen encoder's image features are computed once before the steps, as in training. `--set vision=\"conv\"
+drop_background=false d_model=128 grounding_weight=0 referent_weight=0 --turns 1 --batch 64` times the
+bare defaults instead.
+
+Each of `--repeats` timed passes over the same steps (the optimiser keeps updating) is paired with a
+peak measured right after it: the best float32 GEMM rate over a few square sizes with the same thread
+count. The fraction printed is the median of the passes' own fractions, so a pass slowed by a busy machine
+is set against a peak measured on the same busy machine. Step FLOPs (forward + backward) are counted by
+`torch.utils.flop_counter` on the same steps in an untimed pass; the optimiser update is timed but not
+counted.
 """
 
 from __future__ import annotations
@@ -19,15 +29,24 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as `import synthloop` doe
 
 import numpy as np
 import torch
+from tinyvlm_world import SETTINGS
 from torch.utils.flop_counter import FlopCounterMode
 
 from synthloop.train.data import encode_samples, global_batches
 from synthloop.train.tinyvlm import TinyVLM
 from synthloop.train.tokenizer import train_tokenizer
-from synthloop.train.trainer import TrainConfig, _optimizer, split_overrides
+from synthloop.train.trainer import (
+    fixed_image_features,
+    make_optimizer,
+    split_overrides,
+    stage2_probes,
+    stage_parameters,
+    train_step,
+)
+from synthloop.world import generate
 
 
-def matmul_peak(sizes: tuple[int, ...] = (512, 1024, 2048), repeats: int = 5) -> float:
+def matmul_peak(sizes: tuple[int, ...] = (512, 1024, 2048), repeats: int = 3) -> float:
     best = 0.0
     for n in sizes:
         a, b = torch.randn(n, n), torch.randn(n, n)
@@ -39,73 +58,69 @@ def matmul_peak(sizes: tuple[int, ...] = (512, 1024, 2048), repeats: int = 5) ->
     return best
 
 
-def training_samples(n: int) -> list[dict]:
-    try:
-        from synthloop.world import generate
-    except ImportError:
-        from synthloop.train.toy import toy_samples
-        return toy_samples(n)
-    return generate(n, seed=0)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--steps", type=int, default=10)
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--repeats", type=int, default=3, help="timed passes over the steps; the best counts")
-    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="TinyVLM/TrainConfig overrides")
+    parser.add_argument("--batch", type=int, default=32, help="global batch size")
+    parser.add_argument("--turns", type=int, default=4, help="questions per world conversation")
+    parser.add_argument("--repeats", type=int, default=5, help="timed passes over the steps")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="TinyVLM/TrainConfig settings over tinyvlm_world's")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.use_deterministic_algorithms(True)  # as the trainer runs
     torch.utils.deterministic.fill_uninitialized_memory = False
     torch.manual_seed(0)
-    model_cfg, _ = split_overrides({k: json.loads(v) for k, v in (s.split("=", 1) for s in args.set)})
+    overrides = {**SETTINGS, **{k: json.loads(v) for k, v in (s.split("=", 1) for s in args.set)}}
+    model_cfg, train_cfg = split_overrides(overrides)
 
-    samples = training_samples(args.batch * (args.steps + 1))
+    samples = generate(args.batch * (args.steps + 1), seed=0, turns=args.turns)
     tokenizer = train_tokenizer((m["content"] for s in samples for m in s["messages"]), model_cfg.vocab_size)
     model_cfg.vocab_size = tokenizer.get_vocab_size()
-    model = TinyVLM(model_cfg).train()
+    model = TinyVLM(model_cfg)
     data = encode_samples(samples, tokenizer, model_cfg.image_tokens, model_cfg.image_size, model_cfg.max_seq_len,
                           image_cells=model.image_cells)
-    batches = [step[0] for step in global_batches(data, args.batch, args.batch, np.random.default_rng(0))]
-    optimizer = _optimizer(list(model.named_parameters()), TrainConfig())
+    probes = stage2_probes(model, samples, data, tokenizer, train_cfg)
+    params = stage_parameters(model, None, probes)
+    optimizer = make_optimizer(params, train_cfg)
+    features = fixed_image_features(model, data)
+    model.train()
+    micro = min(args.batch, train_cfg.micro_batch_size)
+    batches = list(global_batches(data, args.batch, micro, np.random.default_rng(0)))
 
-    def step(batch, update: bool = True) -> None:
-        losses = model.token_losses(batch.input_ids, batch.labels, model.image_features(data.pixels[batch.image_index]),
-                                    data.cells[batch.image_index])
-        losses.mean().backward()
-        if update:
-            optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+    def step(micro_batches: list) -> None:
+        train_step(model, data, features, micro_batches, probes, params, optimizer, train_cfg)
 
     timed = batches[1: args.steps + 1]
     step(batches[0])  # warm-up
     counter = FlopCounterMode(display=False)
-    with counter:  # count each timed batch's forward + backward in an untimed pass
-        for batch in timed:
-            step(batch, update=False)
+    with counter:  # count each timed step's forward + backward in an untimed pass
+        for micro_batches in timed:
+            step(micro_batches)
     flops = counter.get_total_flops()
 
-    seconds = float("inf")
-    for _ in range(args.repeats):  # the best pass, as the peak is the best GEMM: both least disturbed
+    rates, peaks = [], []
+    for _ in range(args.repeats):  # each pass paired with a peak measured just after it, on the same machine state
         start = time.perf_counter()
-        for batch in timed:
-            step(batch)
-        seconds = min(seconds, time.perf_counter() - start)
-    seen = sum(batch.size for batch in timed)
-    flops_per_sample = flops / seen
-    peak = matmul_peak()
-    achieved = flops / seconds
-    params = sum(p.numel() for p in model.parameters())
+        for micro_batches in timed:
+            step(micro_batches)
+        rates.append(flops / (time.perf_counter() - start))
+        peaks.append(matmul_peak())
+    fractions = sorted(rate / peak for rate, peak in zip(rates, peaks, strict=True))
+    seen = sum(b.size for micro_batches in timed for b in micro_batches)
+    achieved, peak = float(np.median(rates)), float(np.median(peaks))
+    trained = sum(p.numel() for _, p in params)
     tokens = float(np.mean([len(ids) for ids in data.ids]))
     image_tokens = float(data.cells.sum(dim=1).float().mean())
-    print(f"model: {params / 1e6:.2f} M parameters, {image_tokens:.1f} of {model_cfg.image_tokens} image tokens "
+    print(f"model: {trained / 1e6:.2f} M trained parameters, {image_tokens:.1f} of {model_cfg.image_tokens} image tokens "
           f"per image, {tokens:.1f} tokens/sample on average")
-    print(f"threads: {args.threads}; batch {args.batch}; {args.steps} timed steps")
-    print(f"training: {seen / seconds:.1f} samples/s, {flops_per_sample / 1e6:.1f} MFLOP/sample")
-    print(f"achieved: {achieved / 1e9:.2f} GFLOP/s; matmul peak {peak / 1e9:.2f} GFLOP/s; "
-          f"fraction of peak {achieved / peak:.1%}")
+    print(f"settings: {json.dumps(overrides)}; {len(probes)} auxiliary loss(es)")
+    print(f"threads: {args.threads}; global batch {args.batch}; {args.turns} turn(s); {args.steps} timed steps")
+    print(f"training: {achieved / flops * seen:.1f} samples/s, {flops / seen / 1e6:.1f} MFLOP/sample")
+    print(f"achieved: {achieved / 1e9:.2f} GFLOP/s; matmul peak {peak / 1e9:.2f} GFLOP/s (medians of {args.repeats})")
+    print(f"fraction of peak: {np.median(fractions):.1%} (median of the passes; "
+          f"range {fractions[0]:.1%} to {fractions[-1]:.1%})")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ def test_trained_model_beats_majority_baseline(tmp_path):
     train_samples = toy_samples(600, seed=0)
     bench = [s for s in toy_samples(240, seed=1) if s["task"] == "vqa"]
     # Frozen pretrained image features let a few hundred steps learn colour and shape from pixels.
-    checkpoint = train(train_samples, tmp_path / "ckpt", epochs=3, seed=0, show_progress=False,
+    checkpoint = train(train_samples, tmp_path / "ckpt", epochs=5, seed=0, show_progress=False,
                        vision="efficientnet-lite0", image_grid=2, d_model=64, n_layers=2, max_seq_len=64,
                        global_batch_size=16, micro_batch_size=16, lr=2e-3)
     results = evaluate(load_checkpoint(checkpoint), bench, tmp_path / "eval", batch_size=64, max_new_tokens=8)

@@ -52,7 +52,8 @@ def test_swiglu_blocks_and_unknown_mlp():
         TinyVLM(TinyVLMConfig(mlp="relu"))
 
 
-def test_version_1_checkpoints_load_with_the_settings_they_were_trained_with(tmp_path):
+@pytest.mark.parametrize(("version", "earlier"), [(1, {"mlp": "gelu", "prefix_attention": False}), (2, {})])
+def test_earlier_checkpoints_load_with_the_settings_they_were_trained_with(tmp_path, version, earlier):
     import json
 
     from synthloop.train.checkpoint import load_model, save_checkpoint
@@ -60,14 +61,23 @@ def test_version_1_checkpoints_load_with_the_settings_they_were_trained_with(tmp
 
     tokenizer = train_tokenizer(["what colour is it"] * 4, vocab_size=300)
     cfg = TinyVLMConfig(vocab_size=tokenizer.get_vocab_size(), d_model=32, n_layers=1, n_heads=2, image_size=16,
-                        image_grid=2, vision_width=8, mlp="gelu", prefix_attention=False)
-    folder = save_checkpoint(TinyVLM(cfg), tokenizer, tmp_path / "v1")
+                        image_grid=2, vision_width=8, linear_bias=True, **earlier)
+    trained = TinyVLM(cfg)
+    folder = save_checkpoint(trained, tokenizer, tmp_path / "old")
     config = json.loads((folder / "config.json").read_text())
-    for key in ("mlp", "prefix_attention"):
+    for key in ("linear_bias", *earlier):  # keys that did not exist yet
         del config["model"][key]
-    (folder / "config.json").write_text(json.dumps({**config, "format_version": 1}))
+    (folder / "config.json").write_text(json.dumps({**config, "format_version": version}))
     model, _ = load_model(folder)
-    assert (model.cfg.mlp, model.cfg.prefix_attention) == ("gelu", False)
+    assert model.cfg.linear_bias and all(getattr(model.cfg, k) == v for k, v in earlier.items())
+    assert torch.equal(model.blocks[0].qkv.bias, trained.blocks[0].qkv.bias)
     (folder / "config.json").write_text(json.dumps({**config, "format_version": 7}))
-    with pytest.raises(ValueError, match="format_version 7 is not 1 or 2"):
+    with pytest.raises(ValueError, match="format_version 7 is not one of 1 to 3"):
         load_model(folder)
+
+
+def test_block_linears_are_bias_free_by_default():
+    model = TinyVLM(TinyVLMConfig(vocab_size=64, d_model=32, n_layers=1, n_heads=2, image_size=16, image_grid=2,
+                                  vision_width=8))
+    block = model.blocks[0]
+    assert [layer.bias for layer in (block.qkv, block.proj, block.mlp.gate_up, block.mlp.down)] == [None] * 4

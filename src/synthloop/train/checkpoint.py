@@ -20,9 +20,9 @@ if TYPE_CHECKING:
     from synthloop.train.inference import TinyVLMModel
 
 FORMAT = "synthloop-tinyvlm"
-FORMAT_VERSION = 2
-# Settings a version-1 checkpoint was trained with, before they became config keys with new defaults.
-VERSION_1_MODEL = {"mlp": "gelu", "prefix_attention": False}
+FORMAT_VERSION = 3
+# Settings older checkpoints were trained with, before they became config keys with new defaults.
+EARLIER_MODELS = {1: {"mlp": "gelu", "prefix_attention": False, "linear_bias": True}, 2: {"linear_bias": True}}
 
 
 def _saved_state(model: TinyVLM) -> dict[str, torch.Tensor]:
@@ -54,9 +54,9 @@ def load_model(path: str | Path) -> tuple[TinyVLM, Tokenizer]:
     if config.get("format") != FORMAT:
         raise ValueError(f"{config_file}: format {config.get('format')!r} is not {FORMAT!r}")
     version = config.get("format_version")
-    if version not in (1, FORMAT_VERSION):
-        raise ValueError(f"{config_file}: format_version {version!r} is not 1 or {FORMAT_VERSION}")
-    settings = {**VERSION_1_MODEL, **config["model"]} if version == 1 else config["model"]
+    if version not in (*EARLIER_MODELS, FORMAT_VERSION):
+        raise ValueError(f"{config_file}: format_version {version!r} is not one of 1 to {FORMAT_VERSION}")
+    settings = {**EARLIER_MODELS.get(version, {}), **config["model"]}
     model = TinyVLM(TinyVLMConfig.from_dict(settings))
     state = load_file(str(path / "model.safetensors"))
     missing, unexpected = model.load_state_dict(state, strict=False)

@@ -152,7 +152,7 @@ class ReferentAttention(nn.Module):
         n_mentions = replies.shape[1]
         heads = slice(self.head * width, (self.head + n_mentions) * width)
         k_rows = slice(d + heads.start, d + heads.stop)  # keys of all referent heads, once for the batch
-        keys = F.linear(hidden, block.qkv.weight[k_rows], block.qkv.bias[k_rows]).unflatten(-1, (n_mentions, width))
+        keys = rows_of(block.qkv, k_rows, hidden).unflatten(-1, (n_mentions, width))
         per_row = torch.zeros(batch.input_ids.shape[0])
         counts = torch.zeros(batch.input_ids.shape[0])
         for mention in range(n_mentions):
@@ -161,7 +161,7 @@ class ReferentAttention(nn.Module):
                 continue
             at, where = row[has_target], position[has_target]
             q_rows = slice(heads.start + mention * width, heads.start + (mention + 1) * width)
-            query = F.linear(hidden[at, where], block.qkv.weight[q_rows], block.qkv.bias[q_rows])  # (n, width)
+            query = rows_of(block.qkv, q_rows, hidden[at, where])  # (n, width)
             scores = torch.einsum("nw,ntw->nt", query, keys[at, :, mention]) / math.sqrt(width)
             causal = torch.arange(hidden.shape[1])[None, :] <= where[:, None]
             log_attention = scores.masked_fill(~causal, float("-inf")).float().log_softmax(dim=1)
@@ -171,3 +171,8 @@ class ReferentAttention(nn.Module):
             per_row.index_add_(0, at, losses)
             counts.index_add_(0, at, torch.ones_like(losses))
         return self.weight * (per_row / counts.clamp(min=1)).sum()
+
+
+def rows_of(linear: torch.nn.Linear, rows: slice, x: torch.Tensor) -> torch.Tensor:
+    """The outputs `rows` of `linear` on `x`, computing only those."""
+    return F.linear(x, linear.weight[rows], None if linear.bias is None else linear.bias[rows])

@@ -128,7 +128,7 @@ def learning_rate(progress: float, cfg: TrainConfig) -> float:
     return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * cosine)
 
 
-def _optimizer(params: list[tuple[str, torch.nn.Parameter]], cfg: TrainConfig) -> torch.optim.AdamW:
+def make_optimizer(params: list[tuple[str, torch.nn.Parameter]], cfg: TrainConfig) -> torch.optim.AdamW:
     decay = [p for name, p in params if p.ndim >= 2 and "emb" not in name and "image_pos" not in name]
     other = [p for name, p in params if not (p.ndim >= 2 and "emb" not in name and "image_pos" not in name)]
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": other, "weight_decay": 0.0}]
@@ -141,10 +141,50 @@ def _progress_bar(console: Console, show: bool) -> Progress:
                     TimeElapsedColumn(), console=console, disable=not show)
 
 
-def _frozen_features(model: TinyVLM, pixels: torch.Tensor, chunk: int = 256) -> torch.Tensor:
+def stage_parameters(model: TinyVLM, trainable: list[str] | None,
+                     probes: Sequence[Probes] = ()) -> list[tuple[str, torch.nn.Parameter]]:
+    """Let only the parameters whose names start with one of `trainable` (None: all unfrozen) train, and
+    return those with the probes' parameters: what the stage's optimiser updates."""
+    for param_name, param in model.named_parameters():
+        frozen = model.frozen_vision and param_name.startswith("vision.")
+        param.requires_grad_(not frozen and (trainable is None or param_name.startswith(tuple(trainable))))
+    params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    for probe in probes:
+        params += [(f"probes.{n}", p) for n, p in probe.named_parameters()]
+    return params
+
+
+def fixed_image_features(model: TinyVLM, data: EncodedData, chunk: int = 256) -> torch.Tensor | None:
+    """Every image's vision features, computed once, when the vision encoder does not train; else None."""
+    if any(p.requires_grad for p in model.vision.parameters()):
+        return None
     model.eval()  # batch norm uses (and keeps) its running statistics
     with torch.no_grad():
-        return torch.cat([model.image_features(pixels[i: i + chunk]) for i in range(0, len(pixels), chunk)])
+        return torch.cat([model.image_features(data.pixels[i: i + chunk]) for i in range(0, len(data.pixels), chunk)])
+
+
+def train_step(model: TinyVLM, data: EncodedData, features: torch.Tensor | None, micro_batches: list,
+               probes: Sequence[Probes], params: list[tuple[str, torch.nn.Parameter]],
+               optimizer: torch.optim.Optimizer, cfg: TrainConfig) -> float:
+    """One optimiser step over a global batch's micro-batches (gradients accumulate); the step's loss."""
+    units = [loss_units(b.labels, cfg.loss_unit) for b in micro_batches]
+    n_units = sum(n for _, n in units)
+    step_loss = 0.0
+    for batch, (unit, _) in zip(micro_batches, units, strict=True):
+        if features is not None:
+            image_features = features[batch.image_index]
+        else:
+            image_features = model.image_features(data.pixels[batch.image_index])
+        token_loss = model.token_losses(batch.input_ids, batch.labels, image_features, data.cells[batch.image_index])
+        loss = (token_loss / torch.bincount(unit)[unit]).sum() / n_units
+        for probe in probes:
+            loss = loss + probe.loss(batch) / n_units
+        loss.backward()
+        step_loss += float(loss.detach())
+    torch.nn.utils.clip_grad_norm_([p for _, p in params], cfg.grad_clip)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return step_loss
 
 
 def run_stage(model: TinyVLM, data: EncodedData, name: str, trainable: list[str] | None, epochs: int,
@@ -153,16 +193,10 @@ def run_stage(model: TinyVLM, data: EncodedData, name: str, trainable: list[str]
     """Train the parameters whose names start with one of `trainable` (None: all unfrozen), and `probes`
     with them; a record."""
     micro = micro_batching(global_batch_size, cfg.micro_batch_size, len(data))
-    for param_name, param in model.named_parameters():
-        frozen = model.frozen_vision and param_name.startswith("vision.")
-        param.requires_grad_(not frozen and (trainable is None or param_name.startswith(tuple(trainable))))
-    params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    for probe in probes:
-        params += [(f"probes.{n}", p) for n, p in probe.named_parameters()]
-    optimizer = _optimizer(params, cfg)
+    params = stage_parameters(model, trainable, probes)
+    optimizer = make_optimizer(params, cfg)
     start = time.perf_counter()  # the time budget covers computing frozen image features
-    vision_trains = any(p.requires_grad for p in model.vision.parameters())
-    features = None if vision_trains else _frozen_features(model, data.pixels)
+    features = fixed_image_features(model, data)
     steps_per_epoch = math.ceil(len(data) / global_batch_size)
     total_steps = epochs * steps_per_epoch
     losses: list[float] = []
@@ -179,28 +213,10 @@ def run_stage(model: TinyVLM, data: EncodedData, name: str, trainable: list[str]
                 progress = max(progress, elapsed / time_budget_s)
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(progress, cfg)
-            units = [loss_units(b.labels, cfg.loss_unit) for b in micro_batches]
-            n_units = sum(n for _, n in units)
-            step_loss = 0.0
-            for batch, (unit, _) in zip(micro_batches, units, strict=True):
-                if features is not None:
-                    image_features = features[batch.image_index]
-                else:
-                    image_features = model.image_features(data.pixels[batch.image_index])
-                token_loss = model.token_losses(batch.input_ids, batch.labels, image_features,
-                                                data.cells[batch.image_index])
-                loss = (token_loss / torch.bincount(unit)[unit]).sum() / n_units
-                for probe in probes:
-                    loss = loss + probe.loss(batch) / n_units
-                loss.backward()
-                step_loss += float(loss.detach())
-                seen += batch.size
-            torch.nn.utils.clip_grad_norm_([p for _, p in params], cfg.grad_clip)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            losses.append(step_loss)
+            losses.append(train_step(model, data, features, micro_batches, probes, params, optimizer, cfg))
+            seen += sum(b.size for b in micro_batches)
             rate = seen / max(time.perf_counter() - start, 1e-9)
-            bar.update(task, advance=1, loss=step_loss, rate=rate)
+            bar.update(task, advance=1, loss=losses[-1], rate=rate)
     model.eval()
     seconds = time.perf_counter() - start
     return {"stage": name, "samples": len(data), "epochs": epochs, "global_batch_size": global_batch_size,
