@@ -63,6 +63,33 @@ def test_decontamination_removes_benchmark_images_and_long_questions():
         ("t1", "benchmark image"), ("t2", "benchmark question (13-gram overlap)")]
 
 
+def test_decontamination_cuts_follow_up_turns_that_repeat_a_benchmark_question():
+    red, green = png((255, 0, 0)), png((0, 255, 0))
+    benchmark = [new_sample("b1", [{"role": "user", "content": "<image>\nHow many?"},
+                                   {"role": "assistant", "content": "2"},
+                                   {"role": "user", "content": LONG + "?"},  # a benchmark follow-up counts too
+                                   {"role": "assistant", "content": "no"}], [{"bytes": red, "path": None}])]
+    turns = [("What colour is it?", "green"), (LONG + "?", "yes"), ("And the shape?", "square")]
+    messages = [{"role": "system", "content": "Answer briefly."}]
+    for question, answer in turns:
+        messages += [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+    messages[1]["content"] = "<image>\n" + messages[1]["content"]
+    follow_up = new_sample("t1", messages, [{"bytes": green, "path": None}])
+    first = vqa("t2", LONG, green)
+    two_images = new_sample("t3", [*messages[:3], {"role": "user", "content": "<image>\n" + LONG},
+                                   {"role": "assistant", "content": "yes"}],
+                            [{"bytes": green, "path": None}, {"bytes": png((0, 0, 9)), "path": None}])
+    clean, removed = decontaminate([follow_up, first, two_images], BenchmarkIndex(benchmark))
+    assert [s["id"] for s in clean] == ["t1"]
+    assert [m["content"] for m in clean[0]["messages"]] == [
+        "Answer briefly.", "<image>\nWhat colour is it?", "green", "And the shape?", "square"]
+    assert clean[0]["meta"]["decontaminated_turns"] == 1
+    assert follow_up["messages"] == messages  # the input sample is not changed
+    # a matching first question, or a matching turn that brings its own image, takes the whole sample
+    assert [(s["id"], s["meta"]["decontaminated"]) for s in removed] == [
+        ("t2", "benchmark question (13-gram overlap)"), ("t3", "benchmark question (13-gram overlap)")]
+
+
 def test_loop_recipe_errors_name_the_key_and_line(tmp_path):
     recipe = tmp_path / "loop.yaml"
     recipe.write_text("run_dir: out\nseed_pool: {world: 10}\nbenchmark: {world: 5}\nsynthesis:\n"

@@ -153,7 +153,9 @@ def run_loop(recipe: LoopRecipe, log: Callable[[str], None] = print) -> dict:
     pool = curate(load_pool(recipe.seed_pool, recipe.seed + SEED_POOL_OFFSET), recipe.curate,
                   run_dir / "round_0" / "curate", recipe.seed, ex.workers, ex.batch_size)
     pool, removed = decontaminate(pool, index)
-    log(f"round 0: training on {len(pool)} curated seed samples ({len(removed)} removed as benchmark contamination)")
+    cut = sum(s["meta"].get("decontaminated_turns", 0) for s in pool)
+    log(f"round 0: training on {len(pool)} curated seed samples ({len(removed)} removed as benchmark contamination, "
+        f"{cut} follow-up turns cut)")
     first = train_and_evaluate(pool, benchmark, run_dir / "round_0", recipe.train, recipe.seed)
     log(f"round 0: overall accuracy {first.overall:.3f}")
     arms = ["loop", "baseline"] if recipe.baseline else ["loop"]
