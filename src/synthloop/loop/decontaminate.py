@@ -76,7 +76,8 @@ def _contamination(sample: dict, index: BenchmarkIndex) -> tuple[str | None, set
         return "benchmark image", set()
     users = [i for i, m in enumerate(sample["messages"]) if m["role"] == "user"]
     matched = {i for i in users if index.has_question(sample["messages"][i]["content"])}
-    if matched & set(users[:1]) or any(IMAGE in sample["messages"][i]["content"] for i in matched):
+    first_question = users[0] if users else None
+    if first_question in matched or any(IMAGE in sample["messages"][i]["content"] for i in matched):
         return f"benchmark question ({index.n}-gram overlap)", set()
     return None, matched
 
