@@ -1,6 +1,6 @@
 """TinyVLM training speed: samples/s and achieved FLOP/s as a fraction of this CPU's measured matmul peak.
 
-    python benchmarks/train_speed.py [--threads 2] [--steps 10] [--batch 32] [--turns 4] [--repeats 3]
+    python benchmarks/train_speed.py [--threads 2] [--steps 10] [--batch 32] [--turns 4] [--repeats 5]
                                      [--set KEY=VALUE ...]
 
 It times the trainer's own optimiser step (`train_step`: forward, backward, the auxiliary losses, gradient
@@ -38,6 +38,7 @@ from synthloop.train.tokenizer import train_tokenizer
 from synthloop.train.trainer import (
     fixed_image_features,
     make_optimizer,
+    micro_batching,
     split_overrides,
     stage2_probes,
     stage_parameters,
@@ -86,7 +87,7 @@ def main() -> None:
     optimizer = make_optimizer(params, train_cfg)
     features = fixed_image_features(model, data)
     model.train()
-    micro = min(args.batch, train_cfg.micro_batch_size)
+    micro = micro_batching(args.batch, train_cfg.micro_batch_size, len(data))
     batches = list(global_batches(data, args.batch, micro, np.random.default_rng(0)))
 
     def step(micro_batches: list) -> None:
