@@ -1,10 +1,13 @@
-"""The demo's curation step on a small noisy pool: noise caught by kind, selection budget, DataOptim outputs."""
+"""The demo's curation step on a small noisy pool (noise caught by kind, selection budget, DataOptim outputs),
+and the demo command's options and summary."""
 
 from __future__ import annotations
 
 import orjson
+from typer.testing import CliRunner
 
 from synthloop import demo
+from synthloop.cli import app
 from synthloop.formats.parquet import read_samples
 
 
@@ -27,3 +30,21 @@ def test_demo_curation_catches_the_mechanical_noise(tmp_path, monkeypatch):
     byod = orjson.loads((tmp_path / "dataoptim" / "byod.json").read_bytes())
     assert [r["id"] for r in byod] == [s["id"] for s in kept]
     assert all((tmp_path / "dataoptim" / r["image"]).is_file() for r in byod)  # self-contained
+
+
+def test_demo_command_passes_its_seed_and_prints_each_round(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_run_demo(out, seed=0, log=print):
+        calls.append((out, seed))
+        rounds = [{"round": r, "arm": arm, "overall": 0.5 + r / 10, "per_qtype": {"ocr": r / 10}}
+                  for r in (0, 1) for arm in ("loop", "baseline")]
+        return {"curation": {"precision": 0.9, "recall": 0.8, "kinds": {}}, "rounds": rounds,
+                "weak_qtypes": ["ocr"], "report": str(out / "report.html")}
+
+    monkeypatch.setattr(demo, "run_demo", fake_run_demo)
+    result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path), "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    assert calls == [(tmp_path, 3)]
+    assert "round 1 baseline overall 0.600   weak: ocr 0.100" in result.output
+    assert "precision 0.900, recall 0.800" in result.output

@@ -10,11 +10,12 @@ from synthloop.cli.app import app
 
 
 @app.command()
-def demo(out: Path = typer.Option(Path("runs/demo"), help="Run directory for every output.")) -> None:
+def demo(out: Path = typer.Option(Path("runs/demo"), help="Run directory for every output."),
+         seed: int = typer.Option(0, help="Seed of the seed pool, the benchmark, synthesis and training.")) -> None:
     """Build a noisy seed pool, curate it, train TinyVLM, evaluate, run 2 loop rounds, write the report."""
     from synthloop.demo import run_demo
 
-    summary = run_demo(out, log=typer.echo)
+    summary = run_demo(out, seed=seed, log=typer.echo)
     curation = summary["curation"]
     typer.echo("\ncuration on the labelled noise: " + ", ".join(
         f"{key} {value:.3f}" if isinstance(value, float) else f"{key} {value}"
