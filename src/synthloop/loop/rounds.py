@@ -168,9 +168,11 @@ def run_loop(recipe: LoopRecipe, log: Callable[[str], None] = print) -> dict:
         for arm in arms:
             arm_pool, last = state[arm]
             if arm == "loop":
-                counts = adaptive_bad_case_allocation(
-                    {q: e for q, e in last.error_rates.items() if q in qtypes}, {q: len(c) for q, c in last.bad_cases.items()}, recipe.synthesis.budget,
-                    seed=recipe.seed * 1_000 + r, min_bad_cases=recipe.synthesis.min_bad_cases)
+                error_rates = {q: e for q, e in last.error_rates.items() if q in qtypes}
+                bad_case_counts = {q: len(c) for q, c in last.bad_cases.items()}
+                counts = adaptive_bad_case_allocation(error_rates, bad_case_counts, recipe.synthesis.budget,
+                                                      seed=recipe.seed * 1_000 + r,
+                                                      min_bad_cases=recipe.synthesis.min_bad_cases)
             else:
                 counts = uniform_allocation(qtypes, recipe.synthesis.budget)
             folder = run_dir / arm / f"round_{r}"
