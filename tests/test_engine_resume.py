@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 import test_engine_fixtures  # noqa: F401  (registers the t_ ops)
 
@@ -37,14 +38,20 @@ def done_markers(root: Path, stage: int) -> int:
 
 
 def run_until(spec: dict, stop_when) -> int:
-    """Start (or resume) the run in a fresh interpreter; SIGKILL it once `stop_when()` holds. Its return code."""
+    """Start (or resume) the run in a fresh interpreter; SIGKILL it once `stop_when()` holds. Its return code.
+    The processes a killed run started (its fork server and workers) must not outlive it."""
     process = subprocess.Popen([sys.executable, "-c", DRIVER, json.dumps(spec)])
+    started: list[psutil.Process] = []
     while process.poll() is None:
         if stop_when():
+            started = psutil.Process(process.pid).children(recursive=True)
             process.send_signal(signal.SIGKILL)
             break
         time.sleep(0.01)
-    return process.wait(timeout=120)
+    code = process.wait(timeout=120)
+    _, alive = psutil.wait_procs(started, timeout=10)
+    assert not alive, f"processes the killed run left behind: {[p.pid for p in alive]}"
+    return code
 
 
 @pytest.mark.slow

@@ -8,12 +8,13 @@ of the stage's global ops, and writes its parts; the done marker with its counts
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 from synthloop.engine.inputs import InputReject
@@ -55,14 +56,15 @@ def init_worker(ops: list[Op], rundir: RunDir, batch_size: int, decode_ahead: bo
     if environ is not None:
         os.environ.clear()
         os.environ.update(environ)
-    if watch_parent:
-        threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    if watch_parent and (parent := multiprocessing.parent_process()) is not None:
+        threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
 
 
-def _exit_with_parent(parent: int) -> None:
-    # A killed run must not leave workers writing; the resumed run redoes their shards.
-    while os.getppid() == parent:
-        time.sleep(0.2)
+def _exit_with_parent(parent: BaseProcess) -> None:
+    """Exit once the process that started the pool is gone. A killed run must not leave workers writing
+    (the resumed run redoes their shards) or waiting forever on a task queue whose ends they hold. The
+    parent is the run, not the fork server the workers fork from, which outlives it."""
+    parent.join()
     os._exit(1)
 
 
