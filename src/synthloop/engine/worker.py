@@ -63,7 +63,7 @@ def init_worker(ops: list[Op], rundir: RunDir, batch_size: int, decode_ahead: bo
 def _exit_with_parent(parent: BaseProcess) -> None:
     """Exit once the process that started the pool is gone. A killed run must not leave workers writing
     (the resumed run redoes their shards) or waiting forever on a task queue whose ends they hold. The
-    parent is the run, not the fork server the workers fork from, which outlives it."""
+    parent is the run, not the OS parent: that is the fork server, which stays up while its workers do."""
     parent.join()
     os._exit(1)
 
