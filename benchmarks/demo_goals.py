@@ -23,7 +23,7 @@ import orjson
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from synthloop import demo  # noqa: E402
+from synthloop.lab import demo  # noqa: E402
 from synthloop.formats.parquet import read_samples  # noqa: E402
 from synthloop.loop.decontaminate import BenchmarkIndex, decontaminate  # noqa: E402
 from synthloop.loop.recipe import TrainSpec  # noqa: E402

@@ -6,7 +6,7 @@ pipeline adds at most ~10% on top of the model. Measured for the packaged image 
 (`embed` op) and a builtin TinyVLM generator (`caption` op). Also prints images/s and texts/s of
 the packaged embedders.
 
-With `--judge`, it also trains a TinyVLM judge on world data (`synthloop.train.judge`: Genixer's judge
+With `--judge`, it also trains a TinyVLM judge on world data (`synthloop.lab.probes.judge`: Genixer's judge
 prompt, "Yes" for the true answer, "No" for a corrupted one, another answer of the same question type)
 and prints the ROC AUC of the `judge` op's P(Yes) on held-out correct vs corrupted pairs (goal >= 0.9),
 overall and per qtype.
@@ -85,9 +85,9 @@ def best_rates(fns: list[Callable[[int], object]], n: int) -> list[float]:
 
 
 def tiny_generator(folder: Path) -> Path:
-    from synthloop.train.checkpoint import save_checkpoint
-    from synthloop.train.tinyvlm import TinyVLM, TinyVLMConfig
-    from synthloop.train.tokenizer import train_tokenizer
+    from synthloop.models.tinyvlm.checkpoint import save_checkpoint
+    from synthloop.models.tinyvlm.network import TinyVLM, TinyVLMConfig
+    from synthloop.models.tinyvlm.tokenizer import train_tokenizer
 
     tokenizer = train_tokenizer(["A photo of a red cube on a grey floor. Describe the image."] * 20, vocab_size=512,
                                 min_frequency=1)
@@ -108,9 +108,9 @@ def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
 def judge_auc(root: Path, n: int, budget: float, layers: int, qtypes: list[str] | None = None) -> None:
     from synthloop.ops.base import Batch
     from synthloop.ops.filters.judge import Judge
-    from synthloop.train.judge import corrupted_pairs, judge_training_samples
+    from synthloop.lab.probes.judge import corrupted_pairs, judge_training_samples
     from synthloop.train.trainer import train
-    from synthloop.world import generate
+    from synthloop.lab.world import generate
 
     mix = {q: 1.0 for q in qtypes} if qtypes else None
     training = judge_training_samples(corrupted_pairs(generate(n, mix=mix, seed=0, workers=2), seed=0))

@@ -25,9 +25,9 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from synthloop.evaluate.runner import evaluate, majority_baseline
-from synthloop.train.checkpoint import load_checkpoint
+from synthloop.models.tinyvlm.checkpoint import load_checkpoint
 from synthloop.train.trainer import train
-from synthloop.world import benchmark, family_messages, generate
+from synthloop.lab.world import benchmark, family_messages, generate
 
 # The model and losses the goal is measured with (see above); `benchmarks/train_speed.py` times them too.
 SETTINGS = {"vision": "efficientnet-lite0", "drop_background": True, "d_model": 192, "grounding_weight": 1.0,

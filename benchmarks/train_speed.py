@@ -33,8 +33,8 @@ from tinyvlm_world import SETTINGS
 from torch.utils.flop_counter import FlopCounterMode
 
 from synthloop.train.data import encode_samples, global_batches
-from synthloop.train.tinyvlm import TinyVLM
-from synthloop.train.tokenizer import train_tokenizer
+from synthloop.models.tinyvlm.network import TinyVLM
+from synthloop.models.tinyvlm.tokenizer import train_tokenizer
 from synthloop.train.trainer import (
     fixed_image_features,
     make_optimizer,
@@ -44,7 +44,7 @@ from synthloop.train.trainer import (
     stage_parameters,
     train_step,
 )
-from synthloop.world import generate
+from synthloop.lab.world import generate
 
 
 def matmul_peak(sizes: tuple[int, ...] = (512, 1024, 2048), repeats: int = 3) -> float:

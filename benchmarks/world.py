@@ -22,7 +22,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from synthloop.images import decode
-from synthloop.world import generate, iter_generate, noise
+from synthloop.lab.world import generate, iter_generate, noise
 
 
 def throughput(n: int, workers: int) -> float:

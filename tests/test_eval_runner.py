@@ -176,7 +176,7 @@ def test_majority_baseline():
 
 
 def test_cli_eval(tmp_path, monkeypatch):
-    import synthloop.train.checkpoint as checkpoint
+    import synthloop.models.tinyvlm.checkpoint as checkpoint
 
     monkeypatch.setattr(checkpoint, "load_checkpoint", lambda path: StubModel(REPLIES))
     write_samples(BENCH[:8], tmp_path / "bench")

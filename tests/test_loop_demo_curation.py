@@ -6,7 +6,7 @@ from __future__ import annotations
 import orjson
 from typer.testing import CliRunner
 
-from synthloop import demo
+from synthloop.lab import demo
 from synthloop.cli import app
 from synthloop.formats.parquet import read_samples
 

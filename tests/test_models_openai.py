@@ -112,9 +112,9 @@ def test_retries_with_backoff_then_fails_without_leaking_key(monkeypatch):
 
 
 def tiny_checkpoint(folder) -> None:
-    from synthloop.train.checkpoint import save_checkpoint
-    from synthloop.train.tinyvlm import TinyVLM, TinyVLMConfig
-    from synthloop.train.tokenizer import train_tokenizer
+    from synthloop.models.tinyvlm.checkpoint import save_checkpoint
+    from synthloop.models.tinyvlm.network import TinyVLM, TinyVLMConfig
+    from synthloop.models.tinyvlm.tokenizer import train_tokenizer
 
     tokenizer = train_tokenizer(["Is it red? Yes No yes no red blue cube"] * 5, vocab_size=300, min_frequency=1)
     config = TinyVLMConfig(vocab_size=tokenizer.get_vocab_size(), d_model=32, n_layers=1, n_heads=2,
@@ -123,7 +123,7 @@ def tiny_checkpoint(folder) -> None:
 
 
 def test_synthloop_serve_builtin_checkpoint_matches_direct_calls(tmp_path):
-    pytest.importorskip("synthloop.train.checkpoint")
+    pytest.importorskip("synthloop.models.tinyvlm.checkpoint")
     tiny_checkpoint(tmp_path / "ckpt")
     port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}

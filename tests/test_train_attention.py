@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from synthloop.train.tinyvlm import TinyVLM, TinyVLMConfig, prefix_lm_mask
-from synthloop.train.tokenizer import ASSISTANT, BOS, EOS, IMAGE, PAD, SYSTEM, USER
+from synthloop.models.tinyvlm.network import TinyVLM, TinyVLMConfig, prefix_lm_mask
+from synthloop.models.tinyvlm.tokenizer import ASSISTANT, BOS, EOS, IMAGE, PAD, SYSTEM, USER
 
 # pad, bos, system "a", user <image> <image> "q" "q", assistant "r" eos, user "q", assistant "r"
 IDS = [PAD, BOS, SYSTEM, 40, USER, IMAGE, IMAGE, 41, 42, ASSISTANT, 43, EOS, USER, 44, ASSISTANT, 45]
@@ -56,8 +56,8 @@ def test_swiglu_blocks_and_unknown_mlp():
 def test_earlier_checkpoints_load_with_the_settings_they_were_trained_with(tmp_path, version, earlier):
     import json
 
-    from synthloop.train.checkpoint import load_model, save_checkpoint
-    from synthloop.train.tokenizer import train_tokenizer
+    from synthloop.models.tinyvlm.checkpoint import load_model, save_checkpoint
+    from synthloop.models.tinyvlm.tokenizer import train_tokenizer
 
     tokenizer = train_tokenizer(["what colour is it"] * 4, vocab_size=300)
     cfg = TinyVLMConfig(vocab_size=tokenizer.get_vocab_size(), d_model=32, n_layers=1, n_heads=2, image_size=16,

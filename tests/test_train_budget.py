@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from synthloop.train.trainer import BudgetError, TrainConfig, learning_rate, loss_units, micro_batching, train
-from synthloop.train.toy import toy_samples
+from synthloop.lab.toy import toy_samples
 
 TINY = {"d_model": 32, "n_layers": 1, "n_heads": 2, "vision_width": 8, "image_size": 16, "image_grid": 2,
         "vocab_size": 300}
@@ -48,7 +48,7 @@ def test_learning_rate_warms_up_then_decays_to_floor():
 
 
 def test_loss_units_weigh_replies_samples_or_tokens():
-    from synthloop.train.data import IGNORE as X
+    from synthloop.models.tinyvlm.encoding import IGNORE as X
     # Row 0: a two-token reply, then a one-token reply; row 1: one three-token reply. Position 0 is never
     # a target (labels shift by one), so its 9 must not count.
     labels = torch.tensor([[9, X, 5, 6, X, X, 7, X], [X, X, X, X, X, 8, 9, 10]])

@@ -4,7 +4,7 @@ from typer.testing import CliRunner
 
 from synthloop.cli import app
 from synthloop.formats.parquet import write_samples
-from synthloop.train.toy import toy_samples
+from synthloop.lab.toy import toy_samples
 
 runner = CliRunner()
 
@@ -45,7 +45,7 @@ def test_train_command_reports_bad_input_in_one_line(tmp_path):
 
 
 def test_train_command_sets_the_width_positions_grounding_probes_and_referent_loss(tmp_path):
-    from synthloop.world import generate
+    from synthloop.lab.world import generate
 
     write_samples(generate(8, mix={"color": 1.0}, seed=1, image_size=32), tmp_path / "data")
     result = runner.invoke(app, ["train", str(tmp_path / "data"), "--out", str(tmp_path / "ck"), "--stage", "2",

@@ -4,14 +4,15 @@ import torch
 from safetensors.torch import load_file
 
 from synthloop.ops.filters.judge import JUDGE_PROMPT
-from synthloop.train.checkpoint import load_model
-from synthloop.train.data import IGNORE, collate, encode_samples
-from synthloop.train.judge import (JUDGE_ANSWERS, JudgeProbes, corrupted_pairs, judge_training_samples,
+from synthloop.models.tinyvlm.checkpoint import load_model
+from synthloop.models.tinyvlm.encoding import IGNORE
+from synthloop.train.data import collate, encode_samples
+from synthloop.lab.probes.judge import (JUDGE_ANSWERS, JudgeProbes, corrupted_pairs, judge_training_samples,
                                    probe_targets)
-from synthloop.train.tinyvlm import TinyVLM, TinyVLMConfig
-from synthloop.train.tokenizer import ASSISTANT, train_tokenizer
+from synthloop.models.tinyvlm.network import TinyVLM, TinyVLMConfig
+from synthloop.models.tinyvlm.tokenizer import ASSISTANT, train_tokenizer
 from synthloop.train.trainer import train
-from synthloop.world import family_messages, generate
+from synthloop.lab.world import family_messages, generate
 
 TINY = {"d_model": 32, "n_layers": 2, "n_heads": 2, "vision_width": 8, "image_size": 16, "image_grid": 2,
         "vocab_size": 400, "micro_batch_size": 8}

@@ -4,16 +4,16 @@ import torch
 from safetensors.torch import load_file
 
 from synthloop.train.data import collate, encode_samples
-from synthloop.train.grounding import cell_objects
-from synthloop.train.referents import (
+from synthloop.lab.probes.grounding import cell_objects
+from synthloop.lab.probes.referents import (
     ReferentAttention,
     referent_cells,
     referent_targets,
 )
-from synthloop.train.tinyvlm import TinyVLM, TinyVLMConfig
-from synthloop.train.tokenizer import ASSISTANT, IMAGE, train_tokenizer
+from synthloop.models.tinyvlm.network import TinyVLM, TinyVLMConfig
+from synthloop.models.tinyvlm.tokenizer import ASSISTANT, IMAGE, train_tokenizer
 from synthloop.train.trainer import train
-from synthloop.world import generate
+from synthloop.lab.world import generate
 
 TINY = {"d_model": 32, "n_layers": 2, "n_heads": 2, "vision_width": 8, "image_size": 32, "image_grid": 4}
 COLORS, SHAPES = {"red", "blue"}, {"circle", "cross"}

@@ -1,7 +1,7 @@
 import torch
 
-from synthloop.train import tinyvlm
-from synthloop.train.tinyvlm import EfficientNetEncoder, content_cells
+from synthloop.models.tinyvlm import network as tinyvlm
+from synthloop.models.tinyvlm.network import EfficientNetEncoder, content_cells
 
 
 def test_folded_efficientnet_computes_the_same_features(monkeypatch):
@@ -36,7 +36,7 @@ def test_encoding_gives_each_image_as_many_tokens_as_content_cells():
     from synthloop.images import encode_png
     from synthloop.sample import new_sample
     from synthloop.train.data import encode_samples
-    from synthloop.train.tokenizer import IMAGE, train_tokenizer
+    from synthloop.models.tinyvlm.tokenizer import IMAGE, train_tokenizer
 
     canvas = Image.new("RGB", (16, 16), (255, 255, 255))
     canvas.paste((0, 0, 200), (0, 0, 6, 6))  # one blue corner: 1 of 4 cells at grid 2

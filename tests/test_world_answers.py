@@ -17,7 +17,7 @@ from world_pixels import (
     pixels,
 )
 
-from synthloop.world import QTYPES, generate
+from synthloop.lab.world import QTYPES, generate
 
 N_PER_TYPE = 40
 

@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from synthloop.world import family_messages, generate
-from synthloop.world.questions import EXIST_TEMPLATES
-from synthloop.world.scene import COLOR_NAMES, SHAPES
+from synthloop.lab.world import family_messages, generate
+from synthloop.lab.world.questions import EXIST_TEMPLATES
+from synthloop.lab.world.scene import COLOR_NAMES, SHAPES
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ import pytest
 
 from synthloop.images import ImageError, decode
 from synthloop.sample import SampleError, validate_sample
-from synthloop.world import generate
-from synthloop.world.noise import KINDS, inject, score_filter
+from synthloop.lab.world import generate
+from synthloop.lab.world.noise import KINDS, inject, score_filter
 
 
 @pytest.fixture(scope="module")

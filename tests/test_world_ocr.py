@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from synthloop.images import decode
-from synthloop.world import generate
+from synthloop.lab.world import generate
 
 
 def read_word(engine, image_bytes: bytes) -> str:

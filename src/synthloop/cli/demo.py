@@ -13,7 +13,7 @@ from synthloop.cli.app import app
 def demo(out: Path = typer.Option(Path("runs/demo"), help="Run directory for every output."),
          seed: int = typer.Option(0, help="Seed of the seed pool, the benchmark, synthesis and training.")) -> None:
     """Build a noisy seed pool, curate it, train TinyVLM, evaluate, run 2 loop rounds, write the report."""
-    from synthloop.demo import run_demo
+    from synthloop.lab.demo import run_demo
 
     summary = run_demo(out, seed=seed, log=typer.echo)
     curation = summary["curation"]

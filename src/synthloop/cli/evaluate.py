@@ -37,7 +37,7 @@ def eval_command(
     from synthloop.formats.parquet import parquet_files, read_samples
 
     try:
-        from synthloop.train.checkpoint import load_checkpoint
+        from synthloop.models.tinyvlm.checkpoint import load_checkpoint
     except ImportError as err:
         fail(f"cannot load checkpoints: {err}")
     try:

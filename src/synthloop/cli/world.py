@@ -53,9 +53,9 @@ def generate_command(
 ) -> None:
     """Render N world samples with questions following --mix and write canonical Parquet to OUT."""
     from synthloop.formats.parquet import write_samples
-    from synthloop.train.judge import corrupted_pairs, judge_training_samples
-    from synthloop.world import iter_generate
-    from synthloop.world import noise as noise_module
+    from synthloop.lab.probes.judge import corrupted_pairs, judge_training_samples
+    from synthloop.lab.world import iter_generate
+    from synthloop.lab.world import noise as noise_module
 
     if judge and (noise > 0 or turns > 1):
         fail("--judge makes its own wrong answers from single-turn samples: leave out --noise and --turns")
@@ -84,7 +84,7 @@ def bench_command(
 ) -> None:
     """Write the fixed benchmark split (every qtype, uniform) to OUT."""
     from synthloop.formats.parquet import write_samples
-    from synthloop.world import benchmark
+    from synthloop.lab.world import benchmark
 
     try:
         files = write_samples(benchmark(n, seed, image_size=image_size), out)

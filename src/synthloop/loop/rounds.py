@@ -55,7 +55,7 @@ def load_pool(spec: PoolSpec, seed: int, benchmark: bool = False) -> list[dict]:
     """The samples a pool spec names: read from Parquet, or generated (world + easy-vqa)."""
     if spec.path is not None:
         return list(read_samples(spec.path))
-    from synthloop import world
+    from synthloop.lab import world
 
     if benchmark:
         return world.benchmark(spec.world, seed=seed, mix=spec.mix, image_size=spec.image_size)
@@ -96,7 +96,7 @@ def train_and_evaluate(pool: list[dict], benchmark: list[dict], folder: Path, sp
                        init: Path | None = None) -> Evaluation:
     """Train on `pool` (from scratch, or continuing from checkpoint `init`), evaluate on `benchmark`."""
     from synthloop.evaluate.runner import evaluate
-    from synthloop.train.checkpoint import load_checkpoint
+    from synthloop.models.tinyvlm.checkpoint import load_checkpoint
     from synthloop.train.trainer import train
 
     epochs = spec.epochs if init is None else spec.warm_start_epochs

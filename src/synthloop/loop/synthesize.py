@@ -18,10 +18,10 @@ class Synthesizer(Protocol):
 
 
 class WorldSynthesizer:
-    """Targeted synthesis by rendering new `synthloop.world` scenes of the asked qtypes."""
+    """Targeted synthesis by rendering new `synthloop.lab.world` scenes of the asked qtypes."""
 
     def __init__(self, image_size: int = 64, difficulty: dict | None = None, turns: int = 1):
-        from synthloop import world
+        from synthloop.lab import world
 
         self.qtypes = world.QTYPES
         self.image_size = image_size
@@ -29,7 +29,7 @@ class WorldSynthesizer:
         self.turns = turns
 
     def synthesize(self, counts: dict[str, int], seed: int, bad_cases: dict[str, list[dict]]) -> list[dict]:
-        from synthloop import world
+        from synthloop.lab import world
 
         samples: list[dict] = []
         for qtype, n in sorted(counts.items()):

@@ -18,7 +18,7 @@ class BuiltinModel:
     """Generator, OptionScorer, Judge and NextTokenScorer over a TinyVLM checkpoint (CPU)."""
 
     def __init__(self, path: str | Path, device: str = "auto"):
-        from synthloop.train.checkpoint import load_checkpoint
+        from synthloop.models.tinyvlm.checkpoint import load_checkpoint
 
         try:
             self.model = load_checkpoint(path)

@@ -5,8 +5,8 @@
     model = load_checkpoint(checkpoint)  # Generator + OptionScorer + Judge
 """
 
-from synthloop.train.checkpoint import load_checkpoint, save_checkpoint
-from synthloop.train.tinyvlm import TinyVLM, TinyVLMConfig
+from synthloop.models.tinyvlm.checkpoint import load_checkpoint, save_checkpoint
+from synthloop.models.tinyvlm.network import TinyVLM, TinyVLMConfig
 from synthloop.train.trainer import BudgetError, TrainConfig, train
 
 __all__ = ["BudgetError", "TinyVLM", "TinyVLMConfig", "TrainConfig", "load_checkpoint", "save_checkpoint", "train"]

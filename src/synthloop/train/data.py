@@ -1,16 +1,12 @@
 """Canonical samples -> token ids, loss labels and a table of preprocessed images; length-bucketed batches.
 
-Sequence layout: `<bos>` then per turn its role token and content, each `<image>` expanded to
-`image_tokens` IMAGE ids; an assistant turn ends with `<eos>`. Labels are the assistant contents
-and their `<eos>`; every other position (bos, role tokens, user/system turns, images) is -100.
-Each distinct image (by bytes or path) is decoded and resized once into a shared uint8 table, beside
+Each conversation is encoded as TinyVLM reads it (`synthloop.models.tinyvlm.encoding`). Each distinct image (by bytes or path) is decoded and resized once into a shared uint8 table, beside
 the grid cells of each that become image tokens (all of them unless the model drops background).
 """
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,57 +17,14 @@ from tokenizers import Tokenizer
 
 from synthloop.images import ImageError, content_hash, decode, image_bytes
 from synthloop.sample import IMAGE_TOKEN
-from synthloop.train.tokenizer import ASSISTANT, BOS, EOS, IMAGE, PAD, ROLE_TOKEN
-
-IGNORE = -100
-
-
-def encode_messages(messages: list[dict], tokenizer: Tokenizer, image_tokens: int | Sequence[int],
-                    add_generation_prompt: bool = False) -> tuple[list[int], list[int]]:
-    """Token ids and labels for a conversation; with `add_generation_prompt`, end with `<|assistant|>`
-    (unless the last turn is already the assistant's, whose content is then continued, without `<eos>`).
-
-    Every `<image>` becomes `image_tokens` IMAGE ids, or, given one count per image, its own count.
-    """
-    counts = iter(image_tokens) if isinstance(image_tokens, Sequence) else itertools.repeat(image_tokens)
-    ids, labels = [BOS], [IGNORE]
-    for turn, message in enumerate(messages):
-        role = message["role"]
-        if role not in ROLE_TOKEN:
-            raise ValueError(f"message {turn}: unknown role {role!r}")
-        content: list[int] = []
-        for part_index, part in enumerate(message["content"].split(IMAGE_TOKEN)):
-            if part_index:
-                count = next(counts, None)
-                if count is None:
-                    raise ValueError(f"message {turn}: more <image> placeholders than the {len(image_tokens)} "
-                                     "image token counts given")
-                content += [IMAGE] * count
-            if part:
-                content += tokenizer.encode(part, add_special_tokens=False).ids
-        is_open_reply = add_generation_prompt and role == "assistant" and turn == len(messages) - 1
-        if role == "assistant" and not is_open_reply:
-            content.append(EOS)
-        ids += [ROLE_TOKEN[role], *content]
-        labels += [IGNORE, *(content if role == "assistant" else [IGNORE] * len(content))]
-    if add_generation_prompt and messages[-1]["role"] != "assistant":
-        ids.append(ASSISTANT)
-        labels.append(IGNORE)
-    return ids, labels
+from synthloop.models.tinyvlm.encoding import IGNORE, encode_messages
+from synthloop.models.tinyvlm.tokenizer import PAD
 
 
 def load_pixels(ref: dict, size: int, image_root: str | Path | None = None) -> np.ndarray:
     """An image reference -> uint8 (3, size, size), squashed to a square."""
     image = decode(image_bytes(ref, image_root)).resize((size, size), Image.Resampling.BILINEAR)
     return np.asarray(image, dtype=np.uint8).transpose(2, 0, 1)
-
-
-def pil_pixels(images: list[Image.Image], size: int) -> torch.Tensor:
-    """PIL images -> uint8 (n, 3, size, size)."""
-    if not images:
-        return torch.zeros((0, 3, size, size), dtype=torch.uint8)
-    arrays = [np.asarray(im.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)) for im in images]
-    return torch.from_numpy(np.stack(arrays).transpose(0, 3, 1, 2).copy())
 
 
 @dataclass

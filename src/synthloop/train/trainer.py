@@ -29,13 +29,14 @@ from rich.progress import (
 from tokenizers import Tokenizer
 
 from synthloop.formats.parquet import read_samples
-from synthloop.train.checkpoint import load_model, save_checkpoint
-from synthloop.train.data import IGNORE, EncodedData, encode_samples, global_batches
-from synthloop.train.grounding import GroundingProbes, grounding_targets
-from synthloop.train.judge import JudgeProbes, probe_targets
-from synthloop.train.referents import ReferentAttention, referent_targets
-from synthloop.train.tinyvlm import TinyVLM, TinyVLMConfig
-from synthloop.train.tokenizer import train_tokenizer
+from synthloop.models.tinyvlm.checkpoint import load_model, save_checkpoint
+from synthloop.models.tinyvlm.encoding import IGNORE
+from synthloop.train.data import EncodedData, encode_samples, global_batches
+from synthloop.lab.probes.grounding import GroundingProbes, grounding_targets
+from synthloop.lab.probes.judge import JudgeProbes, probe_targets
+from synthloop.lab.probes.referents import ReferentAttention, referent_targets
+from synthloop.models.tinyvlm.network import TinyVLM, TinyVLMConfig
+from synthloop.models.tinyvlm.tokenizer import train_tokenizer
 
 Stage = Literal["1", "2", "both"]
 Probes = JudgeProbes | GroundingProbes | ReferentAttention
@@ -59,10 +60,10 @@ class TrainConfig:
     # conversation, or every "token" as in LLaVA. Per token, long replies (captions, boxes) drown the
     # one-word answers most question types have.
     loss_unit: Literal["sample", "reply", "token"] = "sample"
-    # Weight of the judge probes (`synthloop.train.judge`) on samples that carry judge answers; 0: off.
+    # Weight of the judge probes (`synthloop.lab.probes.judge`) on samples that carry judge answers; 0: off.
     # A stage's recorded losses include the probes' share.
     judge_probe_weight: float = 1.0
-    # Weight of the grounding probes (`synthloop.train.grounding`) on images whose samples carry
+    # Weight of the grounding probes (`synthloop.lab.probes.grounding`) on images whose samples carry
     # `meta["objects"]` with boxes; 0: off. Each image token must name these attributes of its object,
     # read from the output of block `grounding_layer`. Off by default: at width 192 on 20k 4-turn world
     # samples they make colour and shape learnable for most seeds, but at width 128 on the demo's pool
@@ -70,7 +71,7 @@ class TrainConfig:
     grounding_weight: float = 0.0
     grounding_attributes: tuple[str, ...] = ("color", "shape")
     grounding_layer: int = 0
-    # Weight of the referent attention loss (`synthloop.train.referents`): head `referent_head` of the last
+    # Weight of the referent attention loss (`synthloop.lab.probes.referents`): head `referent_head` of the last
     # block must look, from each reply's start, at the objects the question names (or at <bos> when the
     # scene has none), and the next head at a second named object; 0: off. With grounding at width 192 it
     # took exist from chance to 0.7-0.96; off by default like grounding (the demo turns both on).

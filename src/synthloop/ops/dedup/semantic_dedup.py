@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from scipy.cluster.vq import kmeans2
 
-from synthloop.models.ops_support import ModelParams
+from synthloop.ops.model_op import ModelParams
 from synthloop.ops.base import Batch, Dedup, Drop, Quarantine, register
 from synthloop.ops.mappers.embed import Embed
 

@@ -9,7 +9,7 @@ from typing import ClassVar
 from PIL import Image
 
 from synthloop.images import ImageError
-from synthloop.models.ops_support import ModelParams, first_qa, sample_images
+from synthloop.ops.model_op import ModelParams, first_qa, sample_images
 from synthloop.ops.base import Batch, Drop, Filter, Quarantine, register
 from synthloop.ops.mappers.genixer_generate import ParseError, parse_boxes
 

@@ -10,7 +10,7 @@ from typing import ClassVar
 
 from pydantic import model_validator
 
-from synthloop.models.ops_support import ModelParams, first_qa, image_requests
+from synthloop.ops.model_op import ModelParams, first_qa, image_requests
 from synthloop.ops.base import Batch, Drop, Filter, Quarantine, register
 from synthloop.sample import IMAGE_TOKEN
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from synthloop.models.ops_support import ModelParams, image_requests
+from synthloop.ops.model_op import ModelParams, image_requests
 from synthloop.ops.base import Batch, Drop, Filter, Quarantine, register
 
 

@@ -7,7 +7,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from synthloop.models.ops_support import ModelParams, image_requests, strip_image_tokens
+from synthloop.ops.model_op import ModelParams, image_requests, strip_image_tokens
 from synthloop.ops.base import Batch, Mapper, Outcome, register
 
 

@@ -11,7 +11,7 @@ import re
 import zlib
 from typing import ClassVar, Literal
 
-from synthloop.models.ops_support import ModelParams, first_qa, image_requests
+from synthloop.ops.model_op import ModelParams, first_qa, image_requests
 from synthloop.ops.base import Batch, Mapper, Outcome, Quarantine, register
 from synthloop.sample import IMAGE_TOKEN, derive_id, new_sample
 

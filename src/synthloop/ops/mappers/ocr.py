@@ -9,7 +9,7 @@ import re
 from typing import ClassVar
 
 from synthloop.models.cache import cache_key
-from synthloop.models.ops_support import ModelParams, image_requests
+from synthloop.ops.model_op import ModelParams, image_requests
 from synthloop.models.uri import ModelError, load_model
 from synthloop.ops.base import Batch, Mapper, Outcome, register
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 from typing import ClassVar, Literal
 
-from synthloop.models.ops_support import ModelParams
+from synthloop.ops.model_op import ModelParams
 from synthloop.models.protocols import Request
 from synthloop.ops.base import Batch, Mapper, Outcome, Quarantine, register
 from synthloop.sample import IMAGE_TOKEN, derive_id

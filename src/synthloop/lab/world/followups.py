@@ -12,9 +12,9 @@ from __future__ import annotations
 import random
 from functools import partial
 
-from synthloop.world.questions import (COLOR_TEMPLATES, COUNT_TEMPLATES, EXIST_TEMPLATES, SHAPE_TEMPLATES, ask_position,
+from synthloop.lab.world.questions import (COLOR_TEMPLATES, COUNT_TEMPLATES, EXIST_TEMPLATES, SHAPE_TEMPLATES, ask_position,
                                        ask_relation, ask_size, plural)
-from synthloop.world.scene import COLOR_NAMES, SHAPES, Obj, Scene
+from synthloop.lab.world.scene import COLOR_NAMES, SHAPES, Obj, Scene
 
 FOLLOW_UP_QTYPES = ("exist", "count", "color", "shape")  # the default families of `follow_ups`
 

@@ -18,13 +18,14 @@ import torch.nn.functional as F
 from tokenizers import Tokenizer
 from torch import nn
 
-from synthloop.models.ops_support import first_qa
+from synthloop.ops.model_op import first_qa
 from synthloop.ops.filters.judge import JUDGE_PROMPT
 from synthloop.sample import IMAGE_TOKEN, derive_id
-from synthloop.train.activations import KeptActivation
-from synthloop.train.data import IGNORE, Batch, EncodedData
-from synthloop.train.tinyvlm import TinyVLM
-from synthloop.train.tokenizer import ASSISTANT, first_word_token
+from synthloop.lab.probes.activations import KeptActivation
+from synthloop.models.tinyvlm.encoding import IGNORE
+from synthloop.train.data import Batch, EncodedData
+from synthloop.models.tinyvlm.network import TinyVLM
+from synthloop.models.tinyvlm.tokenizer import ASSISTANT, first_word_token
 
 JUDGE_ANSWERS = "judge_answers"  # meta of a judge sample: {"stated": answer in the prompt, "correct": true one}
 

@@ -20,10 +20,11 @@ import torch.nn.functional as F
 from tokenizers import Tokenizer
 from torch import nn
 
-from synthloop.train.activations import KeptActivation
-from synthloop.train.data import IGNORE, Batch, EncodedData
-from synthloop.train.tinyvlm import TinyVLM
-from synthloop.train.tokenizer import IMAGE, first_word_token
+from synthloop.lab.probes.activations import KeptActivation
+from synthloop.models.tinyvlm.encoding import IGNORE
+from synthloop.train.data import Batch, EncodedData
+from synthloop.models.tinyvlm.network import TinyVLM
+from synthloop.models.tinyvlm.tokenizer import IMAGE, first_word_token
 
 MIN_CELL_COVER = 0.25  # an object names a cell when its box covers at least this share of the cell
 

@@ -8,9 +8,9 @@ import torch.nn.functional as F
 from tokenizers import Tokenizer
 
 from synthloop.models.protocols import Generation, Request
-from synthloop.train.data import encode_messages, pil_pixels
-from synthloop.train.tinyvlm import TinyVLM, prefix_lm_mask
-from synthloop.train.tokenizer import EOS, PAD
+from synthloop.models.tinyvlm.encoding import encode_messages, pil_pixels
+from synthloop.models.tinyvlm.network import TinyVLM, prefix_lm_mask
+from synthloop.models.tinyvlm.tokenizer import EOS, PAD
 
 YES_WORDS = ("Yes", "yes")
 NO_WORDS = ("No", "no")

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from synthloop.train.tokenizer import ASSISTANT, IMAGE, SYSTEM, USER
+from synthloop.models.tinyvlm.tokenizer import ASSISTANT, IMAGE, SYSTEM, USER
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -25,11 +25,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from synthloop.train.activations import KeptActivation
+from synthloop.lab.probes.activations import KeptActivation
 from synthloop.train.data import Batch, EncodedData
-from synthloop.train.grounding import cell_objects
-from synthloop.train.tinyvlm import TinyVLM
-from synthloop.train.tokenizer import ASSISTANT, IMAGE
+from synthloop.lab.probes.grounding import cell_objects
+from synthloop.models.tinyvlm.network import TinyVLM
+from synthloop.models.tinyvlm.tokenizer import ASSISTANT, IMAGE
 
 SINK = 0  # position of <bos>, and its slot in a reply's target row (cells follow at 1 + cell)
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from synthloop.world.scene import COLOR_NAMES, SHAPES, Level, Obj, Scene, add_object, fill, new_scene, random_side
-from synthloop.world.text import add_word, pick_word
+from synthloop.lab.world.scene import COLOR_NAMES, SHAPES, Level, Obj, Scene, add_object, fill, new_scene, random_side
+from synthloop.lab.world.text import add_word, pick_word
 
 
 @dataclass

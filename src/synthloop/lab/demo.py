@@ -66,7 +66,7 @@ FILTERS = [
 
 def build_seed_pool(folder: Path, seed: int) -> list[dict]:
     """World + easy-vqa samples with labelled noise (each noisy sample says in `meta` what was done)."""
-    from synthloop import world
+    from synthloop.lab import world
 
     samples = world.generate(WORLD_SAMPLES, mix={q: 1.0 for q in QTYPES}, seed=seed, turns=WORLD_TURNS,
                              follow_up_qtypes=WORLD_FOLLOW_UPS)
@@ -89,7 +89,8 @@ def _removed_by_filters(run_dir: Path, ops: list[dict]) -> list[str]:
 
 def curate_pool(pool_dir: Path, run_dir: Path, seed: int) -> tuple[Path, dict]:
     """Run the curation recipe with the engine; (curated output folder, filter precision/recall)."""
-    from synthloop import engine, world
+    from synthloop import engine
+    from synthloop.lab import world
     from synthloop.engine.recipe import Recipe
 
     ops = [*FILTERS, {"stratified": {"by": "qtype", "budget": CURATED_BUDGET}}]

@@ -13,11 +13,11 @@ import torch
 from safetensors.torch import load_file, save_file
 from tokenizers import Tokenizer
 
-from synthloop.train.tinyvlm import TinyVLM, TinyVLMConfig
-from synthloop.train.tokenizer import load_tokenizer, save_tokenizer
+from synthloop.models.tinyvlm.network import TinyVLM, TinyVLMConfig
+from synthloop.models.tinyvlm.tokenizer import load_tokenizer, save_tokenizer
 
 if TYPE_CHECKING:
-    from synthloop.train.inference import TinyVLMModel
+    from synthloop.models.tinyvlm.inference import TinyVLMModel
 
 FORMAT = "synthloop-tinyvlm"
 FORMAT_VERSION = 3
@@ -69,7 +69,7 @@ def load_model(path: str | Path) -> tuple[TinyVLM, Tokenizer]:
 
 def load_checkpoint(path: str | Path) -> TinyVLMModel:
     """A checkpoint as a model that implements the Generator, OptionScorer and Judge protocols."""
-    from synthloop.train.inference import TinyVLMModel
+    from synthloop.models.tinyvlm.inference import TinyVLMModel
 
     model, tokenizer = load_model(path)
     return TinyVLMModel(model, tokenizer)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import random
 
-from synthloop.world import questions
-from synthloop.world.questions import QA
-from synthloop.world.scene import COLOR_NAMES, SHAPES, Level, Scene, fill, new_scene, position_word, size_word
-from synthloop.world.text import add_word, pick_word
+from synthloop.lab.world import questions
+from synthloop.lab.world.questions import QA
+from synthloop.lab.world.scene import COLOR_NAMES, SHAPES, Level, Scene, fill, new_scene, position_word, size_word
+from synthloop.lab.world.text import add_word, pick_word
 
 NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 LETTERS = "ABCD"

@@ -7,8 +7,8 @@ import math
 from PIL import Image, ImageDraw
 
 from synthloop.images import encode_png
-from synthloop.world.scene import CLUTTER_RGB, COLORS, Obj, Scene
-from synthloop.world.text import font, ink_box
+from synthloop.lab.world.scene import CLUTTER_RGB, COLORS, Obj, Scene
+from synthloop.lab.world.text import font, ink_box
 
 
 def _star(points: int = 5, inner: float = 0.42) -> list[tuple[float, float]]:

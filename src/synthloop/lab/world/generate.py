@@ -14,11 +14,11 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 
 from synthloop.sample import IMAGE_TOKEN, new_sample
-from synthloop.world import describe, questions
-from synthloop.world.followups import ASKERS, FOLLOW_UP_QTYPES, follow_ups
-from synthloop.world.questions import QA, NoRoom
-from synthloop.world.render import render_png
-from synthloop.world.scene import LEVELS, Level
+from synthloop.lab.world import describe, questions
+from synthloop.lab.world.followups import ASKERS, FOLLOW_UP_QTYPES, follow_ups
+from synthloop.lab.world.questions import QA, NoRoom
+from synthloop.lab.world.render import render_png
+from synthloop.lab.world.scene import LEVELS, Level
 
 QTYPES: tuple[str, ...] = ("exist", "count", "color", "shape", "position", "relation", "size", "ocr", "mc",
                            "caption", "rec", "reg")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PIL import ImageFont
 
-from synthloop.world.scene import TEXT_COLORS, Scene, Word, find_spot
+from synthloop.lab.world.scene import TEXT_COLORS, Scene, Word, find_spot
 
 WORDS = (
     "cat dog sun box red map cup pen bus key egg fox hat ice jam owl sky toy van zoo "

@@ -1,0 +1,1 @@
+"""TinyVLM, the model synthloop trains: network, tokenizer, input encoding, checkpoints and inference."""
