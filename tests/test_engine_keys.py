@@ -28,7 +28,7 @@ def planted_keys(name: str, n: int, rng: np.random.Generator) -> list:
     return [row.astype("<u4").tobytes() for row in sigs]
 
 
-@pytest.mark.parametrize(("name", "params"), [("exact_dedup", {}), ("image_near_dedup", {"max_hamming": 3}),
+@pytest.mark.parametrize(("name", "params"), [("exact_dedup", {}), ("image_near_dedup", {"max_hamming": 3, "same_image": "drop"}),
                                               ("text_minhash_dedup", {"threshold": 0.8, "num_perm": 64})])
 def test_part_keys_resolve_as_an_in_memory_column(tmp_path, name, params):
     op = op_class(name)(**params)

@@ -42,8 +42,8 @@ def test_ledger_counts_on_noisy_fixture(tmp_path):
 
 def test_ledger_with_the_real_dedups(tmp_path):
     ops = [{"image_decodable": {}}, {"image_size": {"min_side": 16}}, {"answer_nonempty": {}},
-           {"exact_dedup": {"on": "image"}}, {"image_near_dedup": {"max_hamming": 6}},
-           {"text_minhash_dedup": {"threshold": 0.8}}]
+           {"exact_dedup": {"on": "image", "same_image": "drop"}},
+           {"image_near_dedup": {"max_hamming": 6, "same_image": "drop"}}, {"text_minhash_dedup": {"threshold": 0.8}}]
     _, ledger = curate(tmp_path, ops)
     assert counts(ledger)[3:] == [("answer_nonempty", 49, 44, 5, 0), ("exact_dedup", 44, 42, 2, 0),
                                   ("image_near_dedup", 42, 40, 2, 0), ("text_minhash_dedup", 40, 34, 6, 0)]

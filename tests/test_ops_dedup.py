@@ -56,7 +56,9 @@ def test_exact_dedup_on_image_text_and_both(tmp_path):
     for on in ("image", "text", "both"):
         op = op_class("exact_dedup")(on=on)
         results[on] = survivors(op.resolve(keys_of(op, samples)))
-    assert results["image"] == {"b": "a", "d": "a"}
+    image_alone = op_class("exact_dedup")(on="image", same_image="drop")
+    assert survivors(image_alone.resolve(keys_of(image_alone, samples))) == {"b": "a", "d": "a"}
+    assert results["image"] == {"b": "a"}  # by default the conversation is part of the key: d asks something else
     assert results["text"] == {"b": "a", "c": "a", "f": "e"}
     assert results["both"] == {"b": "a", "f": "e"}  # two text-only samples: no images on both sides
     drop = op_class("exact_dedup")(on="both").resolve(keys_of(op, samples))["b"]
@@ -143,7 +145,7 @@ def test_near_dedup_survivors_do_not_depend_on_input_order(near_dup_samples):
 
 
 def test_near_dedup_clusters_are_transitive_and_report_the_distance_to_the_survivor():
-    op = op_class("image_near_dedup")(max_hamming=3)
+    op = op_class("image_near_dedup")(max_hamming=3, same_image="drop")  # keys: the pHashes alone
     # a~b (3 bits), b~c (3 bits), a and c 6 bits apart: one cluster, survivor a; f is alone
     keys = [("c", [0b111111]), ("a", [0]), ("b", [0b111]), ("d", [0]), ("e", None), ("f", [0xFFFF])]
     assert op.resolve(keys) == {"b": Drop("duplicate of a", value={"survivor": "a", "distance": 3.0}),
@@ -152,11 +154,29 @@ def test_near_dedup_clusters_are_transitive_and_report_the_distance_to_the_survi
 
 
 def test_near_dedup_multi_image_samples_match_image_by_image():
-    op = op_class("image_near_dedup")(max_hamming=2)
+    op = op_class("image_near_dedup")(max_hamming=2, same_image="drop")
     keys = [("a", [0, 0xFF]), ("b", [1, 0xFE]),  # 1 bit each: dup
             ("c", [0, 0xF0]),  # second image 4 bits away: distinct
             ("d", [0])]  # one image: never matches two-image samples
     assert op.resolve(keys) == {"b": Drop("duplicate of a", value={"survivor": "a", "distance": 1.0})}
+
+
+def test_near_dedup_keys_the_conversation_unless_told_to_look_at_the_image_alone():
+    image = encode(_shapes(1), "JPEG", quality=90)
+    copy = encode(_shapes(1), "JPEG", quality=40)
+    samples = [sample_with(image, sample_id="a", answer="Red."), sample_with(copy, sample_id="b", answer="Red."),
+               sample_with(copy, sample_id="c", answer="Blue.")]
+    by_conversation = op_class("image_near_dedup")()
+    assert survivors(by_conversation.resolve(keys_of(by_conversation, samples))) == {"b": "a"}
+    for mode, reason in (("drop", "duplicate of a"), ("merge", "merged into a")):
+        op = op_class("image_near_dedup")(same_image=mode)
+        drops = op.resolve(keys_of(op, samples))
+        assert survivors(drops) == {"b": "a", "c": "a"} and drops["c"].reason == reason
+
+
+def test_exact_dedup_merges_and_drops_only_on_image():
+    with pytest.raises(ValueError, match="same_image: merge needs on: image"):
+        op_class("exact_dedup")(on="both", same_image="merge")
 
 
 def test_near_dedup_quarantines_undecodable_images():

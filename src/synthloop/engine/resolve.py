@@ -9,7 +9,8 @@ own compact arrays. Other dedups and selectors get their key or candidate tables
 Each global op sees the samples the global ops before it kept: a dedup's quarantined keys are
 quarantined, the dedup names the duplicates to drop, a `Selector` names the ids to keep (the
 others are dropped as "not selected"). The removals are written per shard for the next stage to
-apply, and the counts go into the stage's resolved marker.
+apply, with the turns that merging dedups move into survivors (`engine.merge`), and the counts go
+into the stage's resolved marker.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import pyarrow.compute as pc
 
 from synthloop.engine.keys import PartKeys, concat_parts
 from synthloop.engine.ledger import json_text, survivor_of
+from synthloop.engine.merge import write_merges
 from synthloop.engine.plan import Stage
 from synthloop.engine.rundir import RunDir, read_parquet, write_json, write_parquet
 from synthloop.ops.base import Dedup, Op, Selector
@@ -42,6 +44,7 @@ class _Rows:
     duplicates: list[Duplicates] = field(default_factory=list)  # a ColumnarDedup's drops, in rows
     # row -> (reason, value, survivor, error) for every other removal (quarantines, selectors, other dedups)
     other: dict[int, tuple[str | None, str | None, str | None, str | None]] = field(default_factory=dict)
+    merged_into: dict[int, int] = field(default_factory=dict)  # row -> survivor row, for merging dedups
 
     def __post_init__(self) -> None:
         self.order = pc.sort_indices(self.ids).to_numpy().astype(np.int64)
@@ -62,6 +65,7 @@ def resolve_stage(rundir: RunDir, stage: Stage, ops: list[Op], shard_count: int,
             counts[str(op_index)] = _resolve_op(ops[op_index], op_index, _parts(rundir, stage, op_index, shard_count),
                                                 rows, seed)
         _write_removals(rundir, stage.index, rows)
+        write_merges(rundir, stage.index, rows.ids, rows.offsets, _merge_targets(rows))
     result = {"ops": counts}
     write_json(rundir.resolved_marker(stage.index), result)
     return result
@@ -131,6 +135,8 @@ def _resolve_columnar(op: ColumnarDedup, op_index: int, parts: list[Path], rows:
     dropped, survivors = positions[found.rows], positions[found.survivors]
     rows.remove(dropped, op_index)
     rows.duplicates.append(Duplicates(dropped, survivors, found.distances))
+    if op.merges():
+        rows.merged_into.update(zip(dropped.tolist(), survivors.tolist(), strict=True))
     return len(failed)
 
 
@@ -146,6 +152,10 @@ def _resolve_dedup(op: Dedup, op_index: int, table: pa.Table, rows: _Rows, activ
         drop = drops[sample_id]
         rows.other[row] = (drop.reason, json_text(drop.value), survivor_of(drop), None)
     rows.remove(dropped, op_index)
+    if op.merges():
+        survivors = [rows.other[row][2] for row in dropped.tolist()]
+        survivor_rows = np.flatnonzero(usable)[pc.index_in(pa.array(survivors, pa.string()), good["id"]).to_numpy()]
+        rows.merged_into.update(zip(dropped.tolist(), survivor_rows.tolist(), strict=True))
     return len(failed)
 
 
@@ -173,7 +183,8 @@ def _write_removals(rundir: RunDir, k: int, rows: _Rows) -> None:
         reason, value, survivor, error = [], [], [], []
         for row, found in zip(shard_rows.tolist(), np.searchsorted(dup_rows, shard_rows).tolist(), strict=True):
             if found < len(dup_rows) and dup_rows[found] == row:
-                drop = duplicate_drop(rows.ids[int(dup_survivors[found])].as_py(), float(dup_distances[found]))
+                drop = duplicate_drop(rows.ids[int(dup_survivors[found])].as_py(), float(dup_distances[found]),
+                                      row in rows.merged_into)
                 texts = (drop.reason, json_text(drop.value), survivor_of(drop), None)
             else:
                 texts = rows.other[row]
@@ -188,3 +199,15 @@ def _write_removals(rundir: RunDir, k: int, rows: _Rows) -> None:
             "error": pa.array(error, pa.string()),
         })
         write_parquet(table.take(pc.sort_indices(table["id"])), rundir.removed_part(k, shard))
+
+
+def _merge_targets(rows: _Rows) -> dict[int, int]:
+    """Merged row -> the kept row that absorbs it (following merges of merged survivors); a row whose
+    survivor a later op removed goes with it."""
+    targets = {}
+    for row, survivor in rows.merged_into.items():
+        while survivor in rows.merged_into:
+            survivor = rows.merged_into[survivor]
+        if rows.removed_by[survivor] < 0:
+            targets[row] = survivor
+    return targets

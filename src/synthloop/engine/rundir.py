@@ -10,6 +10,7 @@ RUN_DIR/
   stages/sK/keys/opI/part-J.parquet     compact keys of global op I for shard J
   stages/sK/done/part-J.json            done marker of shard J: its counts, written last
   stages/sK/removed/part-J.parquet      ids the global ops after stage K removed from shard J
+  stages/sK/merged/part-J.parquet       turns merging dedups move into shard J's survivors (engine.merge)
   stages/sK/resolved.json               done marker of stage K's global ops: their counts
 OUTPUT/part-J.parquet   DROPPED/part-sK-J.parquet   QUARANTINE/part-sK-J.parquet
 ```
@@ -92,6 +93,9 @@ class RunDir:
 
     def removed_part(self, k: int, j: int) -> Path:
         return self.stage(k) / "removed" / f"part-{j:05d}.parquet"
+
+    def merged_part(self, k: int, j: int) -> Path:
+        return self.stage(k) / "merged" / f"part-{j:05d}.parquet"
 
     def resolved_marker(self, k: int) -> Path:
         return self.stage(k) / "resolved.json"

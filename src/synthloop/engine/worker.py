@@ -20,6 +20,7 @@ from typing import Any
 from synthloop.engine.inputs import InputReject
 from synthloop.engine.keys import candidate_table, key_table
 from synthloop.engine.ledger import INPUT_OP, dropped_table, json_text, quarantine_table, survivor_of
+from synthloop.engine.merge import apply_merges
 from synthloop.engine.plan import Stage, decode_mode, decode_side
 from synthloop.engine.rundir import RunDir, read_parquet, write_json, write_parquet
 from synthloop.ops.base import Batch, Dedup, Drop, Mapper, Op, Quarantine
@@ -188,6 +189,7 @@ def _read_previous(rundir: RunDir, k: int, j: int, shard: _Shard) -> tuple[int, 
             shard.quarantine(sample, row["op_index"], row["error"])
         else:
             shard.drop(sample, row["op_index"], row["reason"], row["value"], row["survivor"])
+    apply_merges(rundir, k - 1, j, kept)
     return len(samples), kept
 
 

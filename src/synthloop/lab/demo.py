@@ -60,7 +60,8 @@ FILTERS = [
     {"answer_nonempty": {}},
     {"image_size": {"min_side": 32}},
     {"exact_dedup": {"on": "both"}},
-    {"image_near_dedup": {"max_hamming": 1}},  # simple rendered scenes collide in pHash above 1 bit
+    # simple rendered scenes collide in pHash above 1 bit; the image alone decides, as it did before same_image
+    {"image_near_dedup": {"max_hamming": 1, "same_image": "drop"}},
 ]
 
 

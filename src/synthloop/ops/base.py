@@ -206,6 +206,10 @@ class Dedup(Op):
         """The Arrow type of the keys (None: inferred from them)."""
         return None
 
+    def merges(self) -> bool:
+        """True: each duplicate's distinct turns go into its survivor (`ops.merge_turns`) instead of away."""
+        return False
+
     def resolve(self, keys: Iterable[tuple[str, Any]]) -> dict[str, Drop]:
         """`(id, key)` for every sample -> `{duplicate_id: Drop(reason naming the survivor, value)}`.
 

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import pyarrow as pa
+from pydantic import BaseModel, Field
 
 from synthloop.ops.base import Dedup, Drop
 
@@ -90,14 +91,37 @@ class Duplicates:
         return cls(*(np.concatenate([getattr(d, f) for d in [cls.none(), *parts]])
                      for f in ("rows", "survivors", "distances")))
 
-    def drops(self, ids: list[str]) -> dict[str, Drop]:
+    def drops(self, ids: list[str], merged: bool = False) -> dict[str, Drop]:
         """As `Dedup.resolve` names them, with `ids[k]` the id at position k."""
-        return {ids[k]: duplicate_drop(ids[s], d) for k, s, d in
+        return {ids[k]: duplicate_drop(ids[s], d, merged) for k, s, d in
                 zip(self.rows.tolist(), self.survivors.tolist(), self.distances.tolist(), strict=True)}
 
 
-def duplicate_drop(survivor: str, distance: float) -> Drop:
-    return Drop(f"duplicate of {survivor}", value={"survivor": survivor, "distance": float(distance)})
+def duplicate_drop(survivor: str, distance: float, merged: bool = False) -> Drop:
+    """A duplicate's removal, naming its survivor (`merged`: the survivor absorbed its turns)."""
+    reason = f"merged into {survivor}" if merged else f"duplicate of {survivor}"
+    return Drop(reason, value={"survivor": survivor, "distance": float(distance)})
+
+
+SameImageMode = Literal["keep", "merge", "drop"]
+
+
+class SameImage(BaseModel):
+    """What an image dedup does with samples whose images match but whose conversations differ
+    (in a LLaVA mix one COCO image carries VQAv2, GQA, OCR-VQA and RefCOCO conversations): `keep`
+    them all (the key is the image and the conversation: only a repeated question about the same
+    image is a duplicate), `merge` them into the first one by id (one sample holding all their
+    distinct turns, `ops.merge_turns`), or `drop` all but that one (the key is the image alone)."""
+
+    same_image: SameImageMode = Field("keep", description="samples sharing an image but not their conversation: "
+                                      "keep them, merge their turns into one sample, or drop all but one")
+
+    @property
+    def keys_conversation(self) -> bool:
+        return self.same_image == "keep"
+
+    def merges(self) -> bool:
+        return self.same_image == "merge"
 
 
 class ColumnarDedup(Dedup):
@@ -109,7 +133,7 @@ class ColumnarDedup(Dedup):
 
     def resolve(self, keys: Iterable[tuple[str, Any]]) -> dict[str, Drop]:
         ids, values = sorted_keys(keys)
-        return self.duplicates(ArrayKeys(pa.array(values, self.key_type()))).drops(ids)
+        return self.duplicates(ArrayKeys(pa.array(values, self.key_type()))).drops(ids, self.merges())
 
 
 def sorted_keys(keys: Iterable[tuple[str, Any]]) -> tuple[list[str], list[Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from typing import Literal
@@ -28,3 +29,9 @@ def normalize(text: str) -> str:
 def words(text: str) -> list[str]:
     """Lower-case word tokens (Unicode letters, digits and `_`); punctuation is not a word."""
     return _WORD.findall(unicodedata.normalize("NFKC", text).lower())
+
+
+def conversation_digest(sample: dict) -> bytes:
+    """16-byte hash of the conversation: every turn's role and normalised content, in order."""
+    text = "\0".join(f"{m['role']}\0{normalize(m['content'])}" for m in sample["messages"])
+    return hashlib.blake2b(text.encode(), digest_size=16).digest()

@@ -6,38 +6,40 @@ import hashlib
 from typing import ClassVar, Literal
 
 import pyarrow as pa
+from pydantic import model_validator
 
 from synthloop.ops.base import Batch, Quarantine, register
-from synthloop.ops.dedup_resolve import ColumnarDedup, Duplicates, Keys, all_keys, find_duplicates, fixed_width
+from synthloop.ops.dedup_resolve import (ColumnarDedup, Duplicates, Keys, SameImage, all_keys, find_duplicates,
+                                         fixed_width)
 from synthloop.ops.image_checks import per_image
-from synthloop.ops.text import normalize
-
-
-def _digest(text: str) -> str:
-    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
-
-
-def text_key(sample: dict) -> str:
-    """Hash of the conversation: every turn's role and normalised content, in order."""
-    return _digest("\0".join(f"{m['role']}\0{normalize(m['content'])}" for m in sample["messages"]))
+from synthloop.ops.text import conversation_digest
 
 
 @register
-class ExactDedup(ColumnarDedup):
+class ExactDedup(SameImage, ColumnarDedup):
     """`on: image` hashes the encoded image bytes (blake2b, in image order), not decoded pixels:
-    no decode is needed, and re-encoded copies are `image_near_dedup`'s job. Samples without
-    images are never image duplicates. `on: text` hashes the normalised conversation (NFKC, lower
-    case, collapsed whitespace, roles kept). `on: both` needs both to match (text-only samples
-    then compare on text). Key: a 16-byte hash of the parts."""
+    no decode is needed, and re-encoded copies are `image_near_dedup`'s job; with the default
+    `same_image: keep` the conversation is part of the key too, so different questions about one
+    image all stay (`merge` and `drop`: see `SameImage`). Samples without images are never image
+    duplicates. `on: text` hashes the normalised conversation (NFKC, lower case, collapsed
+    whitespace, roles kept). `on: both` needs both to match (text-only samples then compare on
+    text). Key: a 16-byte hash of the parts."""
 
     name: ClassVar[str] = "exact_dedup"
     on: Literal["image", "text", "both"] = "image"
+
+    @model_validator(mode="after")
+    def _same_image_needs_images_alone(self) -> ExactDedup:
+        if self.same_image != "keep" and self.on != "image":
+            raise ValueError(f"same_image: {self.same_image} needs on: image (on: {self.on} keys the text)")
+        return self
 
     def key_type(self) -> pa.DataType:
         return pa.binary(16)
 
     def key(self, batch: Batch) -> list[bytes | None | Quarantine]:
         with_images = self.on in ("image", "both")
+        with_text = self.on != "image" or self.keys_conversation
         image_hashes = per_image(batch, Batch.image_hash) if with_images else []
         keys: list[bytes | None | Quarantine] = []
         for i, sample in enumerate(batch.samples):
@@ -48,8 +50,8 @@ class ExactDedup(ColumnarDedup):
                     keys.append(hashes or None)
                     continue
                 parts.append(",".join(hashes))
-            if self.on in ("text", "both"):
-                parts.append(text_key(sample))
+            if with_text:
+                parts.append(conversation_digest(sample).hex())
             keys.append(hashlib.blake2b("|".join(parts).encode(), digest_size=16).digest())
         return keys
 

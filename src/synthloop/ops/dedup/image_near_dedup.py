@@ -10,10 +10,11 @@ import pyarrow.compute as pc
 from pydantic import Field
 
 from synthloop.ops.base import Batch, Quarantine, register
-from synthloop.ops.dedup_resolve import ColumnarDedup, Duplicates, Keys, all_keys, find_duplicates
+from synthloop.ops.dedup_resolve import ColumnarDedup, Duplicates, Keys, SameImage, all_keys, find_duplicates
 from synthloop.ops.hamming_index import hamming_pairs
 from synthloop.ops.image_checks import per_image
 from synthloop.ops.phash import phash
+from synthloop.ops.text import conversation_digest
 
 
 def _image_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -21,19 +22,22 @@ def _image_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.bitwise_count(a ^ b).max(axis=1)
 
 
-def _pairs_within(hashes: np.ndarray, max_hamming: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs of rows whose images are all within `max_hamming` bits."""
+def _pairs_within(hashes: np.ndarray, images: int, max_hamming: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs of rows whose `images` first columns are all within `max_hamming` bits and whose other
+    columns (the conversation digest, when keyed) are equal."""
     i, j, _ = hamming_pairs(hashes[:, 0], max_hamming)  # candidates by the first image
-    close = _image_distance(hashes[i], hashes[j]) <= max_hamming
+    close = _image_distance(hashes[i, :images], hashes[j, :images]) <= max_hamming
+    close &= (hashes[i, images:] == hashes[j, images:]).all(axis=1)
     return i[close], j[close]
 
 
 @register
-class ImageNearDedup(ColumnarDedup):
-    """Key: the 64-bit pHash of each image, in image order (None without images). Two samples
-    match when they have the same number of images and every image pair, in order, is within
-    `max_hamming` bits; matches are transitive (see dedup_resolve). The distance reported is the
-    largest per-image distance to the survivor."""
+class ImageNearDedup(SameImage, ColumnarDedup):
+    """Key: the 64-bit pHash of each image, in image order (None without images), and with the
+    default `same_image: keep` a 64-bit digest of the conversation after them. Two samples match
+    when they have the same number of images, every image pair, in order, is within `max_hamming`
+    bits, and (when keyed) their conversations are the same; matches are transitive (see
+    dedup_resolve). The distance reported is the largest per-image distance to the survivor."""
 
     name: ClassVar[str] = "image_near_dedup"
     pixels: ClassVar[int | None] = 64  # pHash reads a 32x32 resize; 64 leaves room for a clean reduce
@@ -48,12 +52,15 @@ class ImageNearDedup(ColumnarDedup):
         images = [img for sample_images in decoded if isinstance(sample_images, list) for img in sample_images]
         hashes = iter(phash(images).tolist())
         keys: list[list[int] | None | Quarantine] = []
-        for sample_images in decoded:
+        for i, sample_images in enumerate(decoded):
             if isinstance(sample_images, Quarantine) or not sample_images:
                 keys.append(sample_images or None)
             else:
-                keys.append([next(hashes) for _ in sample_images])
+                keys.append([next(hashes) for _ in sample_images] + self._conversation(batch.samples[i]))
         return keys
+
+    def _conversation(self, sample: dict) -> list[int]:
+        return [int.from_bytes(conversation_digest(sample)[:8], "little")] if self.keys_conversation else []
 
     def duplicates(self, keys: Keys) -> Duplicates:
         values = all_keys(keys)
@@ -61,10 +68,13 @@ class ImageNearDedup(ColumnarDedup):
         flat = values.flatten().to_numpy()
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
         found = []
+        extra = int(self.keys_conversation)
         for count in np.unique(counts).tolist():  # samples match only samples with as many images
             positions = np.flatnonzero(counts == count)
             matrix = flat[starts[positions, None] + np.arange(count)]
-            dups = find_duplicates(matrix, lambda first, m=matrix: _pairs_within(m[first], self.max_hamming),
-                                   lambda a, b, m=matrix: _image_distance(m[a], m[b]))
+            images = count - extra
+            dups = find_duplicates(
+                matrix, lambda first, m=matrix, n=images: _pairs_within(m[first], n, self.max_hamming),
+                lambda a, b, m=matrix, n=images: _image_distance(m[a, :n], m[b, :n]))
             found.append(Duplicates(positions[dups.rows], positions[dups.survivors], dups.distances))
         return Duplicates.concat(found)

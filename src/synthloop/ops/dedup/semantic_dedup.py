@@ -1,6 +1,9 @@
 """`semantic_dedup`: near-duplicates by meaning, as NeMo Curator's SemDeDup does: embed, cluster
 with k-means, and within each cluster drop every sample whose cosine similarity to an earlier kept
-sample (by id) reaches `threshold`. Catches crops, re-encodings and small edits that pHash misses."""
+sample (by id) reaches `threshold`. Catches crops, re-encodings and small edits that pHash misses.
+
+With `source: image` and the default `same_image: keep`, only samples with the same conversation
+are compared (the key starts with its 16-byte digest); `merge` and `drop`: see `SameImage`."""
 
 from __future__ import annotations
 
@@ -12,11 +15,15 @@ from scipy.cluster.vq import kmeans2
 
 from synthloop.ops.model_op import ModelParams
 from synthloop.ops.base import Batch, Dedup, Drop, Quarantine, register
+from synthloop.ops.dedup_resolve import SameImage, duplicate_drop
 from synthloop.ops.mappers.embed import Embed
+from synthloop.ops.text import conversation_digest
+
+DIGEST = 16  # bytes of conversation digest before the vector, when keyed
 
 
 @register
-class SemanticDedup(ModelParams, Dedup):
+class SemanticDedup(SameImage, ModelParams, Dedup):
     name: ClassVar[str] = "semantic_dedup"
     pixels: ClassVar[int | None] = 224
     model: str = "pkg:efficientnet-lite0"
@@ -32,15 +39,25 @@ class SemanticDedup(ModelParams, Dedup):
         keys: list[Any | Quarantine] = [failed.get(i, Quarantine("semantic_dedup: not embedded"))
                                         for i in range(len(batch))]
         for row, vector in zip(rows, vectors.astype(np.float16), strict=True):
-            keys[row] = vector.tobytes()  # compact: 2 bytes per dimension in the key column
+            # compact: 2 bytes per dimension in the key column
+            keys[row] = self._conversation(batch.samples[row]) + vector.tobytes()
         return keys
+
+    @property
+    def _keyed_on_conversation(self) -> bool:
+        return self.source == "image" and self.keys_conversation
+
+    def _conversation(self, sample: dict) -> bytes:
+        return conversation_digest(sample) if self._keyed_on_conversation else b""
 
     def resolve(self, keys: Iterable[tuple[str, Any]]) -> dict[str, Drop]:
         items = sorted(keys, key=lambda item: item[0])
         if not items:
             return {}
         ids = [item[0] for item in items]
-        vectors = np.stack([np.frombuffer(item[1], np.float16) for item in items]).astype(np.float32)
+        skip = DIGEST if self._keyed_on_conversation else 0
+        conversations = np.array([item[1][:skip] for item in items], object)
+        vectors = np.stack([np.frombuffer(item[1][skip:], np.float16) for item in items]).astype(np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-12)
         k = max(1, round(len(ids) / self.cluster_size))
         labels = np.zeros(len(ids), int) if k == 1 else kmeans2(vectors, k, seed=self.seed, minit="++")[1]
@@ -48,13 +65,14 @@ class SemanticDedup(ModelParams, Dedup):
         for cluster in np.unique(labels):
             members = np.flatnonzero(labels == cluster)  # ascending, so in id order
             similarity = vectors[members] @ vectors[members].T
+            similarity[conversations[members][:, None] != conversations[members][None, :]] = -np.inf
             kept: list[int] = []
             for j in range(len(members)):
                 if kept:
                     best = kept[int(np.argmax(similarity[j, kept]))]
                     if similarity[j, best] >= self.threshold:
-                        drops[ids[members[j]]] = Drop(f"semantic duplicate of {ids[members[best]]}",
-                                                      round(float(similarity[j, best]), 4))
+                        drops[ids[members[j]]] = duplicate_drop(ids[members[best]],
+                                                                round(1 - float(similarity[j, best]), 4), self.merges())
                         continue
                 kept.append(j)
         return drops

@@ -1,0 +1,55 @@
+"""Moving the turns of merged duplicates into their survivors, between two stages.
+
+When a dedup with `same_image: merge` removes a sample, the main process looks up the removed
+sample's messages in the stage's data parts (only those rows, only that column) and writes them
+beside the survivor's shard, `stages/sK/merged/part-J.parquet` (survivor, absorbed id, messages;
+sorted by survivor then absorbed id, so the merged conversation does not depend on timing). The
+next stage's worker appends them to the survivor as it reads its shard (`ops.merge_turns`).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from synthloop.engine.rundir import RunDir, read_parquet, write_parquet
+from synthloop.ops.merge_turns import merge_turns
+
+
+def write_merges(rundir: RunDir, k: int, ids: pa.Array, offsets: np.ndarray, targets: dict[int, int]) -> None:
+    """`targets`: absorbed row -> survivor row, rows numbered over stage k's data parts in shard order."""
+    if not targets:
+        return
+    absorbed = np.array(sorted(targets), np.int64)
+    shards = np.searchsorted(offsets, absorbed, side="right") - 1
+    messages = []
+    for j in np.unique(shards).tolist():
+        local = absorbed[shards == j] - offsets[j]
+        messages.append(read_parquet(rundir.data_part(k, j), ["messages"])["messages"].take(pa.array(local)))
+    survivors = np.array([targets[row] for row in absorbed.tolist()], np.int64)
+    table = pa.table({
+        "survivor": ids.take(pa.array(survivors)),
+        "absorbed": ids.take(pa.array(absorbed)),
+        "messages": pa.chunked_array([chunk for column in messages for chunk in column.chunks]),
+    })
+    target_shards = np.searchsorted(offsets, survivors, side="right") - 1
+    for j in np.unique(target_shards).tolist():
+        part = table.filter(pa.array(target_shards == j))
+        order = pc.sort_indices(part, [("survivor", "ascending"), ("absorbed", "ascending")])
+        write_parquet(part.take(order), rundir.merged_part(k, j))
+
+
+def apply_merges(rundir: RunDir, k: int, j: int, samples: list[dict]) -> None:
+    """Give the survivors among `samples` (stage k's shard j, after its removals) their absorbed turns."""
+    part = rundir.merged_part(k, j)
+    if not part.exists():
+        return
+    absorbed: dict[str, list[tuple[str, list[dict]]]] = defaultdict(list)
+    for row in read_parquet(part).to_pylist():
+        absorbed[row["survivor"]].append((row["absorbed"], row["messages"]))
+    for sample in samples:
+        if sample["id"] in absorbed:
+            merge_turns(sample, absorbed[sample["id"]])
