@@ -112,8 +112,7 @@ def process_shard(task: ShardTask) -> dict[str, Any]:
             batch = _apply(op_index, ops[op_index], batch, shard)
         for op_index in stage.global_ops:
             op = ops[op_index]
-            _setup(op_index, op)
-            keys[op_index].extend(_outcomes_or_keys(op, batch) if isinstance(op, Dedup) else batch.samples)
+            keys[op_index].extend(_outcomes_or_keys(op_index, op, batch) if isinstance(op, Dedup) else batch.samples)
         kept.extend(batch.samples)
     for op_index in stage.global_ops:
         op = ops[op_index]
@@ -202,8 +201,7 @@ def _setup(op_index: int, op: Op) -> None:
 
 def _apply(op_index: int, op: Op, batch: Batch, shard: _Shard) -> Batch:
     """Run one per-sample op over a batch; record what it removed; a Batch of the survivors."""
-    _setup(op_index, op)
-    outcomes = _outcomes_or_keys(op, batch)
+    outcomes = _outcomes_or_keys(op_index, op, batch)
     shard.count(op_index, "in", len(batch))
     survivors: list[dict] = []
     origins: list[int] = []  # for each survivor, its index in `batch` (-1: a sample the op made)
@@ -230,10 +228,21 @@ def _apply(op_index: int, op: Op, batch: Batch, shard: _Shard) -> Batch:
     return batch.narrow(survivors, origins)
 
 
-def _outcomes_or_keys(op: Op, batch: Batch) -> list[Any]:
-    """`op.process(batch)` (or `op.key(batch)` for a dedup), one result per sample. If the batch call
-    raises, each sample is retried alone and the ones that still fail are quarantined with the error;
-    if every sample fails, the error is the op's, not the data's, and the run stops."""
+def _outcomes_or_keys(op_index: int, op: Op, batch: Batch) -> list[Any]:
+    """`op.process(batch)` (or `op.key(batch)` for a dedup), one result per sample. An op that uses
+    images passes text-only samples through untouched (kept; a dedup's key None: nothing to compare),
+    and is set up only once it sees an image. If the batch call raises, each sample is retried alone
+    and the ones that still fail are quarantined with the error; if every sample fails, the error is
+    the op's, not the data's, and the run stops."""
+    if op.uses_images() and not all(sample["images"] for sample in batch.samples):
+        with_images = [i for i, sample in enumerate(batch.samples) if sample["images"]]
+        results: list[Any] = [None if isinstance(op, Dedup) else [sample] for sample in batch.samples]
+        if with_images:
+            narrowed = batch.narrow([batch.samples[i] for i in with_images], with_images)
+            for i, result in zip(with_images, _outcomes_or_keys(op_index, op, narrowed), strict=True):
+                results[i] = result
+        return results
+    _setup(op_index, op)
     method = op.key if isinstance(op, Dedup) else op.process
     try:
         results = method(batch)

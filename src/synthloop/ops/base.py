@@ -160,7 +160,11 @@ class Op(BaseModel):
     grey: ClassVar[bool] = False
 
     def setup(self) -> None:
-        """Load models or other heavy state; called once per worker before the first batch."""
+        """Load models or other heavy state; called once per worker before the first batch it works on."""
+
+    def uses_images(self) -> bool:
+        """True for an op about images: the engine passes text-only samples around it untouched."""
+        return self.pixels is not None
 
 
 class Mapper(Op):

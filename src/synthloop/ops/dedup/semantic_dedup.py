@@ -32,6 +32,9 @@ class SemanticDedup(SameImage, ModelParams, Dedup):
     cluster_size: int = 1000  # about this many samples per k-means cluster (pairwise work is per cluster)
     seed: int = 0
 
+    def uses_images(self) -> bool:
+        return self.source == "image"
+
     def key(self, batch: Batch) -> list[Any | Quarantine]:
         embedder = Embed(model=self.model, device=self.device, cache_dir=self.cache_dir, source=self.source)
         embedder._loaded, embedder._cache = self.loaded, self.cache
@@ -51,7 +54,7 @@ class SemanticDedup(SameImage, ModelParams, Dedup):
         return conversation_digest(sample) if self._keyed_on_conversation else b""
 
     def resolve(self, keys: Iterable[tuple[str, Any]]) -> dict[str, Drop]:
-        items = sorted(keys, key=lambda item: item[0])
+        items = sorted((item for item in keys if item[1] is not None), key=lambda item: item[0])  # None: no image
         if not items:
             return {}
         ids = [item[0] for item in items]

@@ -23,6 +23,9 @@ class Embed(ModelParams, Mapper):
     source: Literal["image", "text"] = "image"
     decimals: int = 4  # rounding keeps the JSON in `meta` compact
 
+    def uses_images(self) -> bool:
+        return self.source == "image"
+
     def embeddings(self, batch: Batch) -> tuple[dict[int, Any], np.ndarray, list[int]]:
         """(quarantines by row, (m, d) embeddings, the rows they belong to); cached by content."""
         if self.source == "text":
