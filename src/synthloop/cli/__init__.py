@@ -2,6 +2,7 @@
 
 from synthloop.cli import demo  # noqa: F401  (registers commands)
 from synthloop.cli import data  # noqa: F401  (registers commands)
+from synthloop.cli import ingest  # noqa: F401  (registers commands)
 from synthloop.cli import loop, report  # noqa: F401  (registers commands)
 from synthloop.cli import evaluate  # noqa: F401  (registers commands)
 from synthloop.cli import serve  # noqa: F401  (registers commands)

@@ -1,0 +1,152 @@
+"""What every dataset reader shares: templates from data files, seeded draws, streamed JSON, records.
+
+Prompts are not in code: `templates/dataoptim.json` holds DataOptim's captioning prompts and
+instructions (its README's prompt table and the records of `example/example-byod.json`), and
+`templates/shikra_{rec,reg}.json` Shikra's grounding templates, as those projects ship them.
+
+A template is drawn per sample from the run's seed and the sample id alone (a hash, not a shared
+random stream), so a draw does not depend on which other samples were read, capped or skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import ijson
+
+from synthloop.formats.boxes import format_box, normalize
+from synthloop.formats.common import FormatError, Rejected
+from synthloop.sample import IMAGE_TOKEN, new_sample
+
+TEMPLATES = resources.files("synthloop.formats.ingest") / "templates"
+
+
+@cache
+def template_file(name: str) -> dict:
+    """One templates file (`dataoptim`, `shikra_rec`, `shikra_reg`) as shipped in the package."""
+    return json.loads((TEMPLATES / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def dataoptim(key: str) -> Any:
+    return template_file("dataoptim")[key]
+
+
+def draw(options: Sequence[str], seed: int, key: str) -> str:
+    """One of `options`, chosen by (seed, key) only: the same seed and id give the same prompt."""
+    digest = hashlib.blake2b(f"{seed}\0{key}".encode(), digest_size=8).digest()
+    return options[int.from_bytes(digest, "big") % len(options)]
+
+
+class MissingImage(Rejected):
+    """A record whose image is not under `--images`: always quarantined, never dropped silently."""
+
+
+class RecordError(ValueError):
+    """A record that breaks its dataset's schema (the message says which field)."""
+
+
+def field(record: Any, name: str) -> Any:
+    """`record[name]`, or RecordError naming the missing field."""
+    if not isinstance(record, dict):
+        raise RecordError(f"expected a JSON object, got {type(record).__name__}")
+    value = record.get(name)
+    if value is None or value == "":
+        raise RecordError(f"missing field {name!r}")
+    return value
+
+
+def text_field(record: Any, name: str) -> str:
+    value = field(record, name)
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        raise RecordError(f"field {name!r} must be text, got {type(value).__name__}")
+    return str(value)
+
+
+def most_common(answers: Sequence[str]) -> str:
+    """The most frequent answer (the first seen among equals), as VQA's `multiple_choice_answer`."""
+    return Counter(answers).most_common(1)[0][0]
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where a record is: its file and its 1-based position there (or its key in a keyed file)."""
+
+    file: Path
+    index: int
+    key: str | None = None
+
+    def rejected(self, reason: str, record: Any, sample_id: str | None = None) -> Rejected:
+        return Rejected(str(self.file), reason, index=self.index, sample_id=sample_id or self.key, record=record)
+
+
+def _json_problem(path: Path, err: Exception) -> FormatError:
+    first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return FormatError(f"{path}: malformed JSON ({first_line})")
+
+
+def stream_items(path: Path, prefix: str) -> Iterator[Any]:
+    """The items of the JSON list at `prefix` in `path` ("item" for a top-level list,
+    "questions.item" for `{"questions": [...]}`), streamed: memory holds one item."""
+    with open(path, "rb") as file:
+        try:
+            yield from ijson.items(file, prefix, use_float=True)
+        except ijson.JSONError as err:
+            raise _json_problem(path, err) from None
+
+
+def stream_pairs(path: Path, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """(key, value) of the JSON object at `prefix` in `path` (a top-level object: ""), streamed."""
+    with open(path, "rb") as file:
+        try:
+            yield from ijson.kvitems(file, prefix, use_float=True)
+        except ijson.JSONError as err:
+            raise _json_problem(path, err) from None
+
+
+def require_items(path: Path, prefix: str, what: str) -> Iterator[Any]:
+    """`stream_items`, but a file with no items at `prefix` is an error naming what was expected
+    (the wrong file given, or the right one cut short)."""
+    seen = False
+    for item in stream_items(path, prefix):
+        seen = True
+        yield item
+    if not seen:
+        where = prefix.removesuffix("item").removesuffix(".") or "the top level"
+        raise FormatError(f"{path}: no {what} at {where!r}; is this the right file?")
+
+
+def one_turn(sample_id: str, image: str, prompt: str, answer: str, *, task: str, qtype: str, source: str,
+             meta: dict, image_first: bool = True) -> dict:
+    """A single-image question and its answer; `<image>` leads the prompt as in DataOptim's files,
+    unless the prompt places it itself (Shikra's templates)."""
+    user = f"{IMAGE_TOKEN}\n{prompt}" if image_first else prompt
+    messages = [{"role": "user", "content": user}, {"role": "assistant", "content": answer}]
+    return new_sample(sample_id, messages, [{"bytes": None, "path": image}], task=task, qtype=qtype, source=source,
+                      meta=meta)
+
+
+def short_answer(question: str) -> str:
+    """DataOptim's open-ended VQA prompt: the question, then the short-answer instruction."""
+    return dataoptim("short_answer").format(question=question.strip())
+
+
+def box_text(box: Sequence[float], width: float, height: float) -> tuple[list[float], str]:
+    """A pixel box `[x1, y1, x2, y2]` -> (normalised box, its text `[0.0, 0.106, 0.827, 1.0]`).
+
+    Normalised on the original image and clamped to [0, 1] as Shikra's `norm_box_xyxy` does
+    (shikras/shikra mllm/dataset/utils/transform.py @ ff79a4c), rounded to 3 decimals as DataOptim's
+    `tools/expand_to_square.py` writes them (Python floats: `0.0`, `0.106`).
+    """
+    x1, y1, x2, y2 = (float(v) for v in box)
+    clamped = [min(max(x1, 0.0), width), min(max(y1, 0.0), height),
+               min(max(x2, 0.0), width), min(max(y2, 0.0), height)]
+    normalised = normalize(clamped, width, height)
+    return normalised, format_box(normalised)
