@@ -23,8 +23,8 @@ import orjson
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from synthloop.lab import demo  # noqa: E402
 from synthloop.formats.parquet import read_samples  # noqa: E402
+from synthloop.lab import demo  # noqa: E402
 from synthloop.loop.decontaminate import BenchmarkIndex, decontaminate  # noqa: E402
 from synthloop.loop.recipe import TrainSpec  # noqa: E402
 from synthloop.loop.rounds import Evaluation, load_pool, read_bad_cases, train_and_evaluate  # noqa: E402

@@ -106,17 +106,19 @@ def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
 
 
 def judge_auc(root: Path, n: int, budget: float, layers: int, qtypes: list[str] | None = None) -> None:
+    import synthloop.lab.probes  # noqa: F401  (registers the judge probes)
+    from synthloop.lab.probes.judge import corrupted_pairs, judge_training_samples
+    from synthloop.lab.world import generate
     from synthloop.ops.base import Batch
     from synthloop.ops.filters.judge import Judge
-    from synthloop.lab.probes.judge import corrupted_pairs, judge_training_samples
     from synthloop.train.trainer import train
-    from synthloop.lab.world import generate
 
     mix = {q: 1.0 for q in qtypes} if qtypes else None
     training = judge_training_samples(corrupted_pairs(generate(n, mix=mix, seed=0, workers=2), seed=0))
     start = time.perf_counter()
     checkpoint = train(training, root / "judge", stage="2", epochs=100, time_budget_s=budget, show_progress=False,
-                       vision="efficientnet-lite0", drop_background=True, n_layers=layers)
+                       vision="efficientnet-lite0", drop_background=True, n_layers=layers,
+                       aux_losses={"judge": {"weight": 1.0}})
     record = json.loads((checkpoint / "training.json").read_text())["stages"][-1]
     print(f"judge: trained on {len(training)} judge samples from {n} world scenes in "
           f"{time.perf_counter() - start:.0f} s ({record['samples_seen']} samples seen, "

@@ -24,14 +24,15 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+import synthloop.lab.probes  # noqa: F401  (registers the grounding and referent losses SETTINGS names)
 from synthloop.evaluate.runner import evaluate, majority_baseline
+from synthloop.lab.world import benchmark, family_messages, generate
 from synthloop.models.tinyvlm.checkpoint import load_checkpoint
 from synthloop.train.trainer import train
-from synthloop.lab.world import benchmark, family_messages, generate
 
 # The model and losses the goal is measured with (see above); `benchmarks/train_speed.py` times them too.
-SETTINGS = {"vision": "efficientnet-lite0", "drop_background": True, "d_model": 192, "grounding_weight": 1.0,
-            "referent_weight": 1.0}
+SETTINGS = {"vision": "efficientnet-lite0", "drop_background": True, "d_model": 192,
+            "aux_losses": {"grounding": {"weight": 1.0}, "referents": {"weight": 1.0}}}
 
 
 def main() -> None:

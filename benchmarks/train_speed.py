@@ -7,7 +7,7 @@ It times the trainer's own optimiser step (`train_step`: forward, backward, the 
 clipping and the AdamW update) on world conversations, with the model and settings that
 `benchmarks/tinyvlm_world.py` trains for the accuracy goal (its `SETTINGS`, global batch 32, 4 turns): a
 frozen encoder's image features are computed once before the steps, as in training. `--set vision=\"conv\"
-drop_background=false d_model=128 grounding_weight=0 referent_weight=0 --turns 1 --batch 64` times the
+drop_background=false d_model=128 aux_losses={} --turns 1 --batch 64` times the
 bare defaults instead.
 
 Each of `--repeats` timed passes over the same steps (the optimiser keeps updating) is paired with a
@@ -32,15 +32,16 @@ import torch
 from tinyvlm_world import SETTINGS
 from torch.utils.flop_counter import FlopCounterMode
 
-from synthloop.train.data import encode_samples, global_batches
 from synthloop.models.tinyvlm.network import TinyVLM
 from synthloop.models.tinyvlm.tokenizer import train_tokenizer
+import synthloop.lab.probes  # noqa: F401  (registers the lab's auxiliary losses)
+from synthloop.train.aux import build_aux_losses
+from synthloop.train.data import encode_samples, global_batches
 from synthloop.train.trainer import (
     fixed_image_features,
     make_optimizer,
     micro_batching,
     split_overrides,
-    stage2_probes,
     stage_parameters,
     train_step,
 )
@@ -82,8 +83,8 @@ def main() -> None:
     model = TinyVLM(model_cfg)
     data = encode_samples(samples, tokenizer, model_cfg.image_tokens, model_cfg.image_size, model_cfg.max_seq_len,
                           image_cells=model.image_cells)
-    probes = stage2_probes(model, samples, data, tokenizer, train_cfg)
-    params = stage_parameters(model, None, probes)
+    aux_losses = build_aux_losses(train_cfg.aux_losses, model, samples, data, tokenizer)
+    params = stage_parameters(model, None, aux_losses)
     optimizer = make_optimizer(params, train_cfg)
     features = fixed_image_features(model, data)
     model.train()
@@ -91,7 +92,7 @@ def main() -> None:
     batches = list(global_batches(data, args.batch, micro, np.random.default_rng(0)))
 
     def step(micro_batches: list) -> None:
-        train_step(model, data, features, micro_batches, probes, params, optimizer, train_cfg)
+        train_step(model, data, features, micro_batches, aux_losses, params, optimizer, train_cfg)
 
     timed = batches[1: args.steps + 1]
     step(batches[0])  # warm-up
@@ -116,7 +117,7 @@ def main() -> None:
     image_tokens = float(data.cells.sum(dim=1).float().mean())
     print(f"model: {trained / 1e6:.2f} M trained parameters, {image_tokens:.1f} of {model_cfg.image_tokens} image tokens "
           f"per image, {tokens:.1f} tokens/sample on average")
-    print(f"settings: {json.dumps(overrides)}; {len(probes)} auxiliary loss(es)")
+    print(f"settings: {json.dumps(overrides)}; {len(aux_losses)} auxiliary loss(es)")
     print(f"threads: {args.threads}; global batch {args.batch}; {args.turns} turn(s); {args.steps} timed steps")
     print(f"training: {achieved / flops * seen:.1f} samples/s, {flops / seen / 1e6:.1f} MFLOP/sample")
     print(f"achieved: {achieved / 1e9:.2f} GFLOP/s; matmul peak {peak / 1e9:.2f} GFLOP/s (medians of {args.repeats})")

@@ -5,8 +5,8 @@ import json
 import pytest
 
 from synthloop.evaluate import evaluate, majority_baseline
-from synthloop.models.tinyvlm.checkpoint import load_checkpoint
 from synthloop.lab.toy import toy_samples
+from synthloop.models.tinyvlm.checkpoint import load_checkpoint
 from synthloop.train.trainer import train
 
 pytestmark = pytest.mark.slow

@@ -6,9 +6,9 @@ from __future__ import annotations
 import orjson
 from typer.testing import CliRunner
 
-from synthloop.lab import demo
 from synthloop.cli import app
 from synthloop.formats.parquet import read_samples
+from synthloop.lab import demo
 
 
 def test_demo_curation_catches_the_mechanical_noise(tmp_path, monkeypatch):

@@ -10,7 +10,8 @@ import torch
 from PIL import Image
 
 from synthloop.models.protocols import Request
-from synthloop.models.uri import ModelError, load_model, parse_uri
+from synthloop.models.protocols import ModelError
+from synthloop.models.uri import load_model, parse_uri
 
 transformers = pytest.importorskip("transformers")
 CHAT_TEMPLATE = ("{% for m in messages %}{{ m['role'].upper() }}: {% for c in m['content'] %}"

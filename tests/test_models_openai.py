@@ -20,7 +20,8 @@ from synthloop.models.chat import yes_probability
 from synthloop.models.openai import OpenAIChatModel, to_openai_messages
 from synthloop.models.protocols import Generation, Request
 from synthloop.models.server import build_app
-from synthloop.models.uri import ModelError, load_model
+from synthloop.models.protocols import ModelError
+from synthloop.models.uri import load_model
 
 
 class EchoModel:

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from synthloop.train.trainer import BudgetError, TrainConfig, learning_rate, loss_units, micro_batching, train
 from synthloop.lab.toy import toy_samples
+from synthloop.train.trainer import BudgetError, TrainConfig, learning_rate, loss_units, micro_batching, train
 
 TINY = {"d_model": 32, "n_layers": 1, "n_heads": 2, "vision_width": 8, "image_size": 16, "image_grid": 2,
         "vocab_size": 300}

@@ -3,10 +3,10 @@ import torch
 from safetensors.torch import load_file
 
 from synthloop.images import decode
+from synthloop.lab.toy import toy_samples
 from synthloop.models.protocols import Generator, Judge, OptionScorer, Request
 from synthloop.models.tinyvlm.checkpoint import load_checkpoint, load_model, save_checkpoint
 from synthloop.models.tinyvlm.encoding import encode_messages, pil_pixels
-from synthloop.lab.toy import toy_samples
 from synthloop.train.trainer import train
 
 TINY = {"d_model": 32, "n_layers": 2, "n_heads": 2, "vision_width": 8, "image_size": 16, "image_grid": 2,

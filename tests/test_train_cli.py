@@ -55,5 +55,4 @@ def test_train_command_sets_the_width_positions_grounding_probes_and_referent_lo
     model = json.loads((tmp_path / "ck" / "config.json").read_text())["model"]
     assert model["d_model"] == 32 and model["image_pos_scale"] == 0.5
     record = json.loads((tmp_path / "ck" / "training.json").read_text())
-    assert record["train_config"]["grounding_weight"] == 0.5
-    assert record["train_config"]["referent_weight"] == 2.0
+    assert record["train_config"]["aux_losses"] == {"grounding": {"weight": 0.5}, "referents": {"weight": 2.0}}

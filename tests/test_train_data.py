@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from synthloop.models.tinyvlm.encoding import IGNORE, encode_messages
-from synthloop.train.data import encode_samples, global_batches
-from synthloop.models.tinyvlm.tokenizer import ASSISTANT, BOS, EOS, IMAGE, SYSTEM, USER, train_tokenizer
 from synthloop.lab.toy import toy_samples
+from synthloop.models.tinyvlm.encoding import IGNORE, encode_messages
+from synthloop.models.tinyvlm.tokenizer import ASSISTANT, BOS, EOS, IMAGE, SYSTEM, USER, train_tokenizer
+from synthloop.train.data import encode_samples, global_batches
 
 TEXTS = ["What colour is the shape?", "red", "green", "Describe the image.", "A red square.", "Answer briefly."] * 3
 

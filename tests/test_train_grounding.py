@@ -3,13 +3,14 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from synthloop.models.tinyvlm.encoding import IGNORE
-from synthloop.train.data import collate, encode_samples
+import synthloop.lab.probes  # noqa: F401  (registers the auxiliary losses)
 from synthloop.lab.probes.grounding import GroundingProbes, cell_objects, grounding_targets
+from synthloop.lab.world import generate
+from synthloop.models.tinyvlm.encoding import IGNORE
 from synthloop.models.tinyvlm.network import TinyVLM, TinyVLMConfig
 from synthloop.models.tinyvlm.tokenizer import IMAGE, train_tokenizer
+from synthloop.train.data import collate, encode_samples
 from synthloop.train.trainer import train
-from synthloop.lab.world import generate
 
 TINY = {"d_model": 32, "n_layers": 2, "n_heads": 2, "vision_width": 8, "image_size": 32, "image_grid": 4}
 
@@ -92,8 +93,8 @@ def test_training_with_grounding_changes_the_model_and_saves_no_probe_weights(tm
     samples = generate(24, mix={"color": 1.0, "shape": 1.0}, seed=2, image_size=32)
     common = {"stage": "2", "global_batch_size": 8, "seed": 1, "show_progress": False, "max_seq_len": 96,
               "vocab_size": 400, **TINY}
-    grounded = train(samples, tmp_path / "a", grounding_weight=1.0, **common)
-    again = train(samples, tmp_path / "b", grounding_weight=1.0, **common)
+    grounded = train(samples, tmp_path / "a", aux_losses={"grounding": {"weight": 1.0}}, **common)
+    again = train(samples, tmp_path / "b", aux_losses={"grounding": {"weight": 1.0}}, **common)
     plain = train(samples, tmp_path / "c", **common)  # off by default
     weights, repeat, without = (load_file(c / "model.safetensors") for c in (grounded, again, plain))
     assert weights.keys() == without.keys() and not any(k.startswith("probes") for k in weights)

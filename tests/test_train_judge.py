@@ -3,16 +3,17 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from synthloop.ops.filters.judge import JUDGE_PROMPT
+import synthloop.lab.probes  # noqa: F401  (registers the auxiliary losses)
 from synthloop.models.tinyvlm.checkpoint import load_model
 from synthloop.models.tinyvlm.encoding import IGNORE
+from synthloop.ops.filters.judge import JUDGE_PROMPT
 from synthloop.train.data import collate, encode_samples
 from synthloop.lab.probes.judge import (JUDGE_ANSWERS, JudgeProbes, corrupted_pairs, judge_training_samples,
                                    probe_targets)
+from synthloop.lab.world import family_messages, generate
 from synthloop.models.tinyvlm.network import TinyVLM, TinyVLMConfig
 from synthloop.models.tinyvlm.tokenizer import ASSISTANT, train_tokenizer
 from synthloop.train.trainer import train
-from synthloop.lab.world import family_messages, generate
 
 TINY = {"d_model": 32, "n_layers": 2, "n_heads": 2, "vision_width": 8, "image_size": 16, "image_grid": 2,
         "vocab_size": 400, "micro_batch_size": 8}
@@ -85,8 +86,8 @@ def test_probes_read_the_reply_position_and_train_the_model_below_it(pairs):
 def test_training_a_judge_uses_the_probes_and_saves_a_plain_checkpoint(pairs, tmp_path):
     samples = judge_training_samples(pairs)
     common = {"stage": "2", "global_batch_size": 8, "seed": 1, "show_progress": False, "max_seq_len": 96, **TINY}
-    with_probes = train(samples, tmp_path / "a", **common)
-    without = train(samples, tmp_path / "b", judge_probe_weight=0.0, **common)
+    with_probes = train(samples, tmp_path / "a", aux_losses={"judge": {"weight": 1.0}}, **common)
+    without = train(samples, tmp_path / "b", **common)  # off by default
     weights_a, weights_b = load_file(with_probes / "model.safetensors"), load_file(without / "model.safetensors")
     assert weights_a.keys() == weights_b.keys() and not any(k.startswith("probes") for k in weights_a)
     assert not torch.equal(weights_a["blocks.0.qkv.weight"], weights_b["blocks.0.qkv.weight"])

@@ -2,9 +2,9 @@ import json
 from collections import Counter
 
 from synthloop.images import decode
+from synthloop.lab.toy import toy_samples
 from synthloop.models.protocols import Request
 from synthloop.models.tinyvlm.checkpoint import load_checkpoint
-from synthloop.lab.toy import toy_samples
 from synthloop.train.trainer import train
 
 SMALL = {"d_model": 48, "n_layers": 1, "n_heads": 2, "vision_width": 16, "image_size": 16, "image_grid": 1,

@@ -3,17 +3,18 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from synthloop.train.data import collate, encode_samples
+import synthloop.lab.probes  # noqa: F401  (registers the auxiliary losses)
 from synthloop.lab.probes.grounding import cell_objects
+from synthloop.train.data import collate, encode_samples
 from synthloop.lab.probes.referents import (
     ReferentAttention,
     referent_cells,
     referent_targets,
 )
+from synthloop.lab.world import generate
 from synthloop.models.tinyvlm.network import TinyVLM, TinyVLMConfig
 from synthloop.models.tinyvlm.tokenizer import ASSISTANT, IMAGE, train_tokenizer
 from synthloop.train.trainer import train
-from synthloop.lab.world import generate
 
 TINY = {"d_model": 32, "n_layers": 2, "n_heads": 2, "vision_width": 8, "image_size": 32, "image_grid": 4}
 COLORS, SHAPES = {"red", "blue"}, {"circle", "cross"}
@@ -132,8 +133,8 @@ def test_training_with_referents_is_deterministic_and_changes_the_model(tmp_path
     samples = generate(24, mix={"exist": 1.0, "color": 1.0}, seed=2, image_size=32, turns=2)
     common = {"stage": "2", "global_batch_size": 8, "seed": 1, "show_progress": False, "max_seq_len": 128,
               "vocab_size": 400, **TINY}
-    guided = train(samples, tmp_path / "a", referent_weight=1.0, drop_background=True, **common)
-    again = train(samples, tmp_path / "b", referent_weight=1.0, drop_background=True, **common)
+    guided = train(samples, tmp_path / "a", aux_losses={"referents": {"weight": 1.0}}, drop_background=True, **common)
+    again = train(samples, tmp_path / "b", aux_losses={"referents": {"weight": 1.0}}, drop_background=True, **common)
     plain = train(samples, tmp_path / "c", drop_background=True, **common)  # off by default
     weights, repeat, without = (load_file(c / "model.safetensors") for c in (guided, again, plain))
     assert weights.keys() == without.keys()

@@ -9,8 +9,8 @@ import pytest
 
 from synthloop.formats.parquet import read_samples, write_samples
 from synthloop.images import decode
-from synthloop.sample import to_table, validate_sample
 from synthloop.lab.world import BENCH_SEED_BASE, QTYPES, benchmark, generate, iter_generate
+from synthloop.sample import to_table, validate_sample
 
 TASKS = {"mc": "mcvqa", "caption": "caption", "rec": "rec", "reg": "reg"}
 

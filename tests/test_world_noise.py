@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from synthloop.images import ImageError, decode
-from synthloop.sample import SampleError, validate_sample
 from synthloop.lab.world import generate
 from synthloop.lab.world.noise import KINDS, inject, score_filter
+from synthloop.sample import SampleError, validate_sample
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 
 from synthloop.images import decode
-from synthloop.sample import validate_sample
 from synthloop.lab.world.packaged import SKIMAGE_CAPTIONS, easy_vqa, easy_vqa_qtype, emoji, skimage_photos
+from synthloop.sample import validate_sample
 
 
 @pytest.mark.parametrize("question, qtype", [

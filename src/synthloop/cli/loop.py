@@ -12,6 +12,7 @@ from synthloop.cli.app import app, fail
 @app.command()
 def loop(recipe: Path = typer.Argument(..., help="Loop recipe YAML (see synthloop.loop.recipe).")) -> None:
     """Train on the curated seed pool, then run targeted synthesis rounds beside a uniform baseline arm."""
+    import synthloop.lab.probes  # noqa: F401  (a recipe's training settings may name the lab's auxiliary losses)
     from synthloop.loop.recipe import LoopRecipe, LoopRecipeError
     from synthloop.loop.rounds import LoopRunError, run_loop
 

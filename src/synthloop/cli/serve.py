@@ -23,7 +23,8 @@ def serve(
     import uvicorn
 
     from synthloop.models.server import build_app
-    from synthloop.models.uri import ModelError, load_model
+    from synthloop.models.protocols import ModelError
+    from synthloop.models.uri import load_model
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     uri = model if ":" in model and not Path(model).exists() else f"builtin:{model}"

@@ -27,13 +27,16 @@ def train_command(
     d_model: int | None = typer.Option(None, "--d-model", help="Width of the language model (default 128)."),
     image_positions: float | None = typer.Option(None, help="Amplitude of the 2D sine-cosine codes that start "
                                                             "the image tokens' position embedding (default 0)."),
+    judge_probes: float | None = typer.Option(None, help="Weight of the judge probes on judge samples "
+                                                         "(`world generate --judge`; default: off)."),
     grounding: float | None = typer.Option(None, help="Weight of the grounding probes on samples whose "
-                                                      "meta.objects give boxes (default 0: off)."),
+                                                      "meta.objects give boxes (default: off)."),
     referents: float | None = typer.Option(None, help="Weight of the referent attention loss on samples whose "
-                                                      "meta.objects give boxes (default 0: off)."),
+                                                      "meta.objects give boxes (default: off)."),
     init: Path | None = typer.Option(None, "--init", help="Continue from this checkpoint's weights and tokenizer."),
 ) -> None:
     """Train TinyVLM (LLaVA-style, two stages) on DATA and write config, weights and tokenizer to --out."""
+    import synthloop.lab.probes  # noqa: F401  (registers the lab's auxiliary losses)
     from synthloop.sample import SampleError
     from synthloop.train.trainer import BudgetError, train
 
@@ -41,8 +44,12 @@ def train_command(
         fail(f"--stage must be 1, 2 or both, not {stage!r}")
     try:
         chosen = {"vision": vision, "drop_background": drop_background, "d_model": d_model,
-                  "image_pos_scale": image_positions, "grounding_weight": grounding, "referent_weight": referents}
-        settings = {k: v for k, v in chosen.items() if v is not None}
+                  "image_pos_scale": image_positions}
+        settings: dict = {k: v for k, v in chosen.items() if v is not None}
+        weights = {"judge": judge_probes, "grounding": grounding, "referents": referents}
+        aux_losses = {name: {"weight": w} for name, w in weights.items() if w}
+        if aux_losses:
+            settings["aux_losses"] = aux_losses
         path = train(data, out, stage=stage, epochs=epochs, max_samples=max_samples,  # type: ignore[arg-type]
                      global_batch_size=global_batch_size, seed=seed, time_budget_s=time_budget, init=init,
                      **settings)

@@ -20,6 +20,7 @@ from pathlib import Path
 import orjson
 import pyarrow.parquet as pq
 
+import synthloop.lab.probes  # noqa: F401  (registers the auxiliary losses TRAIN names)
 from synthloop.formats.parquet import parquet_files, read_samples, write_samples
 from synthloop.loop.recipe import LoopRecipe
 from synthloop.loop.rounds import run_loop
@@ -51,7 +52,7 @@ SYNTHESIS_TURNS = 1
 TRAIN = {"stage": "2", "epochs": 12, "global_batch_size": 32, "warm_start": True, "warm_start_epochs": 3,
          "replay": 4 * SYNTHESIS_BUDGET,
          "settings": {"vision": "efficientnet-lite0", "drop_background": True, "image_pos_scale": 1.0,
-                      "grounding_weight": 1.0, "referent_weight": 1.0, "referent_mentions": 2}}
+                      "aux_losses": {"grounding": {"weight": 1.0}, "referents": {"weight": 1.0, "mentions": 2}}}}
 
 OUTPUTS = ("pool", "curate", "dataoptim", "loop", "curation.json", "report.html")
 FILTERS = [

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import torch
 
-from synthloop.models.protocols import Generation, Request
-from synthloop.models.uri import ModelError
+from synthloop.models.protocols import Generation, ModelError, Request
 
 
 class BuiltinModel:

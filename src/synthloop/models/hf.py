@@ -19,8 +19,8 @@ import torch
 from PIL import Image
 
 from synthloop.models.chat import NO_WORDS, YES_WORDS, content_parts
-from synthloop.models.protocols import Generation, Request
-from synthloop.models.uri import ModelError, resolve_device
+from synthloop.models.device import resolve_device
+from synthloop.models.protocols import Generation, ModelError, Request
 
 CLIP_TYPES = ("clip", "siglip", "siglip2")
 

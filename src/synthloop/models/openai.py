@@ -18,8 +18,7 @@ import httpx
 from PIL import Image
 
 from synthloop.models.chat import content_parts, yes_probability
-from synthloop.models.protocols import Generation, Request
-from synthloop.models.uri import ModelError
+from synthloop.models.protocols import Generation, ModelError, Request
 
 RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 

@@ -19,7 +19,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from synthloop.models.uri import ModelError, resolve_device
+from synthloop.models.device import resolve_device
+from synthloop.models.protocols import ModelError
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)

@@ -14,6 +14,10 @@ import numpy as np
 from PIL import Image
 
 
+class ModelError(RuntimeError):
+    """A model that cannot be loaded or called; the message names the URI and the problem."""
+
+
 @dataclass(frozen=True)
 class Request:
     images: list[Image.Image]

@@ -14,11 +14,9 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from synthloop.models.protocols import ModelError
+
 SCHEMES = ("builtin", "hf", "openai", "pkg")
-
-
-class ModelError(RuntimeError):
-    """A model that cannot be loaded or called; the message names the URI and the problem."""
 
 
 @dataclass(frozen=True)
@@ -79,16 +77,6 @@ def _load(uri: ModelUri, device: str) -> Any:
     from synthloop.models.pkg import load_packaged
 
     return load_packaged(uri.target, device=device)
-
-
-def resolve_device(device: str) -> str:
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ModelError(f"device {device!r} requested but CUDA is not available")
-    return device
 
 
 def register_loaded(uri: str, model: Any, device: str = "auto") -> None:

@@ -16,9 +16,9 @@ from PIL import Image
 from tokenizers import Tokenizer
 
 from synthloop.images import ImageError, content_hash, decode, image_bytes
-from synthloop.sample import IMAGE_TOKEN
 from synthloop.models.tinyvlm.encoding import IGNORE, encode_messages
 from synthloop.models.tinyvlm.tokenizer import PAD
+from synthloop.sample import IMAGE_TOKEN
 
 
 def load_pixels(ref: dict, size: int, image_root: str | Path | None = None) -> np.ndarray:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -31,15 +31,12 @@ from tokenizers import Tokenizer
 from synthloop.formats.parquet import read_samples
 from synthloop.models.tinyvlm.checkpoint import load_model, save_checkpoint
 from synthloop.models.tinyvlm.encoding import IGNORE
-from synthloop.train.data import EncodedData, encode_samples, global_batches
-from synthloop.lab.probes.grounding import GroundingProbes, grounding_targets
-from synthloop.lab.probes.judge import JudgeProbes, probe_targets
-from synthloop.lab.probes.referents import ReferentAttention, referent_targets
 from synthloop.models.tinyvlm.network import TinyVLM, TinyVLMConfig
 from synthloop.models.tinyvlm.tokenizer import train_tokenizer
+from synthloop.train.aux import AuxLoss, build_aux_losses, check_aux_losses
+from synthloop.train.data import EncodedData, encode_samples, global_batches
 
 Stage = Literal["1", "2", "both"]
-Probes = JudgeProbes | GroundingProbes | ReferentAttention
 
 
 class BudgetError(ValueError):
@@ -60,33 +57,16 @@ class TrainConfig:
     # conversation, or every "token" as in LLaVA. Per token, long replies (captions, boxes) drown the
     # one-word answers most question types have.
     loss_unit: Literal["sample", "reply", "token"] = "sample"
-    # Weight of the judge probes (`synthloop.lab.probes.judge`) on samples that carry judge answers; 0: off.
-    # A stage's recorded losses include the probes' share.
-    judge_probe_weight: float = 1.0
-    # Weight of the grounding probes (`synthloop.lab.probes.grounding`) on images whose samples carry
-    # `meta["objects"]` with boxes; 0: off. Each image token must name these attributes of its object,
-    # read from the output of block `grounding_layer`. Off by default: at width 192 on 20k 4-turn world
-    # samples they make colour and shape learnable for most seeds, but at width 128 on the demo's pool
-    # they cost accuracy for 2 of 3 seeds.
-    grounding_weight: float = 0.0
-    grounding_attributes: tuple[str, ...] = ("color", "shape")
-    grounding_layer: int = 0
-    # Weight of the referent attention loss (`synthloop.lab.probes.referents`): head `referent_head` of the last
-    # block must look, from each reply's start, at the objects the question names (or at <bos> when the
-    # scene has none), and the next head at a second named object; 0: off. With grounding at width 192 it
-    # took exist from chance to 0.7-0.96; off by default like grounding (the demo turns both on).
-    referent_weight: float = 0.0
-    referent_head: int = 0
-    # Objects a question may name for the referent loss: 2 gives a question about two objects a second
-    # head. On the world benchmark (width 192) 2 cost colour at seeds 1 and 2 (.66 and .42, against 1.00
-    # with 1 at seed 1), so 1 by default; the demo uses 2.
-    referent_mentions: int = 1
+    # Auxiliary losses trained in stage 2, in order: {registered name: {params}} (`synthloop.train.aux`).
+    # A stage's recorded losses include their share.
+    aux_losses: dict[str, dict[str, Any]] = field(default_factory=dict)
     num_threads: int = 2
     image_root: str | None = None
 
     def __post_init__(self) -> None:  # a bad setting fails before tokenizer training and encoding
         if self.loss_unit not in ("sample", "reply", "token"):
             raise ValueError(f"unknown loss unit {self.loss_unit!r}: use 'reply', 'sample' or 'token'")
+        check_aux_losses(self.aux_losses)
 
 
 def split_overrides(overrides: dict) -> tuple[TinyVLMConfig, TrainConfig]:
@@ -143,15 +123,15 @@ def _progress_bar(console: Console, show: bool) -> Progress:
 
 
 def stage_parameters(model: TinyVLM, trainable: list[str] | None,
-                     probes: Sequence[Probes] = ()) -> list[tuple[str, torch.nn.Parameter]]:
+                     aux_losses: Sequence[AuxLoss] = ()) -> list[tuple[str, torch.nn.Parameter]]:
     """Let only the parameters whose names start with one of `trainable` (None: all unfrozen) train, and
-    return those with the probes' parameters: what the stage's optimiser updates."""
+    return those with the auxiliary losses' parameters: what the stage's optimiser updates."""
     for param_name, param in model.named_parameters():
         frozen = model.frozen_vision and param_name.startswith("vision.")
         param.requires_grad_(not frozen and (trainable is None or param_name.startswith(tuple(trainable))))
     params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    for probe in probes:
-        params += [(f"probes.{n}", p) for n, p in probe.named_parameters()]
+    for aux in aux_losses:
+        params += [(f"aux.{n}", p) for n, p in aux.named_parameters()]
     return params
 
 
@@ -165,7 +145,7 @@ def fixed_image_features(model: TinyVLM, data: EncodedData, chunk: int = 256) ->
 
 
 def train_step(model: TinyVLM, data: EncodedData, features: torch.Tensor | None, micro_batches: list,
-               probes: Sequence[Probes], params: list[tuple[str, torch.nn.Parameter]],
+               aux_losses: Sequence[AuxLoss], params: list[tuple[str, torch.nn.Parameter]],
                optimizer: torch.optim.Optimizer, cfg: TrainConfig) -> float:
     """One optimiser step over a global batch's micro-batches (gradients accumulate); the step's loss."""
     units = [loss_units(b.labels, cfg.loss_unit) for b in micro_batches]
@@ -178,8 +158,8 @@ def train_step(model: TinyVLM, data: EncodedData, features: torch.Tensor | None,
             image_features = model.image_features(data.pixels[batch.image_index])
         token_loss = model.token_losses(batch.input_ids, batch.labels, image_features, data.cells[batch.image_index])
         loss = (token_loss / torch.bincount(unit)[unit]).sum() / n_units
-        for probe in probes:
-            loss = loss + probe.loss(batch) / n_units
+        for aux in aux_losses:
+            loss = loss + aux.loss(batch) / n_units
         loss.backward()
         step_loss += float(loss.detach())
     torch.nn.utils.clip_grad_norm_([p for _, p in params], cfg.grad_clip)
@@ -190,11 +170,11 @@ def train_step(model: TinyVLM, data: EncodedData, features: torch.Tensor | None,
 
 def run_stage(model: TinyVLM, data: EncodedData, name: str, trainable: list[str] | None, epochs: int,
               global_batch_size: int, cfg: TrainConfig, rng: np.random.Generator, time_budget_s: float | None,
-              console: Console, show_progress: bool, probes: Sequence[Probes] = ()) -> dict:
-    """Train the parameters whose names start with one of `trainable` (None: all unfrozen), and `probes`
-    with them; a record."""
+              console: Console, show_progress: bool, aux_losses: Sequence[AuxLoss] = ()) -> dict:
+    """Train the parameters whose names start with one of `trainable` (None: all unfrozen), and the
+    auxiliary losses' parameters with them; a record."""
     micro = micro_batching(global_batch_size, cfg.micro_batch_size, len(data))
-    params = stage_parameters(model, trainable, probes)
+    params = stage_parameters(model, trainable, aux_losses)
     optimizer = make_optimizer(params, cfg)
     start = time.perf_counter()  # the time budget covers computing frozen image features
     features = fixed_image_features(model, data)
@@ -214,7 +194,7 @@ def run_stage(model: TinyVLM, data: EncodedData, name: str, trainable: list[str]
                 progress = max(progress, elapsed / time_budget_s)
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(progress, cfg)
-            losses.append(train_step(model, data, features, micro_batches, probes, params, optimizer, cfg))
+            losses.append(train_step(model, data, features, micro_batches, aux_losses, params, optimizer, cfg))
             seen += sum(b.size for b in micro_batches)
             rate = seen / max(time.perf_counter() - start, 1e-9)
             bar.update(task, advance=1, loss=losses[-1], rate=rate)
@@ -252,25 +232,6 @@ def _texts(samples: list[dict]) -> Iterator[str]:
     for sample in samples:
         for message in sample["messages"]:
             yield message["content"]
-
-
-def stage2_probes(model: TinyVLM, samples: list[dict], data: EncodedData, tokenizer: Tokenizer,
-                  cfg: TrainConfig) -> list[Probes]:
-    """The auxiliary losses that the data supports and the settings switch on: judge, grounding, referents."""
-    probes: list[Probes] = []
-    if cfg.judge_probe_weight > 0:
-        targets = probe_targets(samples, data, tokenizer)
-        if bool((targets[:, 0] != IGNORE).any()):
-            probes.append(JudgeProbes(model, targets, cfg.judge_probe_weight))
-    if cfg.grounding_weight > 0 and cfg.grounding_attributes:
-        targets = grounding_targets(samples, data, tokenizer, tuple(cfg.grounding_attributes), model.cfg.image_grid)
-        if bool((targets != IGNORE).any()):
-            probes.append(GroundingProbes(model, targets, data.cells, cfg.grounding_weight, cfg.grounding_layer))
-    if cfg.referent_weight > 0:
-        targets = referent_targets(samples, data, model.cfg.image_grid, cfg.referent_mentions)
-        if bool(targets.any()):
-            probes.append(ReferentAttention(model, targets, data.cells, cfg.referent_weight, cfg.referent_head))
-    return probes
 
 
 def initial_model(model_cfg: TinyVLMConfig, overrides: dict, samples: list[dict],
@@ -338,13 +299,13 @@ def train(samples: list[dict] | str | Path, out: str | Path, stage: Stage = "bot
                                 show_progress))
     if stage in ("2", "both"):
         data = encode_samples(samples, **encode)
-        probes = stage2_probes(model, samples, data, tokenizer, cfg)
+        aux_losses = build_aux_losses(cfg.aux_losses, model, samples, data, tokenizer)
         try:
             stages.append(run_stage(model, data, "2", None, epochs, global_batch_size, cfg, rng, remaining(), console,
-                                    show_progress, probes))
-        finally:  # the model leaves without the probes' hooks, even when training fails
-            for probe in probes:
-                probe.close()
+                                    show_progress, aux_losses))
+        finally:  # the model leaves without the auxiliary losses' hooks, even when training fails
+            for aux in aux_losses:
+                aux.close()
     for record in stages:
         if record["skipped"]:
             first_id, reason = record["skipped"][0]

@@ -22,9 +22,9 @@ from torch import nn
 
 from synthloop.lab.probes.activations import KeptActivation
 from synthloop.models.tinyvlm.encoding import IGNORE
-from synthloop.train.data import Batch, EncodedData
 from synthloop.models.tinyvlm.network import TinyVLM
 from synthloop.models.tinyvlm.tokenizer import IMAGE, first_word_token
+from synthloop.train.data import Batch, EncodedData
 
 MIN_CELL_COVER = 0.25  # an object names a cell when its box covers at least this share of the cell
 
@@ -99,3 +99,14 @@ class GroundingProbes(nn.Module):
         per_row = torch.zeros(batch.input_ids.shape[0]).index_add_(0, row, losses.sum(1))
         counts = torch.zeros(batch.input_ids.shape[0]).index_add_(0, row, labelled.sum(1))
         return self.weight * (per_row / counts.clamp(min=1)).sum()
+
+
+def build(model: TinyVLM, samples: list[dict], data: EncodedData, tokenizer: Tokenizer, weight: float = 1.0,
+          attributes: tuple[str, ...] | list[str] = ("color", "shape"), layer: int = 0) -> GroundingProbes | None:
+    """The `grounding` auxiliary loss: the probes, when some image's scene names the attributes."""
+    if not attributes:
+        return None
+    targets = grounding_targets(samples, data, tokenizer, tuple(attributes), model.cfg.image_grid)
+    if not bool((targets != IGNORE).any()):
+        return None
+    return GroundingProbes(model, targets, data.cells, weight, layer)

@@ -18,14 +18,14 @@ import torch.nn.functional as F
 from tokenizers import Tokenizer
 from torch import nn
 
-from synthloop.ops.model_op import first_qa
-from synthloop.ops.filters.judge import JUDGE_PROMPT
-from synthloop.sample import IMAGE_TOKEN, derive_id
 from synthloop.lab.probes.activations import KeptActivation
 from synthloop.models.tinyvlm.encoding import IGNORE
-from synthloop.train.data import Batch, EncodedData
 from synthloop.models.tinyvlm.network import TinyVLM
 from synthloop.models.tinyvlm.tokenizer import ASSISTANT, first_word_token
+from synthloop.ops.filters.judge import JUDGE_PROMPT
+from synthloop.ops.model_op import first_qa
+from synthloop.sample import IMAGE_TOKEN, derive_id
+from synthloop.train.data import Batch, EncodedData
 
 JUDGE_ANSWERS = "judge_answers"  # meta of a judge sample: {"stated": answer in the prompt, "correct": true one}
 
@@ -105,3 +105,12 @@ class JudgeProbes(nn.Module):
         losses = [F.cross_entropy(model.logits(head(features)).float(), targets[rows, k], reduction="sum")
                   for k, head in enumerate(self.heads)]
         return self.weight * sum(losses)
+
+
+def build(model: TinyVLM, samples: list[dict], data: EncodedData, tokenizer: Tokenizer,
+          weight: float = 1.0) -> JudgeProbes | None:
+    """The `judge` auxiliary loss: the probes, when the data holds judge samples."""
+    targets = probe_targets(samples, data, tokenizer)
+    if not bool((targets[:, 0] != IGNORE).any()):
+        return None
+    return JudgeProbes(model, targets, weight)

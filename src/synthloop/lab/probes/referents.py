@@ -23,13 +23,14 @@ import re
 
 import torch
 import torch.nn.functional as F
+from tokenizers import Tokenizer
 from torch import nn
 
 from synthloop.lab.probes.activations import KeptActivation
-from synthloop.train.data import Batch, EncodedData
 from synthloop.lab.probes.grounding import cell_objects
 from synthloop.models.tinyvlm.network import TinyVLM
 from synthloop.models.tinyvlm.tokenizer import ASSISTANT, IMAGE
+from synthloop.train.data import Batch, EncodedData
 
 SINK = 0  # position of <bos>, and its slot in a reply's target row (cells follow at 1 + cell)
 
@@ -176,3 +177,12 @@ class ReferentAttention(nn.Module):
 def rows_of(linear: torch.nn.Linear, rows: slice, x: torch.Tensor) -> torch.Tensor:
     """The outputs `rows` of `linear` on `x`, computing only those."""
     return F.linear(x, linear.weight[rows], None if linear.bias is None else linear.bias[rows])
+
+
+def build(model: TinyVLM, samples: list[dict], data: EncodedData, tokenizer: Tokenizer, weight: float = 1.0,
+          head: int = 0, mentions: int = 1) -> ReferentAttention | None:
+    """The `referents` auxiliary loss, when some reply's question names objects of its scene."""
+    targets = referent_targets(samples, data, model.cfg.image_grid, mentions)
+    if not bool(targets.any()):
+        return None
+    return ReferentAttention(model, targets, data.cells, weight, head)

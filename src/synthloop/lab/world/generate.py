@@ -13,12 +13,12 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 
-from synthloop.sample import IMAGE_TOKEN, new_sample
 from synthloop.lab.world import describe, questions
 from synthloop.lab.world.followups import ASKERS, FOLLOW_UP_QTYPES, follow_ups
 from synthloop.lab.world.questions import QA, NoRoom
 from synthloop.lab.world.render import render_png
 from synthloop.lab.world.scene import LEVELS, Level
+from synthloop.sample import IMAGE_TOKEN, new_sample
 
 QTYPES: tuple[str, ...] = ("exist", "count", "color", "shape", "position", "relation", "size", "ocr", "mc",
                            "caption", "rec", "reg")

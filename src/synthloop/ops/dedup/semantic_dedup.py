@@ -13,10 +13,10 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from scipy.cluster.vq import kmeans2
 
-from synthloop.ops.model_op import ModelParams
 from synthloop.ops.base import Batch, Dedup, Drop, Quarantine, register
 from synthloop.ops.dedup_resolve import SameImage, duplicate_drop
 from synthloop.ops.mappers.embed import Embed
+from synthloop.ops.model_op import ModelParams
 from synthloop.ops.text import conversation_digest
 
 DIGEST = 16  # bytes of conversation digest before the vector, when keyed

@@ -9,9 +9,9 @@ from typing import ClassVar
 from PIL import Image
 
 from synthloop.images import ImageError
-from synthloop.ops.model_op import ModelParams, first_qa, sample_images
 from synthloop.ops.base import Batch, Drop, Filter, Quarantine, register
 from synthloop.ops.mappers.genixer_generate import ParseError, parse_boxes
+from synthloop.ops.model_op import ModelParams, first_qa, sample_images
 
 
 def rec_box(sample: dict, answer: str) -> list[float] | None:

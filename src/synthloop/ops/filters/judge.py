@@ -10,8 +10,8 @@ from typing import ClassVar
 
 from pydantic import model_validator
 
-from synthloop.ops.model_op import ModelParams, first_qa, image_requests
 from synthloop.ops.base import Batch, Drop, Filter, Quarantine, register
+from synthloop.ops.model_op import ModelParams, first_qa, image_requests
 from synthloop.sample import IMAGE_TOKEN
 
 JUDGE_PROMPT = ("Here is a question and answer pair. Is 'Question: {question} Answer: {answer}' true for this "

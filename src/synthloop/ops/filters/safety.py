@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from synthloop.ops.model_op import ModelParams, image_requests
 from synthloop.ops.base import Batch, Drop, Filter, Quarantine, register
+from synthloop.ops.model_op import ModelParams, image_requests
 
 
 @register

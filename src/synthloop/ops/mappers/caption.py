@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from synthloop.ops.model_op import ModelParams, image_requests
 from synthloop.ops.base import Batch, Mapper, Outcome, Quarantine, register
+from synthloop.ops.model_op import ModelParams, image_requests
 from synthloop.sample import IMAGE_TOKEN, derive_id, new_sample
 
 

@@ -7,8 +7,8 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from synthloop.ops.model_op import ModelParams, image_requests, strip_image_tokens
 from synthloop.ops.base import Batch, Mapper, Outcome, register
+from synthloop.ops.model_op import ModelParams, image_requests, strip_image_tokens
 
 
 def sample_text(sample: dict) -> str:

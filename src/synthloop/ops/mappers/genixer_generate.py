@@ -10,8 +10,8 @@ import re
 import zlib
 from typing import ClassVar, Literal
 
-from synthloop.ops.model_op import ModelParams, image_requests
 from synthloop.ops.base import Batch, Mapper, Outcome, Quarantine, register
+from synthloop.ops.model_op import ModelParams, image_requests
 from synthloop.sample import IMAGE_TOKEN, derive_id, new_sample
 
 INSTRUCTIONS = (

@@ -9,9 +9,10 @@ import re
 from typing import ClassVar
 
 from synthloop.models.cache import cache_key
-from synthloop.ops.model_op import ModelParams, image_requests
-from synthloop.models.uri import ModelError, load_model
+from synthloop.models.protocols import ModelError
+from synthloop.models.uri import load_model
 from synthloop.ops.base import Batch, Mapper, Outcome, register
+from synthloop.ops.model_op import ModelParams, image_requests
 
 _NOT_ALNUM = re.compile(r"[^0-9a-z]")
 

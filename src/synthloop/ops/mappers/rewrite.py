@@ -6,9 +6,9 @@ from __future__ import annotations
 import copy
 from typing import ClassVar, Literal
 
-from synthloop.ops.model_op import ModelParams
 from synthloop.models.protocols import Request
 from synthloop.ops.base import Batch, Mapper, Outcome, Quarantine, register
+from synthloop.ops.model_op import ModelParams
 from synthloop.sample import IMAGE_TOKEN, derive_id
 
 PROMPTS = {
