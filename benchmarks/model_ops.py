@@ -30,7 +30,7 @@ from PIL import Image
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from synthloop.engine.executor import run  # noqa: E402
+from synthloop.engine.driver import run  # noqa: E402
 from synthloop.engine.recipe import Recipe  # noqa: E402
 from synthloop.formats.parquet import write_shard  # noqa: E402
 from synthloop.images import decode, encode_png  # noqa: E402

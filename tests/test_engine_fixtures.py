@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -18,10 +17,10 @@ from typing import Any, ClassVar
 import numpy as np
 import pyarrow as pa
 from PIL import Image
+from pydantic import PrivateAttr
 
 from synthloop.formats.parquet import write_samples
 from synthloop.images import ImageError
-from synthloop.models.cache import CACHE_DIR_ENV
 from synthloop.ops.base import Batch, Dedup, Drop, Filter, Mapper, Quarantine, Selector, register
 from synthloop.sample import derive_id, new_sample
 
@@ -74,13 +73,16 @@ class Copies(Mapper):
 
 @register
 class CacheDir(Mapper):
-    """Records the model cache folder the engine points this process at (meta["cache_dir"])."""
+    """Records the model cache folder the engine gives this op (meta["cache_dir"])."""
 
     name: ClassVar[str] = "t_cache_dir"
+    _folder: str | None = PrivateAttr(None)
+
+    def use_cache_dir(self, folder: str) -> None:
+        self._folder = folder
 
     def process(self, batch: Batch) -> list[Any]:
-        return [[{**sample, "meta": {**sample["meta"], "cache_dir": os.environ.get(CACHE_DIR_ENV)}}]
-                for sample in batch.samples]
+        return [[{**sample, "meta": {**sample["meta"], "cache_dir": self._folder}}] for sample in batch.samples]
 
 
 @register

@@ -106,3 +106,19 @@ def test_yaml_lines_cover_nested_keys_and_items():
 def test_yaml_on_off_yes_no_stay_strings():
     data, _ = load_yaml_with_lines("a: {on: image, off: yes, b: true, c: no}\n")
     assert data == {"a": {"on": "image", "off": "yes", "b": True, "c": "no"}}
+
+
+def test_executor_kind_is_local_by_default_and_an_unknown_kind_names_the_known_ones(tmp_path):
+    recipe = Recipe.from_yaml(write(tmp_path, GOOD))
+    explicit = Recipe.from_yaml(write(tmp_path, GOOD.replace("{workers: 2,", "{kind: local, workers: 2,")))
+    assert recipe.executor.kind == explicit.executor.kind == "local"
+    assert recipe.resolved()["executor"] == {"kind": "local", "workers": 2, "batch_size": 64, "shard_rows": None}
+    message = error_of(tmp_path, GOOD.replace("{workers: 2,", "{kind: ray, workers: 2,"))
+    assert "line 8: executor.kind: unknown executor kind 'ray'; known: local" in message
+
+
+def test_the_recipe_hash_ignores_where_and_how_many_workers_run(tmp_path):
+    one = Recipe.from_yaml(write(tmp_path, GOOD))
+    other = Recipe.from_yaml(write(tmp_path, GOOD.replace("{workers: 2,", "{kind: local, workers: 0,")))
+    resized = Recipe.from_yaml(write(tmp_path, GOOD.replace("batch_size: 64", "batch_size: 32")))
+    assert one.resolved_hash() == other.resolved_hash() != resized.resolved_hash()

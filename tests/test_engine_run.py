@@ -4,13 +4,12 @@ import pyarrow.parquet as pq
 import pytest
 import test_engine_fixtures  # noqa: F401  (registers the t_ ops)
 
-import synthloop.engine.executor
-import synthloop.engine.worker
+import synthloop.engine.executors.local
 import synthloop.ops.base
 from synthloop.engine import Recipe, RecipeError, RunDirError, run
 from synthloop.engine.keys import candidate_table
 from synthloop.engine.plan import decode_mode, decode_side, plan_stages
-from synthloop.engine.worker import _batches
+from synthloop.engine.worker import Worker, _batches
 from synthloop.formats.parquet import read_samples
 from synthloop.images import ImageError
 from synthloop.ops import op_class
@@ -171,12 +170,19 @@ def test_prefetched_batches_come_in_order_already_decoded(monkeypatch):
 
 @pytest.mark.parametrize(("cores", "decode_ahead"), [(1, False), (2, True)])
 def test_decoding_ahead_only_with_a_core_to_spare(tmp_path, monkeypatch, cores, decode_ahead):
-    monkeypatch.setattr(synthloop.engine.executor, "_usable_cores", lambda: cores)
+    monkeypatch.setattr(synthloop.engine.executors.local, "_usable_cores", lambda: cores)
+    made, init = [], Worker.__init__
+
+    def recording_init(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        made.append(self.decode_ahead)
+
+    monkeypatch.setattr(Worker, "__init__", recording_init)
     curate(tmp_path, [{"image_decodable": {}}], n=10, workers=1)
-    assert synthloop.engine.worker._state.decode_ahead is decode_ahead
+    assert made == [decode_ahead]
 
 
-def test_workers_of_each_run_see_its_own_environment(tmp_path):
+def test_workers_of_each_run_cache_in_its_own_run_dir(tmp_path):
     # workers fork from a fork server the first run started: the second run's cache folder must reach them
     for name in ("first", "second"):
         recipe, _ = curate(tmp_path / name, [{"t_cache_dir": {}}], n=20, workers=2)
@@ -230,11 +236,9 @@ def test_resume_rules(tmp_path):
         run(elsewhere, progress=False)
 
 
-def test_model_cache_points_into_the_run_dir_during_the_run(tmp_path, monkeypatch):
-    seen = []
+def test_ops_get_the_run_dirs_model_cache_without_the_environment(tmp_path, monkeypatch):
     monkeypatch.delenv("SYNTHLOOP_CACHE_DIR", raising=False)
-    monkeypatch.setattr(test_engine_fixtures.MinWords, "setup",
-                        lambda self: seen.append(os.environ["SYNTHLOOP_CACHE_DIR"]))
-    curate(tmp_path, [{"t_min_words": {}}], n=3)
-    assert seen == [str((tmp_path / "run" / "cache").resolve())]
+    recipe, _ = curate(tmp_path, [{"t_cache_dir": {}}], n=3)
+    folders = {s["meta"]["cache_dir"] for s in read_samples(tmp_path / "out")}
+    assert folders == {str((tmp_path / "run" / "cache").resolve())}
     assert "SYNTHLOOP_CACHE_DIR" not in os.environ

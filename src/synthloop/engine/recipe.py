@@ -8,7 +8,7 @@ ops:
   - exact_dedup: {on: image}
 output: {format: parquet, path: out/}
 run_dir: runs/demo
-executor: {workers: 2, batch_size: 256}
+executor: {kind: local, workers: 2, batch_size: 256}   # engine.executors; kind local by default
 seed: 0
 ```
 
@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SerializeAsAny, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 
+from synthloop.engine.executors import executor_class
+from synthloop.engine.executors.base import ExecutorSpec
 from synthloop.engine.yaml_lines import error_message, load_validated
 from synthloop.ops import op_class
 from synthloop.ops.base import Op
@@ -36,11 +38,13 @@ class RecipeError(ValueError):
     """A recipe that cannot run; the message is one line naming the file, line and key."""
 
 
-class _Strict(BaseModel):
+class StrictModel(BaseModel):
+    """A recipe section: unknown keys are errors."""
+
     model_config = ConfigDict(extra="forbid")
 
 
-class InputSpec(_Strict):
+class InputSpec(StrictModel):
     format: str = "parquet"
     path: str
     image_root: str | None = None
@@ -56,7 +60,7 @@ class InputSpec(_Strict):
         return value
 
 
-class OutputSpec(_Strict):
+class OutputSpec(StrictModel):
     format: Literal["parquet"] = "parquet"
     path: str
     # Audit folders; by default `dropped/` and `quarantine/` beside the output folder.
@@ -72,22 +76,32 @@ class OutputSpec(_Strict):
         return Path(self.quarantine) if self.quarantine else Path(self.path).parent / "quarantine"
 
 
-class ExecutorSpec(_Strict):
-    workers: int = Field(default=1, ge=0, description="worker processes; 0 or 1 runs in this process")
-    batch_size: int = Field(default=256, ge=1)
-    shard_rows: int | None = Field(default=None, ge=1, description="samples per shard; default 8 batches")
+def executor_spec(value: Any) -> ExecutorSpec:
+    """The `executor` section validated by its kind's spec (`local` when the kind is not given)."""
+    if isinstance(value, ExecutorSpec):
+        return value
+    if not isinstance(value, dict):
+        raise ValueError("executor must be a mapping {kind: ..., ...}")  # noqa: TRY004 (pydantic reports ValueError)
+    try:
+        spec_class = executor_class(value.get("kind", "local")).spec_class
+    except KeyError as err:
+        raise _section_error(["kind"], str(err.args[0])) from None
+    try:
+        return spec_class.model_validate(value)
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise _section_error(list(first["loc"]), error_message(first)) from None
 
-    @property
-    def rows_per_shard(self) -> int:
-        return self.shard_rows or 8 * self.batch_size
+
+Executor = Annotated[SerializeAsAny[ExecutorSpec], BeforeValidator(executor_spec)]
 
 
-class Recipe(_Strict):
+class Recipe(StrictModel):
     inputs: list[InputSpec] = Field(min_length=1)
     ops: list[dict[str, dict[str, Any]]] = []
     output: OutputSpec
     run_dir: str
-    executor: ExecutorSpec = ExecutorSpec()
+    executor: Executor = Field(default_factory=lambda: executor_spec({}))
     seed: int = 0
 
     @field_validator("ops", mode="before")
@@ -106,7 +120,7 @@ class Recipe(_Strict):
 
     def resolved_hash(self) -> str:
         """Hash of everything that decides the output (the worker count does not)."""
-        content = self.model_dump(mode="json", exclude={"executor": {"workers"}})
+        content = {**self.model_dump(mode="json", exclude={"executor"}), "executor": self.executor.output_settings()}
         return hashlib.blake2b(orjson.dumps(content, option=orjson.OPT_SORT_KEYS), digest_size=8).hexdigest()
 
     @classmethod
@@ -119,22 +133,23 @@ def resolve_op(index: int, entry: Any) -> dict[str, dict[str, Any]]:
     if isinstance(entry, Op):
         return {entry.name: entry.model_dump(mode="json")}
     if not isinstance(entry, dict) or len(entry) != 1:
-        raise _op_error([index], "each op is a one-key mapping {op_name: {params}}")
+        raise _section_error([index], "each op is a one-key mapping {op_name: {params}}")
     ((name, params),) = entry.items()
     try:
         cls = op_class(name)
     except KeyError as err:
-        raise _op_error([index, name], str(err.args[0])) from None
+        raise _section_error([index, name], str(err.args[0])) from None
     if params is not None and not isinstance(params, dict):
-        raise _op_error([index, name], "op parameters must be a mapping")
+        raise _section_error([index, name], "op parameters must be a mapping")
     try:
         op = cls.model_validate(params or {})
     except ValidationError as err:
         first = err.errors()[0]
-        raise _op_error([index, name, *first["loc"]], error_message(first)) from None
+        raise _section_error([index, name, *first["loc"]], error_message(first)) from None
     return {name: op.model_dump(mode="json")}
 
 
-def _op_error(path: list[Any], message: str) -> PydanticCustomError:
-    # The path travels in the error context so `describe_error` can point at the exact key and line.
-    return PydanticCustomError("op", "{message}", {"message": message, "path": path})
+def _section_error(path: list[Any], message: str) -> PydanticCustomError:
+    # The path (below the field that failed) travels in the error context so `describe_error` can point at
+    # the exact key and line.
+    return PydanticCustomError("section", "{message}", {"message": message, "path": path})

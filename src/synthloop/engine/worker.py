@@ -8,13 +8,9 @@ of the stage's global ops, and writes its parts; the done marker with its counts
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from multiprocessing.process import BaseProcess
 from typing import Any
 
 from synthloop.engine.inputs import InputReject
@@ -33,40 +29,6 @@ class ShardTask:
     shard: int
     items: list[dict | InputReject] | None = None  # stage 0 only
     validated: bool = False  # stage 0: the input reader validated the samples already
-
-
-@dataclass
-class WorkerState:
-    ops: list[Op]
-    rundir: RunDir
-    batch_size: int
-    decode_ahead: bool  # decode the next batch on a thread, in stages that start with a pixel op
-    ready: set[int]  # ops whose setup() ran in this process
-
-
-_state: WorkerState | None = None
-
-
-def init_worker(ops: list[Op], rundir: RunDir, batch_size: int, decode_ahead: bool = False,
-                watch_parent: bool = False, environ: dict[str, str] | None = None) -> None:
-    """Set up this process for `process_shard`. A pool worker gets the run's environment in
-    `environ`: it forks from a fork server started by an earlier run, whose environment may differ
-    (the model cache folder, for one)."""
-    global _state
-    _state = WorkerState(ops, rundir, batch_size, decode_ahead, set())
-    if environ is not None:
-        os.environ.clear()
-        os.environ.update(environ)
-    if watch_parent and (parent := multiprocessing.parent_process()) is not None:
-        threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
-
-
-def _exit_with_parent(parent: BaseProcess) -> None:
-    """Exit once the process that started the pool is gone. A killed run must not leave workers writing
-    (the resumed run redoes their shards) or waiting forever on a task queue whose ends they hold. The
-    parent is the run, not the OS parent: that is the fork server, which stays up while its workers do."""
-    parent.join()
-    os._exit(1)
 
 
 class _Shard:
@@ -93,10 +55,29 @@ class _Shard:
         return INPUT_OP if op_index < 0 else self.ops[op_index].name
 
 
-def process_shard(task: ShardTask) -> dict[str, Any]:
-    """Run one shard; returns (and stores as its done marker) the shard's counts."""
-    assert _state is not None, "init_worker was not called"
-    ops, rundir, stage, j = _state.ops, _state.rundir, task.stage, task.shard
+class Worker:
+    """One process's share of a run: the ops (each set up once, when first needed), the run directory
+    (whose `cache/` the model ops cache their calls in) and the batch size. `decode_ahead`: decode the
+    next batch on a thread, in stages that start with a pixel op."""
+
+    def __init__(self, ops: list[Op], rundir: RunDir, batch_size: int, decode_ahead: bool = False):
+        self.ops, self.rundir, self.batch_size, self.decode_ahead = ops, rundir, batch_size, decode_ahead
+        self.ready: set[int] = set()  # ops whose setup() ran in this process
+        for op in ops:
+            op.use_cache_dir(str(rundir.cache.resolve()))
+
+    def process(self, task: ShardTask) -> dict[str, Any]:
+        """Run one shard; returns (and stores as its done marker) the shard's counts."""
+        return _process_shard(self, task)
+
+    def setup(self, op_index: int, op: Op) -> None:
+        if op_index not in self.ready:
+            op.setup()
+            self.ready.add(op_index)
+
+
+def _process_shard(worker: Worker, task: ShardTask) -> dict[str, Any]:
+    ops, rundir, stage, j = worker.ops, worker.rundir, task.stage, task.shard
     shard = _Shard(stage, ops)
     if stage.index == 0:
         read, samples = len(task.items or []), _validated(task.items or [], task.validated, shard)
@@ -106,13 +87,13 @@ def process_shard(task: ShardTask) -> dict[str, Any]:
     side, mode = decode_side(stage_ops), decode_mode(stage_ops)
     kept: list[dict] = []
     keys: dict[int, list] = {i: [] for i in stage.global_ops}
-    prefetch = _state.decode_ahead and bool(stage_ops) and stage_ops[0].pixels is not None
-    for batch in _batches(samples, _state.batch_size, side, mode, prefetch):
+    prefetch = worker.decode_ahead and bool(stage_ops) and stage_ops[0].pixels is not None
+    for batch in _batches(samples, worker.batch_size, side, mode, prefetch):
         for op_index in stage.sample_ops:
-            batch = _apply(op_index, ops[op_index], batch, shard)
+            batch = _apply(worker, op_index, ops[op_index], batch, shard)
         for op_index in stage.global_ops:
             op = ops[op_index]
-            keys[op_index].extend(_outcomes_or_keys(op_index, op, batch) if isinstance(op, Dedup) else batch.samples)
+            keys[op_index].extend(_outcomes_or_keys(worker, op_index, op, batch) if isinstance(op, Dedup) else batch.samples)
         kept.extend(batch.samples)
     for op_index in stage.global_ops:
         op = ops[op_index]
@@ -192,16 +173,9 @@ def _read_previous(rundir: RunDir, k: int, j: int, shard: _Shard) -> tuple[int, 
     return len(samples), kept
 
 
-def _setup(op_index: int, op: Op) -> None:
-    assert _state is not None
-    if op_index not in _state.ready:
-        op.setup()
-        _state.ready.add(op_index)
-
-
-def _apply(op_index: int, op: Op, batch: Batch, shard: _Shard) -> Batch:
+def _apply(worker: Worker, op_index: int, op: Op, batch: Batch, shard: _Shard) -> Batch:
     """Run one per-sample op over a batch; record what it removed; a Batch of the survivors."""
-    outcomes = _outcomes_or_keys(op_index, op, batch)
+    outcomes = _outcomes_or_keys(worker, op_index, op, batch)
     shard.count(op_index, "in", len(batch))
     survivors: list[dict] = []
     origins: list[int] = []  # for each survivor, its index in `batch` (-1: a sample the op made)
@@ -228,7 +202,7 @@ def _apply(op_index: int, op: Op, batch: Batch, shard: _Shard) -> Batch:
     return batch.narrow(survivors, origins)
 
 
-def _outcomes_or_keys(op_index: int, op: Op, batch: Batch) -> list[Any]:
+def _outcomes_or_keys(worker: Worker, op_index: int, op: Op, batch: Batch) -> list[Any]:
     """`op.process(batch)` (or `op.key(batch)` for a dedup), one result per sample. An op that uses
     images passes text-only samples through untouched (kept; a dedup's key None: nothing to compare),
     and is set up only once it sees an image. If the batch call raises, each sample is retried alone
@@ -239,10 +213,10 @@ def _outcomes_or_keys(op_index: int, op: Op, batch: Batch) -> list[Any]:
         results: list[Any] = [None if isinstance(op, Dedup) else [sample] for sample in batch.samples]
         if with_images:
             narrowed = batch.narrow([batch.samples[i] for i in with_images], with_images)
-            for i, result in zip(with_images, _outcomes_or_keys(op_index, op, narrowed), strict=True):
+            for i, result in zip(with_images, _outcomes_or_keys(worker, op_index, op, narrowed), strict=True):
                 results[i] = result
         return results
-    _setup(op_index, op)
+    worker.setup(op_index, op)
     method = op.key if isinstance(op, Dedup) else op.process
     try:
         results = method(batch)

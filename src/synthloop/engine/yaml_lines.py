@@ -42,7 +42,7 @@ def describe_error(err: ValidationError, lines: dict[tuple, int], source: str) -
     """One line: `source line N: dotted.key: problem` for the first error."""
     first = err.errors()[0]
     loc = tuple(first["loc"]) + tuple((first.get("ctx") or {}).get("path", ()))
-    message = first["ctx"]["message"] if first["type"] == "op" else error_message(first)
+    message = first["ctx"]["message"] if first["type"] == "section" else error_message(first)
     line = _line_of(loc, lines)
     key = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
     return f"{source}{f' line {line}' if line else ''}: {key or 'recipe'}: {message}"

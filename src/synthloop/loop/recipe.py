@@ -21,9 +21,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from synthloop.engine.recipe import resolve_op
+from synthloop.engine.recipe import Executor, StrictModel, executor_spec, resolve_op
 from synthloop.engine.yaml_lines import load_validated
 
 
@@ -31,11 +31,7 @@ class LoopRecipeError(ValueError):
     """A loop recipe that cannot run; one line naming the file, line and key."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class PoolSpec(_Strict):
+class PoolSpec(StrictModel):
     """A canonical Parquet dataset at `path`, or one generated here (world samples + easy-vqa)."""
 
     path: str | None = None
@@ -54,7 +50,7 @@ class PoolSpec(_Strict):
         return self
 
 
-class SynthesizerSpec(_Strict):
+class SynthesizerSpec(StrictModel):
     """`world`: render new scenes of each qtype. `model`: a model generator op (`grounded_generate` or
     `genixer_generate`, given as `{op_name: {params}}`) over seed-pool images, optionally judged."""
 
@@ -74,7 +70,7 @@ class SynthesizerSpec(_Strict):
         return self
 
 
-class SynthesisSpec(_Strict):
+class SynthesisSpec(StrictModel):
     synthesizer: SynthesizerSpec = SynthesizerSpec()
     budget: int = Field(default=400, ge=1, description="samples synthesized per round and arm")
     ops: list[dict[str, dict[str, Any]]] = []
@@ -86,7 +82,7 @@ class SynthesisSpec(_Strict):
         return _resolve_ops(ops)
 
 
-class TrainSpec(_Strict):
+class TrainSpec(StrictModel):
     stage: Literal["1", "2", "both"] = "2"
     epochs: int = Field(default=2, ge=1)
     global_batch_size: int = Field(default=32, ge=1)
@@ -106,12 +102,7 @@ class TrainSpec(_Strict):
         return self
 
 
-class ExecutorSpec(_Strict):
-    workers: int = Field(default=1, ge=0)
-    batch_size: int = Field(default=256, ge=1)
-
-
-class LoopRecipe(_Strict):
+class LoopRecipe(StrictModel):
     run_dir: str
     seed: int = 0
     seed_pool: PoolSpec
@@ -121,7 +112,7 @@ class LoopRecipe(_Strict):
     rounds: int = Field(default=2, ge=0)
     baseline: bool = True
     train: TrainSpec = TrainSpec()
-    executor: ExecutorSpec = ExecutorSpec()
+    executor: Executor = Field(default_factory=lambda: executor_spec({}))
 
     @field_validator("curate", mode="before")
     @classmethod

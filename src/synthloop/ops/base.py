@@ -162,6 +162,10 @@ class Op(BaseModel):
     def setup(self) -> None:
         """Load models or other heavy state; called once per worker before the first batch it works on."""
 
+    def use_cache_dir(self, folder: str) -> None:
+        """The run's cache folder (`<run dir>/cache`), given to every op before its first batch: ops that
+        call models cache the calls there."""
+
     def uses_images(self) -> bool:
         """True for an op about images: the engine passes text-only samples around it untouched."""
         return self.pixels is not None

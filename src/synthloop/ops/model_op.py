@@ -29,7 +29,7 @@ class ModelParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     model: str
     device: str = "auto"
-    cache_dir: str | None = None  # default: $SYNTHLOOP_CACHE_DIR (the engine's `<run dir>/cache`), else no cache
+    cache_dir: str | None = None  # default: the engine run's `<run dir>/cache`; outside a run $SYNTHLOOP_CACHE_DIR
     _loaded: Any = PrivateAttr(None)
     _cache: ModelCache | None = PrivateAttr(None)
 
@@ -40,7 +40,9 @@ class ModelParams(BaseModel):
 
     def setup(self) -> None:
         self._loaded = load_model(self.model, device=self.device)
-        self._cache = ModelCache.from_env(self.cache_dir)
+
+    def use_cache_dir(self, folder: str) -> None:
+        self._cache = ModelCache(self.cache_dir or folder)
 
     @property
     def loaded(self) -> Any:
