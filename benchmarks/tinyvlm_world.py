@@ -10,7 +10,7 @@ LLaVA-1.5 merges the questions of one image); benchmark samples are single quest
 TinyVLM with the frozen EfficientNet-Lite0 encoder, image tokens for the non-background cells only,
 width 192, the grounding probes and the referent attention loss (world samples carry their objects'
 boxes), unless `--set` says otherwise (e.g. `--set vision=\"conv\" drop_background=false d_model=128
-grounding_weight=0 referent_weight=0`). At width 128 the model sees 1.7x the samples in the budget, but
+aux_losses={}`). At width 128 the model sees 1.7x the samples in the budget, but
 whether colour and shape questions get past guessing then depends on the seed.
 """
 
