@@ -208,9 +208,9 @@ def test_decode_side_and_stages():
 def test_candidates_carry_embeddings_and_tokens():
     samples = noisy_samples(2)
     samples[1]["meta"]["embedding"] = [0.5, 1.0]
-    table = candidate_table(samples)
+    table = candidate_table(samples, op_class("random")(budget=1).count_tokens(samples))
     assert table["embedding"].to_pylist() == [None, [0.5, 1.0]]
-    assert table["tokens"].to_pylist() == [9, 10]  # "<image>" counts as a word
+    assert table["tokens"].to_pylist() == [9, 10]  # whitespace words by default: "<image>" counts as one
 
 
 def test_same_recipe_gives_same_bytes(tmp_path):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from functools import partial
 from pathlib import Path
 
+import orjson
 import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -14,6 +16,8 @@ from synthloop.cli.app import app, console, fail
 from synthloop.formats import dataoptim, registry
 from synthloop.formats.common import FormatError, Rejected
 from synthloop.formats.stats import DatasetStats, compute_stats
+from synthloop.models.token_count import sample_lengths
+from synthloop.models.protocols import ModelError
 
 FORMATS_HELP = "llava, dj, messages, parquet, webdataset (convert --to also: ids)"
 PROGRESS_EVERY = 1000
@@ -122,12 +126,14 @@ def print_stats(stats: DatasetStats, out: Console) -> None:
                                   ("by qtype", "qtype", stats.by_qtype),
                                   ("images per sample", "images", stats.images_per_sample)):
         out.print(_counter_table(title, column, counts, stats.samples))
-    summary = Table(title="turns and image sizes")
-    for column in ("", "count", "min", "mean", "median", "max"):
+    summary = Table(title="turns, tokens and image sizes")
+    columns = ("count", "min", "mean", "median", "p90", "p95", "p99", "max")
+    for column in ("", *columns):
         summary.add_column(column, justify="right")
-    rows = {"turns": stats.turn_summary(), **{f"image {k}": v for k, v in stats.size_summary().items()}}
+    rows = {"turns": stats.turn_summary(), "tokens": stats.token_summary(),
+            **{f"image {k}": v for k, v in stats.size_summary().items()}}
     for name, values in rows.items():
-        summary.add_row(name, *(str(values.get(key, "-")) for key in ("count", "min", "mean", "median", "max")))
+        summary.add_row(name, *(str(values.get(key, "-")) for key in columns))
     out.print(summary)
     if stats.unreadable_images:
         out.print(f"[yellow]{stats.unreadable_images} image(s) could not be read[/yellow]")
@@ -139,12 +145,22 @@ def stats(
     from_format: str | None = typer.Option(None, "--from", help=f"Format (default: guessed): {FORMATS_HELP}."),
     image_root: Path | None = typer.Option(None, help="Folder image paths are relative to (default: DATA's folder)."),
     image_sizes: bool = typer.Option(True, help="Read image headers for sizes."),
+    tokenizer: str | None = typer.Option(None, help="Count tokens with this tokenizer (folder or 'smollm2'); "
+                                         "default: whitespace words."),
+    image_tokens: int = typer.Option(0, min=0, help="Tokens per image added to each sample's length (576: LLaVA-1.5)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the statistics as JSON."),
 ) -> None:
-    """Counts by source, task and qtype; turns; images per sample; image sizes."""
+    """Counts by source, task and qtype; turns; tokens (percentiles); images per sample; image sizes."""
+    if not data.exists():
+        fail(f"{data}: no such file or folder")
     try:
         fmt = from_format or registry.detect(data)
+        lengths = partial(sample_lengths, tokenizer=tokenizer, image_tokens=image_tokens)
         result = compute_stats(registry.read(fmt, data, _default_image_root(data, image_root)),
-                               _default_image_root(data, image_root), image_sizes)
-    except FormatError as err:
+                               _default_image_root(data, image_root), image_sizes, lengths)
+    except (FormatError, ModelError) as err:
         fail(str(err))
-    print_stats(result, Console())
+    if as_json:
+        typer.echo(orjson.dumps(result.as_dict(), option=orjson.OPT_INDENT_2).decode())
+    else:
+        print_stats(result, Console())

@@ -34,9 +34,9 @@ def _arrow_friendly(key: Any) -> Any:
     return key
 
 
-def candidate_table(samples: list[dict]) -> pa.Table:
-    """Selector candidates: id, source, task, qtype, scores (JSON), tokens (whitespace words of all
-    messages) and `embedding` when any sample has `meta["embedding"]`."""
+def candidate_table(samples: list[dict], tokens: list[int]) -> pa.Table:
+    """Selector candidates: id, source, task, qtype, scores (JSON), tokens (the selector's count of
+    each sample) and `embedding` when any sample has `meta["embedding"]`."""
     columns: dict[str, pa.Array] = {
         "id": pa.array([s["id"] for s in samples], pa.string()),
         "source": pa.array([s["source"] for s in samples], pa.string()),
@@ -44,7 +44,7 @@ def candidate_table(samples: list[dict]) -> pa.Table:
         "qtype": pa.array([s["qtype"] for s in samples], pa.string()),
         "scores": pa.array([orjson.dumps(s["scores"], option=orjson.OPT_SORT_KEYS).decode() for s in samples],
                            pa.string()),
-        "tokens": pa.array([sum(len(m["content"].split()) for m in s["messages"]) for s in samples], pa.int64()),
+        "tokens": pa.array(tokens, pa.int64()),
     }
     vectors = [s["meta"].get(EMBEDDING) for s in samples]
     if any(v is not None for v in vectors):

@@ -101,7 +101,7 @@ def _process_shard(worker: Worker, task: ShardTask) -> dict[str, Any]:
         if isinstance(op, Dedup):
             table = key_table(ids, keys[op_index], op.key_type())
         else:
-            table = candidate_table(keys[op_index])
+            table = candidate_table(keys[op_index], op.count_tokens(keys[op_index]))
         write_parquet(table, rundir.keys_part(stage.index, op_index, j))
     if kept:
         write_parquet(to_table(kept), rundir.output_part(j) if stage.final else rundir.data_part(stage.index, j))

@@ -1,11 +1,12 @@
-"""Dataset statistics: counts by source, task and qtype; turns; images per sample; image sizes."""
+"""Dataset statistics: counts by source, task and qtype; turns; images per sample; image sizes;
+sample lengths in tokens (percentiles), by a counter the caller gives (whitespace words by default)."""
 
 from __future__ import annotations
 
 import io
 from array import array
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,10 +27,27 @@ class DatasetStats:
     images_per_sample: Counter = field(default_factory=Counter)
     widths: array = field(default_factory=lambda: array("l"))
     heights: array = field(default_factory=lambda: array("l"))
+    tokens: array = field(default_factory=lambda: array("l"))
     unreadable_images: int = 0
 
     def turn_summary(self) -> dict[str, float]:
         return _summary(self.turns)
+
+    def token_summary(self) -> dict[str, float]:
+        """Sample lengths: the summary plus the 90th, 95th and 99th percentiles."""
+        summary = _summary(self.tokens)
+        if self.tokens:
+            p90, p95, p99 = np.percentile(np.asarray(self.tokens), [90, 95, 99]).tolist()
+            summary.update(p90=round(p90, 1), p95=round(p95, 1), p99=round(p99, 1))
+        return summary
+
+    def as_dict(self) -> dict:
+        """Everything, JSON-ready."""
+        return {"samples": self.samples, "by_source": dict(self.by_source), "by_task": dict(self.by_task),
+                "by_qtype": dict(self.by_qtype),
+                "images_per_sample": {str(k): v for k, v in sorted(self.images_per_sample.items())},
+                "turns": self.turn_summary(), "tokens": self.token_summary(), "image_size": self.size_summary(),
+                "unreadable_images": self.unreadable_images}
 
     def size_summary(self) -> dict[str, dict[str, float]]:
         return {"width": _summary(self.widths), "height": _summary(self.heights)}
@@ -60,10 +78,23 @@ def image_size(ref: dict, image_root: str | Path | None) -> tuple[int, int]:
         raise ImageError(f"cannot read image: {err}") from None
 
 
-def compute_stats(samples: Iterable[dict], image_root: str | Path | None = None,
-                  image_sizes: bool = True) -> DatasetStats:
+def words(samples: list[dict]) -> list[int]:
+    """Whitespace-separated words per sample (the default token count)."""
+    return [sum(len(m["content"].split()) for m in sample["messages"]) for sample in samples]
+
+
+TOKEN_CHUNK = 512  # samples counted per call (tokenizers are fast on batches)
+
+
+def compute_stats(samples: Iterable[dict], image_root: str | Path | None = None, image_sizes: bool = True,
+                  count_tokens: Callable[[list[dict]], list[int]] = words) -> DatasetStats:
     stats = DatasetStats()
+    pending: list[dict] = []
     for sample in samples:
+        pending.append(sample)
+        if len(pending) == TOKEN_CHUNK:
+            stats.tokens.extend(count_tokens(pending))
+            pending = []
         stats.samples += 1
         stats.by_source[sample.get("source") or "-"] += 1
         stats.by_task[sample.get("task") or "-"] += 1
@@ -80,4 +111,6 @@ def compute_stats(samples: Iterable[dict], image_root: str | Path | None = None,
                 continue
             stats.widths.append(width)
             stats.heights.append(height)
+    if pending:
+        stats.tokens.extend(count_tokens(pending))
     return stats

@@ -229,6 +229,10 @@ class Dedup(Op):
 class Selector(Op):
     kind: ClassVar[str] = "selector"
 
+    def count_tokens(self, samples: list[dict]) -> list[int]:
+        """Each sample's length for token budgets (the `tokens` candidate column): whitespace words."""
+        return [sum(len(m["content"].split()) for m in s["messages"]) for s in samples]
+
     def select(self, candidates: pa.Table, seed: int) -> list[str]:
         """Candidates (columns `id`, `source`, `task`, `qtype`, `scores` JSON, `tokens`, and
         `embedding` when an earlier op stored one) -> the ids to keep."""

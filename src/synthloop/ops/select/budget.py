@@ -11,19 +11,40 @@ from typing import Self
 import numpy as np
 import orjson
 import pyarrow as pa
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from synthloop.models.token_count import load_tokenizer, sample_lengths
+from synthloop.models.protocols import ModelError
 from synthloop.ops.base import Selector
 
 
 class BudgetedSelector(Selector):
     """A selector with a budget: `budget` samples or `budget_tokens` tokens (at most one).
 
-    With neither, every candidate the selector ranks is kept (useful for `score_range` bands).
+    Tokens are counted by `tokenizer` (a local Hugging Face tokenizer folder or `smollm2`; none:
+    whitespace words) plus `image_tokens` per image (`models.token_count`). With neither budget,
+    every candidate the selector ranks is kept (useful for `score_range` bands).
     """
 
-    budget: int | None = Field(default=None, ge=0)
-    budget_tokens: int | None = Field(default=None, ge=0)
+    budget: int | None = Field(default=None, ge=0, description="samples to keep")
+    budget_tokens: int | None = Field(default=None, ge=0, description="tokens to keep (see tokenizer, image_tokens)")
+    tokenizer: str | None = Field(default=None, description="tokenizer folder or 'smollm2'; none: whitespace words")
+    image_tokens: int = Field(default=0, ge=0, description="tokens per image, e.g. 576 for LLaVA-1.5 at 336 px")
+
+    @field_validator("tokenizer")
+    @classmethod
+    def _loads(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                load_tokenizer(value)
+            except ModelError as err:
+                raise ValueError(str(err)) from None
+        return value
+
+    def count_tokens(self, samples: list[dict]) -> list[int]:
+        if self.tokenizer is None and self.image_tokens == 0:
+            return super().count_tokens(samples)
+        return sample_lengths(samples, self.tokenizer, self.image_tokens)
 
     @model_validator(mode="after")
     def _one_budget(self) -> Self:

@@ -1,0 +1,62 @@
+"""Token budgets in a real tokenizer's tokens plus image tokens, checked against the tokenizer's own count."""
+
+import pytest
+import yaml
+from test_engine_fixtures import noisy_samples, recipe_dict, write_dataset
+from test_models_hf import tiny_tokenizer
+
+from synthloop.engine import Recipe, RecipeError, run
+from synthloop.formats.parquet import read_samples
+from synthloop.ops import op_class
+
+IMAGE_TOKENS = 576  # LLaVA-1.5 at 336 px
+
+
+@pytest.fixture(scope="module")
+def tokenizer_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tokenizer")
+    tiny_tokenizer().save_pretrained(folder)
+    return str(folder)
+
+
+def own_count(tokenizer, sample: dict) -> int:
+    text_tokens = sum(len(tokenizer.encode(m["content"].replace("<image>", ""), add_special_tokens=False))
+                      for m in sample["messages"])
+    return text_tokens + IMAGE_TOKENS * len(sample["images"])
+
+
+def test_sample_lengths_are_the_tokenizers_own_count(tokenizer_dir):
+    from transformers import AutoTokenizer
+
+    samples = noisy_samples(12)
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    op = op_class("random")(budget_tokens=10_000, tokenizer=tokenizer_dir, image_tokens=IMAGE_TOKENS)
+    counts = op.count_tokens(samples)
+    assert counts == [own_count(tokenizer, s) for s in samples]
+    assert counts != [sum(len(m["content"].split()) for m in s["messages"]) for s in samples]  # not words
+
+
+def test_token_budget_keeps_what_fits(tmp_path, tokenizer_dir):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    samples = noisy_samples(40)
+    lengths = {s["id"]: own_count(tokenizer, s) for s in samples}
+    budget = 8_000
+    data = write_dataset(tmp_path / "data", samples)
+    ops = [{"random": {"budget_tokens": budget, "tokenizer": tokenizer_dir, "image_tokens": IMAGE_TOKENS}}]
+    run(Recipe.model_validate(recipe_dict(tmp_path, data, ops)), progress=False)
+    kept = [s["id"] for s in read_samples(tmp_path / "out")]
+    spent = sum(lengths[i] for i in kept)
+    assert 10 <= len(kept) < 40 and spent <= budget
+    assert any(lengths[i] > budget - spent for i in lengths if i not in kept)  # the one that did not fit
+
+
+def test_an_unloadable_tokenizer_is_a_recipe_error(tmp_path):
+    data = write_dataset(tmp_path / "data", noisy_samples(2))
+    ops = [{"random": {"budget_tokens": 10, "tokenizer": str(tmp_path / "nope")}}]
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(recipe_dict(tmp_path, data, ops)))
+    where = r"r.yaml line \d+: ops\[0\].random.tokenizer: "
+    with pytest.raises(RecipeError, match=where + "tokenizer .*nope.: not a folder") as err:
+        Recipe.from_yaml(tmp_path / "r.yaml")
+    assert "\n" not in str(err.value)
