@@ -46,10 +46,10 @@ def test_dj_reads_data_juicer_converter_layout_and_captions():
                  "[[human]]: Colour?\n[[gpt]]: Grey. <|__dj__eoc|>")
     assert dj.decode_text(converter) == [
         {"role": "user", "content": "<image>\nWhat is it?"}, {"role": "assistant", "content": "A cat."},
-        {"role": "user", "content": "Colour?"}, {"role": "assistant", "content": "Grey. "}]
+        {"role": "user", "content": "Colour?"}, {"role": "assistant", "content": "Grey."}]  # " <eoc>" ends it
     text_only = "[[human]]: Hi\n[[gpt]]: Hello <|__dj__eoc|>"
     assert dj.decode_text(text_only) == [{"role": "user", "content": "Hi"},
-                                         {"role": "assistant", "content": "Hello "}]
+                                         {"role": "assistant", "content": "Hello"}]
     # chunk separators lost (a Data-Juicer mapper may strip whitespace): chunk ends still split turns
     assert dj.decode_text("[[human]]: <__dj__image>\nHi?<|__dj__eoc|>[[gpt]]: Hello.<|__dj__eoc|>") == [
         {"role": "user", "content": "<image>\nHi?"}, {"role": "assistant", "content": "Hello."}]
@@ -64,9 +64,11 @@ def test_dj_rejects_a_turn_holding_a_data_juicer_token(tmp_path):
         registry.write("dj", [sample], tmp_path / "out.jsonl")
 
 
-def test_dj_rejects_a_single_turn_that_would_read_back_as_several():
-    with pytest.raises(ValueError, match="single turn"):
+def test_dj_rejects_turns_that_would_read_back_as_the_converter_layout():
+    with pytest.raises(ValueError, match="every turn holds a line-start role tag"):
         dj.encode_text([{"role": "user", "content": "Quote:\n[[gpt]]: hello"}])
+    with pytest.raises(ValueError, match="every turn holds a line-start role tag"):
+        dj.encode_text([{"role": "user", "content": "Q\n[[gpt]]: A"}, {"role": "assistant", "content": "[[human]]: x"}])
     text = dj.encode_text([{"role": "user", "content": "[[gpt]] is fine inline"}])
     assert dj.decode_text(text) == [{"role": "user", "content": "[[gpt]] is fine inline"}]
 

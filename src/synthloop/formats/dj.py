@@ -5,13 +5,20 @@ Our encoding makes each turn one chunk, role-tagged as Data-Juicer's LLaVA conve
     [[human]]: <__dj__image>\\nWhat is this?<|__dj__eoc|>\\n[[gpt]]: A cat.<|__dj__eoc|>
 
 Image tokens stay where `<image>` stood, and a turn runs from its tag to its chunk end, so the
-text decodes back to the exact turns (Data-Juicer's own converter moves image tokens to the front
-and joins turns with newlines, which changes 113,501 of mix665k's 665,298 samples). What cannot be
-encoded this way is rejected, never altered: a turn holding a Data-Juicer special token, and a
-single-turn sample whose turn holds a line-start `[[human]]: ` tag (it would read as the converter's
-layout, in which all turns share one chunk). Reading also accepts
-Data-Juicer's converter output (tags at line starts, one chunk) and untagged text, read as a caption
-(`<image>` tokens in the user turn, the text as the answer).
+text decodes back to the exact turns. What cannot be encoded this way is rejected, never altered:
+a turn holding a Data-Juicer special token, and a sample in which every turn holds a line-start
+`[[human]]: ` tag (it would read as the converter's layout below). Image paths are written relative
+to the output file's folder, which is where Data-Juicer resolves them (`dataset_path`'s folder).
+
+Reading also accepts what Data-Juicer's own converter writes (modelscope/data-juicer@c07c2d79,
+`tools/fmt_conversion/multimodal/source_format_to_data_juicer_format/llava_to_dj.py`): each round is
+`[[human]]: Q\\n[[gpt]]: A` with `<image>` left as it was; rounds are joined by `\\n`, or by
+` <|__dj__eoc|>\\n` with `--split_chunk True`, and ` <|__dj__eoc|>` ends the text (`add_eoc_at_last`);
+`--image_broadcast` adds `<image>` to later rounds and repeats the path, which reads as that many
+images. Those separators are removed exactly, so each turn reads back as the LLaVA value it was
+(`dj_to_llava.py` strips every turn instead). Untagged text reads as a caption (`<image>` tokens in
+the user turn, the text as the answer). Videos and audios (`videos`/`audios`, `<__dj__video>`,
+`<__dj__audio>`) are refused by name: the canonical sample carries images only.
 """
 
 from __future__ import annotations
@@ -36,26 +43,30 @@ from synthloop.sample import IMAGE_TOKEN, new_sample
 
 DJ_IMAGE = "<__dj__image>"
 DJ_EOC = "<|__dj__eoc|>"
+OTHER_MEDIA = {"videos": "<__dj__video>", "audios": "<__dj__audio>"}
 SEPARATOR = "\n"
 TAGS = {"user": "[[human]]: ", "assistant": "[[gpt]]: ", "system": "[[system]]: "}
 ROLE_OF_TAG = {tag: role for role, tag in TAGS.items()}
 KNOWN = ("id", "text", "images", "task", "qtype", "source", "meta", "scores")
-TAG_AT_LINE_START = re.compile(r"(?:^|\n)\[\[(human|gpt|system)\]\]: ")
-ROLE_OF_NAME = {"human": "user", "gpt": "assistant", "system": "system"}
+ROLE_OF_NAME = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"}
+TAG_AT_LINE_START = re.compile(r"(?:^|\n)\[\[(human|user|gpt|assistant|system)\]\]: ")
+# the converter's chunk ends: " <|__dj__eoc|>" at the end of the text, and between rounds before the separator
+CONVERTER_LAST_EOC = re.compile(" ?" + re.escape(DJ_EOC) + "$")
+CONVERTER_EOC = re.compile(" ?" + re.escape(DJ_EOC) + "\n")
 
 
 def encode_text(messages: list[dict]) -> str:
-    """Turns -> Data-Juicer text; raises ValueError if a turn holds a Data-Juicer special token."""
+    """Turns -> Data-Juicer text; raises ValueError for what would not read back as these turns."""
     chunks = []
     for number, message in enumerate(messages, 1):
         content = message["content"]
         if DJ_IMAGE in content or DJ_EOC in content:
             raise ValueError(f"turn {number} contains a Data-Juicer special token")
         chunks.append(TAGS[message["role"]] + content.replace(IMAGE_TOKEN, DJ_IMAGE) + DJ_EOC)
-    text = SEPARATOR.join(chunks)
-    if len(messages) == 1 and _decode_exact(text) is None:
-        raise ValueError("a single turn that holds a line-start role tag would read back as several turns")
-    return text
+    if all(TAG_AT_LINE_START.search(m["content"]) for m in messages):
+        raise ValueError("every turn holds a line-start role tag, so the text would read back as "
+                         "Data-Juicer's converter layout (several turns per chunk)")
+    return SEPARATOR.join(chunks)
 
 
 def decode_text(text: str) -> list[dict]:
@@ -63,11 +74,11 @@ def decode_text(text: str) -> list[dict]:
     exact = _decode_exact(text)
     if exact is not None:
         return exact
-    text = text.replace(DJ_EOC, SEPARATOR)  # a chunk end also ends a turn
+    text = CONVERTER_EOC.sub(SEPARATOR, CONVERTER_LAST_EOC.sub("", text)).replace(DJ_EOC, SEPARATOR)
     if TAG_AT_LINE_START.search(text):
         return _decode_tagged_lines(text)
-    images = text.count(DJ_IMAGE)
-    caption = text.replace(DJ_IMAGE, "").strip()
+    images = text.count(DJ_IMAGE) + text.count(IMAGE_TOKEN)
+    caption = text.replace(DJ_IMAGE, "").replace(IMAGE_TOKEN, "").strip()
     return [{"role": "user", "content": SEPARATOR.join([IMAGE_TOKEN] * images)},
             {"role": "assistant", "content": caption}]
 
@@ -86,16 +97,17 @@ def _decode_exact(text: str) -> list[dict] | None:
         if tag not in ROLE_OF_TAG:
             return None
         messages.append({"role": ROLE_OF_TAG[tag], "content": chunk[len(tag):].replace(DJ_IMAGE, IMAGE_TOKEN)})
-    if len(messages) == 1 and TAG_AT_LINE_START.search(messages[0]["content"]):
-        return None  # one chunk of several tagged lines: Data-Juicer's converter layout
+    if all(TAG_AT_LINE_START.search(m["content"]) for m in messages):
+        return None  # every chunk holds a whole round: Data-Juicer's converter layout
     return messages
 
 
 def _decode_tagged_lines(text: str) -> list[dict]:
-    """Data-Juicer converter layout: image tokens before the first tag go to the first user turn."""
+    """Converter layout (chunk ends removed): a turn runs from its line-start tag to the next one's
+    line break; image tokens before the first tag go to the first user turn."""
     parts = TAG_AT_LINE_START.split(text)
-    leading_images = parts[0].count(DJ_IMAGE)
-    messages = [{"role": ROLE_OF_NAME[name], "content": content.replace(DJ_IMAGE, IMAGE_TOKEN).rstrip(SEPARATOR)}
+    leading_images = parts[0].count(DJ_IMAGE) + parts[0].count(IMAGE_TOKEN)
+    messages = [{"role": ROLE_OF_NAME[name], "content": content.replace(DJ_IMAGE, IMAGE_TOKEN)}
                 for name, content in zip(parts[1::2], parts[2::2], strict=True)]
     if leading_images:
         first_user = next((m for m in messages if m["role"] == "user"), messages[0])
@@ -103,9 +115,16 @@ def _decode_tagged_lines(text: str) -> list[dict]:
     return messages
 
 
+def _refuse_other_media(record: dict) -> None:
+    for key, token in OTHER_MEDIA.items():
+        if record.get(key) or token in record["text"]:
+            raise ValueError(f"holds {key} ({key!r} or {token}); synthloop carries images only")
+
+
 def record_to_sample(record: object, fallback_id: str) -> dict:
     if not isinstance(record, dict) or not isinstance(record.get("text"), str) or not record["text"].strip():
         raise ValueError("expected a JSON object with a non-empty string 'text'")
+    _refuse_other_media(record)
     if not isinstance(record.get("meta") or {}, dict):
         raise ValueError("'meta' must be a JSON object")
     images = record.get("images") or []
@@ -131,12 +150,11 @@ def read(path: str | Path, image_root: str | Path | None = None) -> Iterator[dic
 
 
 def write(samples: Iterable[dict], path: str | Path, on_bad: OnBad, image_root: str | Path | None = None) -> int:
-    del image_root
     path = Path(path)
     with JsonRecordWriter(path) as writer:
         for sample in samples:
             try:
-                record = sample_to_record(sample, image_paths(sample, path))
+                record = sample_to_record(sample, image_paths(sample, path, image_root))
             except ValueError as err:
                 on_bad(Rejected(str(path), str(err), sample_id=sample["id"], record=sample))
                 continue

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import io
+import os
+import posixpath
 from pathlib import Path
 
 from PIL import Image
@@ -33,27 +36,35 @@ def with_image_bytes(sample: dict, image_root: str | Path | None) -> dict:
     return {**sample, "images": images}
 
 
-def with_image_paths(sample: dict, folder: Path, relative_to: Path) -> dict:
-    """The sample with an image file written under `folder` for every image that has bytes but no path."""
-    if all(ref.get("path") for ref in sample["images"]):
-        return sample
-    images = []
+def image_paths(sample: dict, out_file: Path, image_root: str | Path | None = None) -> list[str]:
+    """Paths of a sample's images for a path-based format written to `out_file`. With `image_root`, a path
+    relative to it is rebased to the output file's folder (where Data-Juicer and LLaMA-Factory resolve them);
+    an absolute one is kept; an image with bytes but no path is saved in `<stem>_images/` beside the file."""
+    folder = out_file.parent
+    prefix = _relative_prefix(str(getattr(image_root, "folder", image_root) or ""), str(folder))
+    paths = []
     for i, ref in enumerate(sample["images"]):
-        if not ref.get("path"):
-            safe_id = "".join(c if c.isalnum() or c in "-_" else "_" for c in sample["id"])
-            file = folder / f"{safe_id}_{i}.{image_extension(ref)}"
-            file.parent.mkdir(parents=True, exist_ok=True)
-            file.write_bytes(ref["bytes"])
-            ref = {"bytes": ref["bytes"], "path": file.relative_to(relative_to).as_posix()}
-        images.append(ref)
-    return {**sample, "images": images}
+        path = ref.get("path")
+        if not path:
+            path = _save(ref, f"{sample['id']}_{i}", folder / f"{out_file.stem}_images").relative_to(folder).as_posix()
+        elif prefix and not os.path.isabs(path):
+            path = posixpath.normpath(posixpath.join(prefix, path))
+        paths.append(path)
+    return paths
 
 
-def image_paths(sample: dict, out_file: Path) -> list[str]:
-    """Paths of a sample's images for a path-based format written to `out_file`."""
-    paths = [ref.get("path") for ref in sample["images"]]
-    if all(paths):
-        return paths  # type: ignore[return-value]
-    sample = with_image_paths(sample, out_file.parent / f"{out_file.stem}_images", out_file.parent)
-    return [ref["path"] for ref in sample["images"]]
+@functools.lru_cache(maxsize=64)
+def _relative_prefix(image_root: str, folder: str) -> str:
+    """How to reach `image_root` from `folder` ("" for the same folder, or when no root is known)."""
+    if not image_root:
+        return ""
+    prefix = Path(os.path.relpath(os.path.abspath(image_root), os.path.abspath(folder or "."))).as_posix()
+    return "" if prefix == "." else prefix
 
+
+def _save(ref: dict, name: str, folder: Path) -> Path:
+    safe_name = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+    file = folder / f"{safe_name}.{image_extension(ref)}"
+    file.parent.mkdir(parents=True, exist_ok=True)
+    file.write_bytes(ref["bytes"])
+    return file

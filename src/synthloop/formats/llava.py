@@ -1,6 +1,7 @@
 """LLaVA conversation JSON (a list) and JSONL: `{id, image, conversations: [{from, value}]}`.
 
-`image` is absent (text-only), a path, or a list of paths, relative to the image root. Every
+`image` is absent (text-only), a path, or a list of paths, relative to the image root (LLaVA's
+`train.py` joins them to `--image_folder`, and DataOptim's files are written that way). Every
 `value` is kept exactly, `<image>` wherever it stands (start, end of the first turn, inline).
 Fields other than `id`, `image` and `conversations` go to `meta["extra_fields"]` and are written
 back, so LLaVA -> canonical -> LLaVA gives the same records. The canonical `source` is the file
@@ -84,7 +85,7 @@ def read(path: str | Path, image_root: str | Path | None = None) -> Iterator[dic
 
 def write(samples: Iterable[dict], path: str | Path, on_bad: OnBad, image_root: str | Path | None = None) -> int:
     """Write a JSON list (`.json`) or JSONL; images with bytes but no path are saved beside the file."""
-    del on_bad, image_root  # every valid sample has a LLaVA form
+    del on_bad, image_root  # every valid sample has a LLaVA form; paths stay relative to the image root
     path = Path(path)
     with JsonRecordWriter(path) as writer:
         for sample in samples:

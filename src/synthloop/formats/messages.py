@@ -80,9 +80,9 @@ def read(path: str | Path, image_root: str | Path | None = None) -> Iterator[dic
 
 
 def write(samples: Iterable[dict], path: str | Path, on_bad: OnBad, image_root: str | Path | None = None) -> int:
-    del on_bad, image_root
+    del on_bad
     path = Path(path)
     with JsonRecordWriter(path) as writer:
         for sample in samples:
-            writer.write(sample_to_record(sample, image_paths(sample, path)))
+            writer.write(sample_to_record(sample, image_paths(sample, path, image_root)))
     return writer.count
