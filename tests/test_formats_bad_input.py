@@ -70,7 +70,7 @@ def test_non_utf8_files(tmp_path):
 
 
 def test_unknown_format_and_role(tmp_path):
-    with pytest.raises(FormatError, match=r"unknown format 'csv' to read \(known: dj, llava, messages"):
+    with pytest.raises(FormatError, match=r"unknown format 'csv' to read \(known: dj, hf, img2dataset, llava, "):
         list(registry.read("csv", tmp_path))
     with pytest.raises(FormatError, match=r"unknown format 'csv' to write"):
         registry.write("csv", [], tmp_path / "x")

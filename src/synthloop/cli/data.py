@@ -19,7 +19,7 @@ from synthloop.formats.stats import DatasetStats, compute_stats
 from synthloop.models.token_count import sample_lengths
 from synthloop.models.protocols import ModelError
 
-FORMATS_HELP = "llava, dj, messages, parquet, webdataset (convert --to also: ids)"
+FORMATS_HELP = "llava, dj, messages, parquet, webdataset; read only: hf, img2dataset; write only: ids"
 PROGRESS_EVERY = 1000
 
 
@@ -68,6 +68,8 @@ def convert(
     image_root: Path | None = typer.Option(None, help="Folder image paths are relative to (default: SRC's folder)."),
     quarantine: Path | None = typer.Option(None, help="Write bad samples with their reason here (JSONL) and go on."),
     pad_boxes: bool = typer.Option(False, help="Move boxes to LLaVA's padded square (--image_aspect_ratio pad)."),
+    columns: str | None = typer.Option(None, help="--from hf: map columns to a layout's fields, e.g. "
+                                       "images=img,messages=chat."),
 ) -> None:
     """Convert a dataset between formats, keeping every turn, role and id."""
     if dst.exists() and dst.resolve() == src.resolve():
@@ -80,7 +82,8 @@ def convert(
                       TimeElapsedColumn(), console=console, transient=True,
                       disable=not console.is_terminal) as progress:
             task = progress.add_task(f"{from_format} -> {to_format}", total=None)
-            samples = registry.read(from_format, src, root, on_bad=sink.reader_rejected if sink else None)
+            samples = registry.read(from_format, src, root, on_bad=sink.reader_rejected if sink else None,
+                                    **({"columns": columns} if columns else {}))
             written = registry.write(to_format, _counted(samples, read, progress, task), dst, root,
                                      on_bad=sink.writer_rejected if sink else None, pad_boxes=pad_boxes)
     except FormatError as err:

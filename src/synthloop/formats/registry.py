@@ -14,9 +14,11 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 from PIL import Image
 
-from synthloop.formats import dataoptim, dj, llava, messages, webdataset
+from synthloop.formats import dataoptim, dj, hf, img2dataset, llava, messages, webdataset
 from synthloop.formats import parquet as parquet_shards
 from synthloop.formats.boxes import pad_boxes_in_text
 from synthloop.formats.common import FormatError, OnBad, Rejected, iter_json_records, raise_on_bad
@@ -30,8 +32,14 @@ Writer = Callable[..., int]
 
 def _read_parquet(path: str | Path, image_root: str | Path | None = None) -> Iterator[dict | Rejected]:
     del image_root
-    if not parquet_shards.parquet_files(path):
+    files = parquet_shards.parquet_files(path)
+    if not files:
         raise FormatError(f"{path}: no Parquet files")
+    for file in files:
+        schema = pq.read_schema(file)
+        if not hf.is_canonical(schema):
+            raise FormatError(f"{file}: not synthloop's canonical Parquet (columns: {', '.join(schema.names)}); "
+                              "read it with --from hf")
     for index, sample in enumerate(parquet_shards.read_samples(path), 1):
         try:
             yield validate_sample(sample)
@@ -53,7 +61,8 @@ def _write_parquet(samples: Iterable[dict], path: str | Path, on_bad: OnBad,
 
 
 READERS: dict[str, Reader] = {"llava": llava.read, "dj": dj.read, "messages": messages.read,
-                              "parquet": _read_parquet, "webdataset": webdataset.read}
+                              "parquet": _read_parquet, "webdataset": webdataset.read, "hf": hf.read,
+                              "img2dataset": img2dataset.read}
 WRITERS: dict[str, Writer] = {"llava": llava.write, "dj": dj.write, "messages": messages.write,
                               "parquet": _write_parquet, "webdataset": webdataset.write, "ids": dataoptim.write}
 
@@ -64,8 +73,9 @@ def _known(fmt: str, table: dict[str, Any], action: str) -> None:
 
 
 def read(fmt: str, path: str | Path, image_root: str | Path | None = None,
-         on_bad: OnBad | None = None) -> Iterator[dict]:
+         on_bad: OnBad | None = None, **options: Any) -> Iterator[dict]:
     """Canonical samples from `path` in format `fmt`; bad records go to `on_bad` (default: raise).
+    `options` go to the reader (`columns` for `hf`).
 
     An unknown format or a missing path raises at once, before any output is started.
     """
@@ -73,17 +83,18 @@ def read(fmt: str, path: str | Path, image_root: str | Path | None = None,
     path = Path(path)
     if not path.exists():
         raise FormatError(f"{path}: no such file or folder")
-    return _stream(fmt, path, image_root, on_bad or raise_on_bad)
+    return _stream(fmt, path, image_root, on_bad or raise_on_bad, options)
 
 
-def _stream(fmt: str, path: Path, image_root: str | Path | None, on_bad: OnBad) -> Iterator[dict]:
+def _stream(fmt: str, path: Path, image_root: str | Path | None, on_bad: OnBad,
+            options: dict[str, Any]) -> Iterator[dict]:
     try:
-        for item in READERS[fmt](path, image_root):
+        for item in READERS[fmt](path, image_root, **options):
             if isinstance(item, Rejected):
                 on_bad(item)
             else:
                 yield item
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, pa.ArrowException) as err:
         if isinstance(err, FormatError):
             raise
         raise FormatError(f"{path}: cannot read as {fmt}: {err}") from None
@@ -122,15 +133,22 @@ def detect(path: str | Path) -> str:
     """Guess a dataset's format from its name and, for JSON, its first record."""
     path = Path(path)
     if path.is_dir():
-        if any(path.rglob("*.parquet")):
-            return "parquet"
+        if img2dataset.is_output(path):
+            return "img2dataset"
+        parquet = next(path.rglob("*.parquet"), None)
+        if parquet is not None:
+            return "parquet" if hf.is_canonical(pq.read_schema(parquet)) else "hf"
+        if any(path.rglob("*.arrow")):
+            return "hf"
         if any(path.rglob("*.tar")):
             return "webdataset"
         raise FormatError(f"{path}: cannot tell the format of this folder; pass --from")
     if path.suffix == ".parquet":
-        return "parquet"
+        return "parquet" if hf.is_canonical(pq.read_schema(path)) else "hf"
+    if path.suffix == ".arrow":
+        return "hf"
     if path.suffix == ".tar":
-        return "webdataset"
+        return "img2dataset" if webdataset.has_caption_files(path) else "webdataset"
     first = next(iter(_first_record(path)), None)
     if isinstance(first, dict):
         for key, fmt in (("conversations", "llava"), ("messages", "messages"), ("text", "dj")):

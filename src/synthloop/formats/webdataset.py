@@ -95,6 +95,16 @@ def read(path: str | Path, image_root: str | Path | None = None) -> Iterator[dic
             raise FormatError(f"{file}: not a readable tar ({err})") from None
 
 
+def has_caption_files(path: Path) -> bool:
+    """Whether the tar's first sample has a `.txt` member, as img2dataset's tars do (ours never)."""
+    try:
+        with tarfile.open(path, "r|*") as tar:
+            first = next(_groups(tar), None)
+    except tarfile.TarError:
+        return False
+    return first is not None and "txt" in first[1]
+
+
 def _groups(tar: tarfile.TarFile) -> Iterator[tuple[str, dict[str, bytes]]]:
     """(key, {extension: bytes}) for each run of consecutive members sharing a key."""
     key, members = None, {}
@@ -118,6 +128,9 @@ def _sample(file: str, key: str, members: dict[str, bytes], index: int) -> dict 
         return Rejected(file, f"key {key!r} has no .json member", index=index)
     try:
         sample = orjson.loads(members["json"])
+        if not isinstance(sample, dict) or "messages" not in sample:
+            return Rejected(file, f"key {key!r}: its .json is not a synthloop sample (an img2dataset tar? "
+                                  "read it with --from img2dataset)", index=index)
         images = []
         for ref in sample["images"]:
             ext = ref["file"].partition(".")[2]
