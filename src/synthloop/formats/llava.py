@@ -44,7 +44,11 @@ def record_to_sample(record: object, fallback_id: str, source: str) -> dict:
         messages = [{"role": TO_ROLE[turn["from"]], "content": turn["value"]} for turn in turns]
     except (KeyError, TypeError):
         raise ValueError(_turn_problem(turns)) from None
+    if record.get("video") or record.get("audio"):
+        raise ValueError("holds a video or audio; synthloop carries images only")
     image = record.get("image")
+    if image is None and "images" in record:
+        raise ValueError("has 'images', not 'image': LLaMA-Factory's sharegpt layout; read it with --from sharegpt")
     paths = [] if image is None else [image] if isinstance(image, str) else image
     if not isinstance(paths, list) or not all(isinstance(p, str) and p for p in paths):
         raise ValueError("'image' must be a path or a list of paths")

@@ -1,8 +1,12 @@
-"""messages JSONL as LLaMA-Factory and TRL use: `{messages: [{role, content}], images: [paths]}`.
+"""Chat messages as TRL and transformers chat templates take them: `{messages, images: [paths]}`.
 
-`content` is a string with `<image>` placeholders (LLaMA-Factory) or, on reading, a list of parts
-`{"type": "text", "text"}` / `{"type": "image"}` (TRL), joined in order with `<image>` for each image
-part. Canonical task/qtype/source/meta/scores are written when not empty; other fields are kept.
+Written `content` is a list of parts, `{"type": "image"}` where `<image>` stood and `{"type": "text",
+"text"}` between (huggingface/trl `docs/source/dataset_formats.md`, vision datasets; the processors'
+`apply_chat_template` count image parts against `images`), so `<image>` never sits inside a string
+that a chat template would leave as text. `images` is always present (`[]` for text-only samples).
+Reading takes parts or strings with `<image>` placeholders (LLaMA-Factory's `mllm_demo.json`);
+videos and audios (`videos`/`audios` lists, `{"type": "video"}` parts) are refused by name.
+Canonical task/qtype/source/meta/scores are written when not empty; other fields are kept.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from synthloop.formats.image_refs import image_paths
 from synthloop.sample import IMAGE_TOKEN, ROLES, new_sample
 
 KNOWN = ("id", "messages", "images", "task", "qtype", "source", "meta", "scores")
+MEDIA = ("videos", "audios")
 
 
 def _content_text(content: object, number: int) -> str:
@@ -39,6 +44,8 @@ def _content_text(content: object, number: int) -> str:
             pieces.append(IMAGE_TOKEN)
         elif kind == "text" and isinstance(part.get("text"), str):
             pieces.append(part["text"])
+        elif kind in ("video", "audio"):
+            raise ValueError(f"message {number}: holds a {kind} part; synthloop carries images only")
         else:
             raise ValueError(f"message {number}: unknown content part {part!r}")
     return "".join(pieces)
@@ -47,6 +54,9 @@ def _content_text(content: object, number: int) -> str:
 def record_to_sample(record: object, fallback_id: str, source: str) -> dict:
     if not isinstance(record, dict) or not isinstance(record.get("messages"), list) or not record["messages"]:
         raise ValueError("expected a JSON object with a non-empty 'messages' list")
+    for media in MEDIA:
+        if record.get(media):
+            raise ValueError(f"holds {media}; synthloop carries images only")
     messages = []
     for number, message in enumerate(record["messages"], 1):
         if not isinstance(message, dict) or message.get("role") not in ROLES:
@@ -63,11 +73,20 @@ def record_to_sample(record: object, fallback_id: str, source: str) -> dict:
                       source=record.get("source") or source, meta=meta, scores=record.get("scores") or {})
 
 
+def content_parts(content: str) -> list[dict]:
+    """`"Compare <image> and <image>"` -> text and image parts in order (empty texts left out)."""
+    parts: list[dict] = []
+    for i, text in enumerate(content.split(IMAGE_TOKEN)):
+        if i:
+            parts.append({"type": "image"})
+        if text:
+            parts.append({"type": "text", "text": text})
+    return parts or [{"type": "text", "text": ""}]
+
+
 def sample_to_record(sample: dict, paths: list[str]) -> dict:
-    record: dict = {"id": sample["id"], "messages": [{"role": m["role"], "content": m["content"]}
-                                                     for m in sample["messages"]]}
-    if paths:
-        record["images"] = paths
+    record: dict = {"id": sample["id"], "messages": [{"role": m["role"], "content": content_parts(m["content"])}
+                                                     for m in sample["messages"]], "images": paths}
     record.update(optional_fields(sample))
     record.update(extra_fields(sample))
     return record

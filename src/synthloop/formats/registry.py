@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from PIL import Image
 
-from synthloop.formats import dataoptim, dj, hf, img2dataset, llava, messages, webdataset
+from synthloop.formats import dataoptim, dj, hf, img2dataset, llava, messages, sharegpt, webdataset
 from synthloop.formats import parquet as parquet_shards
 from synthloop.formats.boxes import pad_boxes_in_text
 from synthloop.formats.common import FormatError, OnBad, Rejected, iter_json_records, raise_on_bad
@@ -62,9 +62,10 @@ def _write_parquet(samples: Iterable[dict], path: str | Path, on_bad: OnBad,
 
 READERS: dict[str, Reader] = {"llava": llava.read, "dj": dj.read, "messages": messages.read,
                               "parquet": _read_parquet, "webdataset": webdataset.read, "hf": hf.read,
-                              "img2dataset": img2dataset.read}
+                              "img2dataset": img2dataset.read, "sharegpt": sharegpt.read}
 WRITERS: dict[str, Writer] = {"llava": llava.write, "dj": dj.write, "messages": messages.write,
-                              "parquet": _write_parquet, "webdataset": webdataset.write, "ids": dataoptim.write}
+                              "parquet": _write_parquet, "webdataset": webdataset.write, "ids": dataoptim.write,
+                              "sharegpt": sharegpt.write}
 
 
 def _known(fmt: str, table: dict[str, Any], action: str) -> None:
@@ -151,6 +152,8 @@ def detect(path: str | Path) -> str:
         return "img2dataset" if webdataset.has_caption_files(path) else "webdataset"
     first = next(iter(_first_record(path)), None)
     if isinstance(first, dict):
+        if "conversations" in first and "images" in first and "image" not in first:
+            return "sharegpt"
         for key, fmt in (("conversations", "llava"), ("messages", "messages"), ("text", "dj")):
             if key in first:
                 return fmt
