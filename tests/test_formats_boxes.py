@@ -1,4 +1,5 @@
 import json
+import random
 
 import pytest
 from test_formats_fixture import write_fixture
@@ -47,11 +48,37 @@ def test_normalise_and_denormalise():
     ((100, 200), [0.3, 0.2, 0.5, 0.6]),
     # square: unchanged
     ((150, 150), [0.1, 0.2, 0.5, 0.6]),
-    # odd difference 101x50: shift (101-50)//2 = 25; y 10..30 -> 35..55, / 101; x 10.1..50.5 / 101
-    ((101, 50), [0.1, 0.347, 0.5, 0.545]),
+    # odd difference 101x50: pixels first, x 10.1 -> 10, 50.5 -> 50 (round half to even); shift
+    # (101-50)//2 = 25: y 10..30 -> 35..55; all / 101
+    ((101, 50), [0.099, 0.347, 0.495, 0.545]),
 ])
 def test_expand_to_square_matches_hand_computed_values(size, expected):
     assert expand_to_square([0.1, 0.2, 0.5, 0.6], *size) == expected
+
+
+def _dataoptim_reference(box: list[float], width: int, height: int) -> list[float]:
+    """The formula of DataOptim's tools/expand_to_square.py (BAAI-DCAI/DataOptim@c50a7c6), restated."""
+    pixels = [round(box[0] * width), round(box[1] * height), round(box[2] * width), round(box[3] * height)]
+    side, shift = max(width, height), abs(width - height) // 2
+    moved = [v + shift if (i % 2 == 1) == (width > height) and width != height else v for i, v in enumerate(pixels)]
+    return [round(v / side, 3) for v in moved]
+
+
+def test_expand_to_square_equals_dataoptim_on_its_example_and_random_boxes():
+    # svit_referring_0 and ref3reg_287603 of DataOptim's example/example-byod.json; the expected text is what
+    # tools/expand_to_square.py wrote for them with an 800x600 visual_genome/1.jpg and a 640x427 COCO image
+    text = ("The sign [0.147, 0.022, 0.258, 0.325] is located higher in the image compared to the clock "
+            "[0.526, 0.152, 0.625, 0.717].")
+    assert pad_boxes_in_text(text, 800, 600) == (
+        "The sign [0.147, 0.141, 0.258, 0.369] is located higher in the image compared to the clock "
+        "[0.526, 0.239, 0.625, 0.662].")
+    assert pad_boxes_in_text("the area [0.0, 0.106, 0.827, 1.0]?", 640, 427) == "the area [0.0, 0.236, 0.827, 0.833]?"
+    rng = random.Random(0)
+    for _ in range(20_000):
+        width, height = rng.randint(1, 2000), rng.randint(1, 2000)
+        box = sorted(round(rng.random(), 3) for _ in range(2))
+        box = [box[0], round(rng.random(), 3), box[1], 1.0]
+        assert expand_to_square(box, width, height) == _dataoptim_reference(box, width, height), (box, width, height)
 
 
 def test_pad_boxes_in_text_keeps_each_dialect_and_leaves_other_brackets():

@@ -5,8 +5,9 @@
 
 Boxes are normalised `[x1, y1, x2, y2]` on the original image. LLaVA-1.5 trained with
 `--image_aspect_ratio pad` sees the image pasted centred on a square of its long side, so its
-boxes must be moved to that square: to pixels, shift the short axis by (long - short) // 2, divide
-by the long side, round to 3 decimals.
+boxes must be moved to that square as DataOptim's `tools/expand_to_square.py` moves them
+(BAAI-DCAI/DataOptim@c50a7c6): to whole pixels with Python's `round`, shift the short axis by
+(long - short) // 2, divide by the long side, round to 3 decimals.
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ def normalize(box: Box, width: int, height: int, decimals: int = 3) -> Box:
 
 def expand_to_square(box: Box, width: int, height: int) -> Box:
     """A normalised box on a `width` x `height` image -> on LLaVA's padded square of the long side."""
-    x1, y1, x2, y2 = denormalize(box, width, height)
+    x1, y1, x2, y2 = (round(v) for v in denormalize(box, width, height))
     side = max(width, height)
     shift = (side - min(width, height)) // 2
     if width > height:
