@@ -49,6 +49,7 @@ def run(recipe: Recipe, resume: bool = False, progress: bool = True) -> Ledger:
             if stage.global_ops and not rundir.resolved_marker(stage.index).exists():
                 resolve_stage(rundir, stage, ops, shard_count, recipe.seed)
     ledger = _ledger(rundir, ops, stages, shard_count)
+    ledger["sources"] = read_json(rundir.input_marker).get("sources", [])
     write_json(rundir.ledger_file, dict(ledger))
     return ledger
 
@@ -61,10 +62,11 @@ def _input_stage(executor: Executor, rundir: RunDir, recipe: Recipe, stage: Stag
             bar.update(task_id, total=1, completed=1)
             return shard_count
     seen = 0
+    sources: list[dict] = []
 
     def tasks() -> Iterator[ShardTask]:
         nonlocal seen
-        for shard in iter_shards(recipe.inputs, recipe.executor.rows_per_shard):
+        for shard in iter_shards(recipe.inputs, recipe.executor.rows_per_shard, recipe.seed, sources):
             seen = shard.index + 1
             if rundir.done_marker(0, shard.index).exists():
                 bar.advance(task_id, len(shard.items))
@@ -73,7 +75,7 @@ def _input_stage(executor: Executor, rundir: RunDir, recipe: Recipe, stage: Stag
 
     for result in executor.map_unordered(tasks()):
         bar.advance(task_id, result["read"])
-    write_json(rundir.input_marker, {"shards": seen})
+    write_json(rundir.input_marker, {"shards": seen, "sources": sources})
     bar.update(task_id, total=bar.tasks[task_id].completed)
     return seen
 

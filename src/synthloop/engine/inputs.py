@@ -18,6 +18,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from synthloop.engine.mixture import drawn
 from synthloop.formats.parquet import parquet_files
 from synthloop.sample import from_table
 
@@ -59,13 +60,19 @@ def iter_input(fmt: str, path: str, image_root: str | None) -> Iterator[dict | I
         yield item
 
 
-def iter_shards(inputs: list, rows_per_shard: int) -> Iterator[Shard]:
-    """Shards of at most `rows_per_shard` items, numbered across inputs; a shard never spans two inputs."""
+def iter_shards(inputs: list, rows_per_shard: int, seed: int = 0, sources: list | None = None) -> Iterator[Shard]:
+    """Shards of at most `rows_per_shard` items, numbered across inputs; a shard never spans two inputs.
+
+    Inputs with a `weight` or `cap` give the items a mixture draws with `seed` (`engine.mixture`);
+    `sources` receives, per input, its path and how many items it had and gave.
+    """
     index = 0
     for spec in inputs:
         validated = spec.format != "parquet"
+        report: dict = {"path": spec.path}
         items: list[dict | InputReject] = []
-        for item in iter_input(spec.format, spec.path, spec.image_root):
+        for item in drawn(lambda spec=spec: iter_input(spec.format, spec.path, spec.image_root), _item_id, seed,
+                          spec.weight, spec.cap, report):
             items.append(item)
             if len(items) == rows_per_shard:
                 yield Shard(index, items, validated)
@@ -73,6 +80,13 @@ def iter_shards(inputs: list, rows_per_shard: int) -> Iterator[Shard]:
         if items:
             yield Shard(index, items, validated)
             index += 1
+        if sources is not None:
+            sources.append(report)
+
+
+def _item_id(item: dict | InputReject) -> str | None:
+    value = item.get("id") if isinstance(item, dict) else item.sample_id
+    return value if isinstance(value, str) else None
 
 
 def _iter_parquet(path: str) -> Iterator[dict | InputReject]:

@@ -3,13 +3,15 @@
 `RUN_DIR/ledger.json`:
     {"input": N, "output": M, "dropped": D, "quarantined": Q, "added": A,
      "ops": [{"op", "in", "kept", "dropped", "quarantined", "added"}, ...],
-     "dropped_path": ..., "quarantine_path": ...}
+     "dropped_path": ..., "quarantine_path": ...,
+     "sources": [{"path", "available", "drawn"}, ...]}
 
 Invariant, per op and in total: in + added = kept + dropped + quarantined (N + A = M + D + Q).
 `added` counts the extra samples mappers emit (a sample mapped to 3 samples adds 2); it is 0
 for filters, dedups and selectors, so for them in = kept + dropped + quarantined. The first
 entry is the op "input": samples that fail validation or that the format reader rejects are
-quarantined there. Each op's `in` is the previous op's `kept`.
+quarantined there. Each op's `in` is the previous op's `kept`. `sources` says, per recipe input,
+how many items it had and how many a mixture drew (`engine.mixture`); `input` is their drawn sum.
 
 Dropped samples are written with the canonical columns plus `op`, `op_index`, `reason`, `value`
 (JSON text of what decided) and `survivor` (the sample a duplicate matched); quarantined ones

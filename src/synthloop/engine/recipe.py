@@ -48,6 +48,8 @@ class InputSpec(StrictModel):
     format: str = "parquet"
     path: str
     image_root: str | None = None
+    weight: float | None = Field(default=None, gt=0, le=1, description="share of this input to draw (mixtures)")
+    cap: int | None = Field(default=None, ge=0, description="most samples to draw from this input (mixtures)")
 
     @field_validator("format")
     @classmethod
