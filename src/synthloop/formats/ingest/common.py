@@ -55,19 +55,37 @@ class RecordError(ValueError):
 
 def field(record: Any, name: str) -> Any:
     """`record[name]`, or RecordError naming the missing field."""
-    if not isinstance(record, dict):
-        raise RecordError(f"expected a JSON object, got {type(record).__name__}")
-    value = record.get(name)
+    try:
+        value = record[name]
+    except (KeyError, TypeError, IndexError):
+        value = None
     if value is None or value == "":
+        if not isinstance(record, dict):
+            raise RecordError(f"expected a JSON object, got {type(record).__name__}")
         raise RecordError(f"missing field {name!r}")
     return value
 
 
 def text_field(record: Any, name: str) -> str:
     value = field(record, name)
+    if type(value) is str:
+        return value
     if not isinstance(value, str | int | float) or isinstance(value, bool):
         raise RecordError(f"field {name!r} must be text, got {type(value).__name__}")
     return str(value)
+
+
+def texts(records: Any, name: str, where: str) -> list[str]:
+    """`[record[name] for record in records]`, every one a non-empty string, or RecordError."""
+    try:
+        values = [record[name] for record in records]
+    except (KeyError, TypeError, IndexError):
+        values = None
+    if not values or not all(type(value) is str and value for value in values):
+        if not isinstance(records, list) or not records:
+            raise RecordError(f"{where} must be a non-empty list")
+        return [text_field(record, name) for record in records]
+    return values
 
 
 def most_common(answers: Sequence[str]) -> str:

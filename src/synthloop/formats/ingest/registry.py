@@ -33,7 +33,7 @@ class Context:
         """The first candidate path that exists under `--images`, or ImageNotFound; a path that
         would leave `--images` (absolute, or with `..`) is a RecordError."""
         for path in candidates:
-            if path.startswith("/") or ".." in path.split("/"):
+            if path.startswith("/") or ".." in path and ".." in path.split("/"):
                 raise RecordError(f"image path {path!r} leaves the image folder")
         found = self.images.first(list(candidates))
         if found is None:

@@ -35,6 +35,7 @@ from synthloop.formats.ingest.common import (
     require_items,
     short_answer,
     text_field,
+    texts,
 )
 from synthloop.formats.ingest.registry import Context, convert_each, register
 
@@ -81,9 +82,7 @@ def _read(files: list[Path], ctx: Context, source: str) -> Iterator[dict | Rejec
             raise RecordError(f"question_id {where.key}: an annotation without a question in {files[0]}")
         qid = field(question, "question_id")
         image_id = int(field(question, "image_id"))
-        answers = [text_field(answer, "answer") for answer in field(note, "answers")]
-        if not answers:
-            raise RecordError("no answers")
+        answers = texts(field(note, "answers"), "answer", "'answers'")
         qtype = note.get("answer_type") if source == "vqav2" else note.get("question_type")
         meta = {"question_id": qid, "image_id": image_id, "answers": answers,
                 "question_type": note.get("question_type", ""), "answer_type": note.get("answer_type", "")}
