@@ -68,6 +68,17 @@ def test_parquet_pool_embeds_images_and_keeps_gold_answers(world):
     assert sample["meta"]["answers"] == ["yes"] * 10 and sample["qtype"] == "yes/no"
 
 
+def test_same_seed_same_bytes_other_seed_other_prompts(world):
+    tmp_path, images, files = world
+    outputs = []
+    for seed, name in ((5, "a"), (5, "b"), (6, "c")):
+        result = invoke("ingest", "ref3rec", *files["ref3rec"], "--images", images, "--out", tmp_path / name,
+                        "--seed", seed)
+        assert result.exit_code == 0, result.output
+        outputs.append(b"".join(p.read_bytes() for p in sorted((tmp_path / name).rglob("*.parquet"))))
+    assert outputs[0] == outputs[1] and outputs[0] != outputs[2]
+
+
 def test_missing_image_is_quarantined_with_its_reason(world):
     tmp_path, images, files = world
     (images / "visual_genome/1.jpg").unlink()

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from synthloop.cli.app import app, fail
-from synthloop.cli.data import FORMATS_HELP, _Quarantine
+from synthloop.cli.app import app, console, fail
+from synthloop.cli.data import FORMATS_HELP, _counted, _Quarantine
 from synthloop.formats import registry
 from synthloop.formats.common import FormatError, Rejected
 from synthloop.formats.ingest import DATASETS, ingest as ingest_dataset
@@ -55,15 +55,14 @@ def ingest(
         sink.reader_rejected(rejected)
 
     read = [0]
-
-    def counted(samples: Iterator[dict]) -> Iterator[dict]:
-        for sample in samples:
-            read[0] += 1
-            yield sample
-
     try:
-        samples = ingest_dataset(dataset, src, images, seed=seed, split=split, on_bad=on_bad)
-        written = registry.write(to, counted(samples), out, images, on_bad=sink.writer_rejected)
+        with Progress(SpinnerColumn(), TextColumn("{task.description} {task.completed} samples"),
+                      TimeElapsedColumn(), console=console, transient=True,
+                      disable=not console.is_terminal) as progress:
+            task = progress.add_task(f"{dataset} -> {to}", total=None)
+            samples = ingest_dataset(dataset, src, images, seed=seed, split=split, on_bad=on_bad)
+            written = registry.write(to, _counted(samples, read, progress, task), out, images,
+                                     on_bad=sink.writer_rejected)
     except FormatError as err:
         fail(str(err))
     finally:
