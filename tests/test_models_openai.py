@@ -17,7 +17,7 @@ import uvicorn
 from PIL import Image
 
 from synthloop.models.chat import yes_probability
-from synthloop.models.openai import OpenAIChatModel, to_openai_messages
+from synthloop.models.backends.openai import OpenAIChatModel, to_openai_messages
 from synthloop.models.protocols import Generation, Request
 from synthloop.models.server import build_app
 from synthloop.models.protocols import ModelError

@@ -3,30 +3,24 @@
     builtin:PATH                  a TinyVLM checkpoint trained by synthloop
     hf:<hub id or local path>     a transformers model (image-text-to-text, causal LM, CLIP)
     openai:<base_url>#<model>     any OpenAI-compatible chat-completions server (vLLM, SGLang, ...)
-    pkg:<name>                    a real model shipped in a pip package (see `models.pkg.PACKAGED`)
+    pkg:<name>                    a real model shipped in a pip package (see `models.backends.pkg.PACKAGED`)
 
 Loaded models are kept per process, so several ops naming one URI share one copy.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import threading
-from dataclasses import dataclass
 from typing import Any
 
+from synthloop.models import backends
+from synthloop.models.backends import ModelUri
 from synthloop.models.protocols import ModelError
 
-SCHEMES = ("builtin", "hf", "openai", "pkg")
-
-
-@dataclass(frozen=True)
-class ModelUri:
-    scheme: str
-    target: str
-    model: str = ""  # openai: the served model name after '#'
-
-    def __str__(self) -> str:
-        return f"{self.scheme}:{self.target}" + (f"#{self.model}" if self.model else "")
+# One module per scheme in `models/backends/`, named after it.
+SCHEMES = tuple(sorted(info.name for info in pkgutil.iter_modules(backends.__path__)))
 
 
 def parse_uri(uri: str) -> ModelUri:
@@ -62,21 +56,7 @@ def load_model(uri: str, device: str = "auto") -> Any:
 
 
 def _load(uri: ModelUri, device: str) -> Any:
-    if uri.scheme == "builtin":
-        from synthloop.models.builtin import BuiltinModel
-
-        return BuiltinModel(uri.target, device=device)
-    if uri.scheme == "hf":
-        from synthloop.models.hf import load_hf
-
-        return load_hf(uri.target, device=device)
-    if uri.scheme == "openai":
-        from synthloop.models.openai import OpenAIChatModel
-
-        return OpenAIChatModel(uri.target, uri.model)
-    from synthloop.models.pkg import load_packaged
-
-    return load_packaged(uri.target, device=device)
+    return importlib.import_module(f"{backends.__name__}.{uri.scheme}").load(uri, device)
 
 
 def register_loaded(uri: str, model: Any, device: str = "auto") -> None:

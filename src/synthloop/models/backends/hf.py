@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from synthloop.models.backends import ModelUri
 from synthloop.models.chat import NO_WORDS, YES_WORDS, content_parts
 from synthloop.models.device import resolve_device
 from synthloop.models.protocols import Generation, ModelError, Request
@@ -213,3 +214,7 @@ class HFClipModel:
 def _as_tensor(features: Any) -> torch.Tensor:
     """transformers 5 may return a model output instead of a bare tensor from get_*_features."""
     return features if isinstance(features, torch.Tensor) else features.pooler_output
+
+
+def load(uri: ModelUri, device: str) -> Any:
+    return load_hf(uri.target, device=device)

