@@ -16,7 +16,7 @@ import pytest
 import uvicorn
 from PIL import Image
 
-from synthloop.models.chat import yes_probability
+from synthloop.models.yes_no import yes_probability
 from synthloop.models.backends.openai import OpenAIChatModel, to_openai_messages
 from synthloop.models.protocols import Generation, Request
 from synthloop.models.server import build_app

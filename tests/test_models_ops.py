@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from synthloop.images import encode_png
-from synthloop.models.chat import yes_probability
+from synthloop.models.yes_no import yes_probability
 from synthloop.models.protocols import Generation, Request
 from synthloop.models.uri import register_loaded
 from synthloop.ops.base import Batch, Drop, Quarantine

@@ -8,11 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from synthloop.evaluate.metrics import option_letters
+from synthloop.formats.prompts import OPTION_LETTER, SHORT_ANSWER
 from synthloop.sample import IMAGE_TOKEN, new_sample
 
-# The instructions LLaVA-1.5 appends to benchmark questions.
-SHORT_ANSWER = "Answer the question using a single word or phrase."
-OPTION_LETTER = "Answer with the option's letter from the given choices directly."
 INSTRUCTIONS = frozenset({SHORT_ANSWER, OPTION_LETTER})
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+from synthloop.formats.prompts import OPTION_LETTER
 from synthloop.lab.world import questions
 from synthloop.lab.world.questions import QA
 from synthloop.lab.world.scene import COLOR_NAMES, SHAPES, Level, Scene, fill, new_scene, position_word, size_word
@@ -11,7 +12,6 @@ from synthloop.lab.world.text import add_word, pick_word
 
 NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 LETTERS = "ABCD"
-MC_SUFFIX = "Answer with the option's letter from the given choices directly."
 MC_DOMAINS: dict[str, tuple[str, ...]] = {
     "color": COLOR_NAMES,
     "shape": SHAPES,
@@ -106,7 +106,7 @@ def mc(rng: random.Random, level: Level, size: int) -> QA:
     rng.shuffle(choices)
     letter = LETTERS[choices.index(base.answer)]
     options = "\n".join(f"{LETTERS[i]}. {choice}" for i, choice in enumerate(choices))
-    question = f"{base.question}\n{options}\n{MC_SUFFIX}"
+    question = f"{base.question}\n{options}\n{OPTION_LETTER}"
     return QA(base.scene, question, letter, base.template,
               {"choices": choices, "mc_qtype": base_qtype, "mc_answer": base.answer})
 

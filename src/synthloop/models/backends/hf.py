@@ -19,9 +19,10 @@ import torch
 from PIL import Image
 
 from synthloop.models.backends import ModelUri
-from synthloop.models.chat import NO_WORDS, YES_WORDS, content_parts
+from synthloop.models.chat import content_parts
 from synthloop.models.device import resolve_device
 from synthloop.models.protocols import Generation, ModelError, Request
+from synthloop.models.yes_no import NO_WORDS, YES_WORDS, yes_share
 
 CLIP_TYPES = ("clip", "siglip", "siglip2")
 
@@ -143,10 +144,7 @@ class HFChatModel:
     def p_yes(self, requests: list[Request]) -> list[float]:
         if not requests:
             return []
-        probs = self._next_token_logprobs(requests).exp()
-        p_yes = probs[:, self.yes_ids].sum(-1)
-        p_no = probs[:, self.no_ids].sum(-1)
-        return (p_yes / (p_yes + p_no).clamp_min(1e-30)).tolist()
+        return yes_share(self._next_token_logprobs(requests).exp(), self.yes_ids, self.no_ids)
 
     def next_token_logprobs(self, requests: list[Request], top_k: int = 20) -> list[list[tuple[str, float]]]:
         if not requests:

@@ -18,8 +18,9 @@ import httpx
 from PIL import Image
 
 from synthloop.models.backends import ModelUri
-from synthloop.models.chat import content_parts, yes_probability
+from synthloop.models.chat import content_parts
 from synthloop.models.protocols import Generation, ModelError, Request
+from synthloop.models.yes_no import yes_probability
 
 RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 

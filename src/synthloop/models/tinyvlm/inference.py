@@ -11,9 +11,8 @@ from synthloop.models.protocols import Generation, Request
 from synthloop.models.tinyvlm.encoding import encode_messages, pil_pixels
 from synthloop.models.tinyvlm.network import TinyVLM, prefix_lm_mask
 from synthloop.models.tinyvlm.tokenizer import EOS, PAD
+from synthloop.models.yes_no import NO_WORDS, YES_WORDS, yes_share
 
-YES_WORDS = ("Yes", "yes")
-NO_WORDS = ("No", "no")
 
 
 class TinyVLMModel:
@@ -138,16 +137,17 @@ class TinyVLMModel:
 
     @torch.no_grad()
     def p_yes(self, requests: list[Request]) -> list[float]:
-        """P(Yes) / (P(Yes) + P(No)) from the first reply token's distribution ("Yes"/"yes" vs "No"/"no")."""
-        yes = sorted({self.tokenizer.encode(w, add_special_tokens=False).ids[0] for w in YES_WORDS})
-        no = sorted({self.tokenizer.encode(w, add_special_tokens=False).ids[0] for w in NO_WORDS})
+        """P(Yes) / (P(Yes) + P(No)) from the first reply token's distribution: the first tokens of each
+        word as replies begin it ("Yes", "yes"; `models.yes_no`)."""
+        yes = sorted({self._first_token(s) for w in YES_WORDS for s in (w.capitalize(), w)})
+        no = sorted({self._first_token(s) for w in NO_WORDS for s in (w.capitalize(), w)})
         out: list[float] = []
         for start in range(0, len(requests), self.batch_size):
-            chunk = requests[start: start + self.batch_size]
-            probs = self.next_token_probs(chunk)
-            p_yes, p_no = probs[:, yes].sum(-1), probs[:, no].sum(-1)
-            out += (p_yes / (p_yes + p_no).clamp(min=1e-30)).tolist()
+            out += yes_share(self.next_token_probs(requests[start: start + self.batch_size]), yes, no)
         return out
+
+    def _first_token(self, text: str) -> int:
+        return self.tokenizer.encode(text, add_special_tokens=False).ids[0]
 
     def next_token_probs(self, requests: list[Request]) -> torch.Tensor:
         """(n, vocab) probabilities of the assistant reply's first token, one row per request."""

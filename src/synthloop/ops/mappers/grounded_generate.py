@@ -11,6 +11,7 @@ import re
 import zlib
 from typing import ClassVar, Literal
 
+from synthloop.formats.prompts import OPTION_LETTER
 from synthloop.ops.base import Batch, Mapper, Outcome, Quarantine, register
 from synthloop.ops.model_op import ModelParams, first_qa, image_requests
 from synthloop.sample import IMAGE_TOKEN, derive_id, new_sample
@@ -31,7 +32,6 @@ Explanation: <why the answer is right>"""
 FORMAT = re.compile(r"Question:\s*(?P<q>.+?)\s*Options:\s*(?P<o>.+?)\s*Answer:\s*\(?(?P<a>[A-D])\)?[^\n]*?"
                     r"(?:\s*Explanation:\s*(?P<e>.+))?\s*$", re.S)
 OPTION = re.compile(r"\(([A-D])\)\s*(.+?)\s*(?=\([A-D]\)|$)", re.S)
-MC_SUFFIX = "Answer with the option's letter from the given choices directly."
 
 
 class FilterError(ValueError):
@@ -134,7 +134,7 @@ class GroundedGenerate(ModelParams, Mapper):
             task = "vqa"
         else:
             reply = LETTERS[answer] if self.style == "qma" else f"({LETTERS[answer]}) {options[answer]}. {explanation}"
-            messages = [{"role": "user", "content": f"{IMAGE_TOKEN}\n{question}\n{listing}\n{MC_SUFFIX}"},
+            messages = [{"role": "user", "content": f"{IMAGE_TOKEN}\n{question}\n{listing}\n{OPTION_LETTER}"},
                         {"role": "assistant", "content": reply}]
             task = "mcvqa"
         return new_sample(new_id, messages, images=parent["images"][:1], task=task,
