@@ -12,7 +12,6 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from multiprocessing import get_context
-from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 from typing import Any, Literal
 
@@ -39,9 +38,8 @@ class LocalExecutor(Executor):
         # A decode thread only pays where a core is left over; with a worker per core it just contends.
         decode_ahead = max(spec.workers, 1) < _usable_cores()
         if spec.workers > 1:
-            self.pool = ProcessPoolExecutor(spec.workers, mp_context=_worker_context(modules),
-                                            initializer=_start_worker,
-                                            initargs=(new_worker, decode_ahead, dict(os.environ)))
+            self.pool = process_pool(spec.workers, modules, initializer=_start_worker,
+                                     initargs=(new_worker, decode_ahead, dict(os.environ)))
         else:
             self.worker = new_worker(decode_ahead=decode_ahead)
 
@@ -94,15 +92,16 @@ def _usable_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def _worker_context(modules: list[str]) -> BaseContext:
-    """Workers fork from a fork server that imported the engine and the ops' modules once, instead
+def process_pool(workers: int, modules: Iterable[str], **options: Any) -> ProcessPoolExecutor:
+    """A pool of `workers` processes forked from a fork server that imported `modules` once, instead
     of each importing them anew (a second or more of CPU per worker). Not plain fork: a child of
-    this process could inherit locks held by its Arrow threads; the fork server is a fresh
-    single-threaded process. pandas is preloaded because pyarrow imports it on its first array
+    this process could inherit locks held by its Arrow threads, and a forked copy of a process that
+    has run torch leaves that process's OpenMP threads half as fast afterwards; the fork server is a
+    fresh single-threaded process. pandas is preloaded because pyarrow imports it on its first array
     built from a list, in every process that does not have it yet. A worker runs the main module
     again (Python 3.11 ignores a "__main__" preload), so when that is the synthloop CLI, the CLI's
-    imports are preloaded too."""
+    imports are preloaded too. `options` go to `ProcessPoolExecutor` (initializer, initargs)."""
     cli = [CLI_MODULE] if CLI_MODULE in sys.modules else []
     context = get_context("forkserver")
     context.set_forkserver_preload(sorted({__name__, "pandas", *cli, *modules}))
-    return context
+    return ProcessPoolExecutor(workers, mp_context=context, **options)

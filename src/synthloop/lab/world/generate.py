@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 
+from synthloop.engine.executors.local import process_pool
 from synthloop.lab.world import describe, questions
 from synthloop.lab.world.followups import ASKERS, FOLLOW_UP_QTYPES, follow_ups
 from synthloop.lab.world.questions import QA, NoRoom
@@ -148,11 +147,7 @@ def _run(jobs: list[tuple], workers: int) -> Iterator[dict]:
         for job in jobs:
             yield from _chunk(*job)
         return
-    # Not plain fork: a forked copy of a process that has run torch leaves that process's OpenMP
-    # threads half as fast afterwards (training after `generate(workers=2)` ran at half speed).
-    context = get_context("forkserver")
-    context.set_forkserver_preload([__name__])
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+    with process_pool(workers, [__name__]) as pool:
         # Keep at most 2 chunks per worker in flight so memory stays bounded for any n.
         window = 2 * workers
         pending = [pool.submit(_chunk, *job) for job in jobs[:window]]
