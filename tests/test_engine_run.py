@@ -36,7 +36,7 @@ def test_ledger_counts_on_noisy_fixture(tmp_path):
                               ("image_size", 54, 49, 5, 0), ("answer_nonempty", 49, 44, 5, 0),
                               ("t_text_dedup", 44, 38, 6, 0)]
     assert (ledger["input"], ledger["output"], ledger["dropped"], ledger["quarantined"]) == (60, 38, 16, 6)
-    assert ledger["added"] == 0 and ledger["dropped_path"] == str(tmp_path / "dropped")
+    assert ledger["added"] == 0 and ledger["dropped_path"] == str(tmp_path / "run" / "dropped")
 
 
 def test_ledger_with_the_real_dedups(tmp_path):
@@ -47,7 +47,7 @@ def test_ledger_with_the_real_dedups(tmp_path):
     assert counts(ledger)[3:] == [("answer_nonempty", 49, 44, 5, 0), ("exact_dedup", 44, 42, 2, 0),
                                   ("image_near_dedup", 42, 40, 2, 0), ("text_minhash_dedup", 40, 34, 6, 0)]
     assert (ledger["input"], ledger["output"], ledger["dropped"], ledger["quarantined"]) == (60, 34, 20, 6)
-    dropped = pq.read_table(tmp_path / "dropped").to_pylist()
+    dropped = pq.read_table(tmp_path / "run" / "dropped").to_pylist()
     survivors = {(r["op"], r["id"]): r["survivor"] for r in dropped if r["survivor"]}
     assert survivors == {**{("exact_dedup", f"s_{i:04d}"): "s_0002" for i in (30, 52)},
                          **{("image_near_dedup", f"s_{i:04d}"): "s_0001" for i in (21, 44)},
@@ -58,8 +58,8 @@ def test_ledger_with_the_real_dedups(tmp_path):
 def test_audit_files_hold_every_removed_sample(tmp_path):
     recipe, ledger = curate(tmp_path)
     output = list(read_samples(tmp_path / "out"))
-    dropped = pq.read_table(tmp_path / "dropped").to_pylist()
-    quarantined = pq.read_table(tmp_path / "quarantine").to_pylist()
+    dropped = pq.read_table(tmp_path / "run" / "dropped").to_pylist()
+    quarantined = pq.read_table(tmp_path / "run" / "quarantine").to_pylist()
     assert (len(output), len(dropped), len(quarantined)) == (ledger["output"], ledger["dropped"], ledger["quarantined"])
     every_id = sorted([s["id"] for s in output] + [r["id"] for r in dropped] + [r["id"] for r in quarantined])
     assert every_id == [f"s_{i:04d}" for i in range(60)]  # nothing lost, nothing twice
@@ -88,7 +88,7 @@ def test_invalid_and_unreadable_input_is_quarantined_as_input(tmp_path):
     spec["inputs"].append({"format": "llava", "path": str(llava), "image_root": str(tmp_path / "images")})
     ledger = run(Recipe.model_validate(spec), progress=False)
     assert counts(ledger)[:2] == [("input", 6, 4, 0, 2), ("image_decodable", 4, 4, 0, 0)]
-    rows = {r["id"]: r for r in pq.read_table(tmp_path / "quarantine").to_pylist()}
+    rows = {r["id"]: r for r in pq.read_table(tmp_path / "run" / "quarantine").to_pylist()}
     assert rows["no_placeholder"]["op"] == "input" and "placeholder" in rows["no_placeholder"]["error"]
     assert rows[""]["op"] == "input" and "x.jsonl, line 2" in rows[""]["error"]
     out = {s["id"]: s for s in read_samples(tmp_path / "out")}
@@ -108,7 +108,7 @@ def test_selector_drops_the_unselected(tmp_path):
     _, ledger = curate(tmp_path, [{"t_most_tokens": {"k": 5}}], n=20)
     assert ledger["ops"][1] == {"op": "t_most_tokens", "in": 20, "kept": 5, "dropped": 15, "quarantined": 0,
                                 "added": 0}
-    reasons = {r["reason"] for r in pq.read_table(tmp_path / "dropped").to_pylist()}
+    reasons = {r["reason"] for r in pq.read_table(tmp_path / "run" / "dropped").to_pylist()}
     assert reasons == {"not selected"}
 
 
@@ -117,7 +117,7 @@ def test_a_failing_sample_is_isolated_and_quarantined(tmp_path):
                                             for i, s in enumerate(noisy_samples(10))])
     ledger = run(Recipe.model_validate(recipe_dict(tmp_path, data, [{"t_fragile": {}}])), progress=False)
     assert counts(ledger)[1] == ("t_fragile", 10, 9, 0, 1)
-    row = pq.read_table(tmp_path / "quarantine").to_pylist()[0]
+    row = pq.read_table(tmp_path / "run" / "quarantine").to_pylist()[0]
     assert (row["id"], row["error"]) == ("bad_one", "ValueError: cannot handle bad_one")
 
 

@@ -1,4 +1,4 @@
-"""`synthloop run RECIPE [--resume]`: run a curation recipe and print its funnel."""
+"""`synthloop run RECIPE [--resume | --force]`: run a curation recipe and print its funnel."""
 
 from __future__ import annotations
 
@@ -17,11 +17,13 @@ from synthloop.engine import run as run_recipe
 def run(
     recipe: Path = typer.Argument(..., help="Recipe YAML: inputs, ops, output, run_dir, executor, seed."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in run_dir where it stopped."),
+    force: bool = typer.Option(False, "--force", help="Start over: remove what an earlier run in run_dir wrote "
+                               "(output, dropped, quarantine, stages; the model cache stays)."),
 ) -> None:
     """Run a recipe: stream the inputs through its ops, write the output, the audit and the ledger."""
     try:
         parsed = Recipe.from_yaml(recipe)
-        ledger = run_recipe(parsed, resume=resume)
+        ledger = run_recipe(parsed, resume=resume, force=force)
     except (RecipeError, OSError, ValueError) as err:
         fail(" ".join(str(err).split()))
     print_funnel(ledger, parsed)

@@ -27,15 +27,16 @@ from synthloop.engine.worker import ShardTask, Worker
 from synthloop.ops.base import Op
 
 
-def run(recipe: Recipe, resume: bool = False, progress: bool = True) -> Ledger:
-    """Run a recipe to the end (resuming earlier work in its run_dir with `resume`); the ledger.
+def run(recipe: Recipe, resume: bool = False, progress: bool = True, force: bool = False) -> Ledger:
+    """Run a recipe to the end (resuming earlier work in its run_dir with `resume`, starting over an
+    earlier run with `force`); the ledger.
 
     With the local executor's `workers > 1` the workers fork from a fork server that imports the main
     module, so a script that calls this must guard its entry point with `if __name__ == "__main__":`
     (as any multiprocessing code).
     """
     rundir = RunDir(recipe)
-    rundir.start(recipe, resume)
+    rundir.start(recipe, resume, force)
     ops = recipe.build_ops()
     stages = plan_stages(ops)
     spec = recipe.executor

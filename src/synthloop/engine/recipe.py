@@ -65,17 +65,9 @@ class InputSpec(StrictModel):
 class OutputSpec(StrictModel):
     format: Literal["parquet"] = "parquet"
     path: str
-    # Audit folders; by default `dropped/` and `quarantine/` beside the output folder.
+    # Audit folders; by default `dropped/` and `quarantine/` in the run directory.
     dropped: str | None = None
     quarantine: str | None = None
-
-    @property
-    def dropped_dir(self) -> Path:
-        return Path(self.dropped) if self.dropped else Path(self.path).parent / "dropped"
-
-    @property
-    def quarantine_dir(self) -> Path:
-        return Path(self.quarantine) if self.quarantine else Path(self.path).parent / "quarantine"
 
 
 def executor_spec(value: Any) -> ExecutorSpec:

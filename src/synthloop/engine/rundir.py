@@ -3,7 +3,10 @@
 ```
 RUN_DIR/
   recipe.yaml  recipe.hash      the resolved recipe; resuming with another hash is an error
+  inputs.json                   the input files' fingerprints; resuming with changed inputs is an error
   ledger.json                   the funnel (engine.ledger)
+  dropped/part-sK-J.parquet     what the ops dropped, with op, reason, value and survivor (unless
+  quarantine/part-sK-J.parquet  the recipe's output names other folders); what they could not process
   cache/                        model outputs keyed by (model, input hash), filled by model backends
   stages/input.json             how many input shards there are (written once the input is read)
   stages/sK/data/part-J.parquet         stage K's output for shard J (stages before the last)
@@ -12,9 +15,10 @@ RUN_DIR/
   stages/sK/removed/part-J.parquet      ids the global ops after stage K removed from shard J
   stages/sK/merged/part-J.parquet       turns merging dedups move into shard J's survivors (engine.merge)
   stages/sK/resolved.json               done marker of stage K's global ops: their counts
-OUTPUT/part-J.parquet   DROPPED/part-sK-J.parquet   QUARANTINE/part-sK-J.parquet
+OUTPUT/part-J.parquet
 ```
-Every file is written to a temporary name unique to the writing process and renamed, so a kill
+A run that failed or finished starts over with `force` (the model cache stays: it is keyed by
+content). Every file is written to a temporary name unique to the writing process and renamed, so a kill
 at any moment leaves either the whole file or none, and a shard without its done marker is
 simply redone (deterministically, so its files come out the same).
 """
@@ -31,6 +35,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
+from synthloop.engine.input_check import input_change, input_fingerprints
 from synthloop.engine.recipe import Recipe, RecipeError
 
 
@@ -70,11 +75,12 @@ class RunDir:
     def __init__(self, recipe: Recipe):
         self.root = Path(recipe.run_dir)
         self.output = Path(recipe.output.path)
-        self.dropped = recipe.output.dropped_dir
-        self.quarantine = recipe.output.quarantine_dir
+        self.dropped = Path(recipe.output.dropped) if recipe.output.dropped else self.root / "dropped"
+        self.quarantine = Path(recipe.output.quarantine) if recipe.output.quarantine else self.root / "quarantine"
 
     recipe_file = property(lambda self: self.root / "recipe.yaml")
     hash_file = property(lambda self: self.root / "recipe.hash")
+    inputs_file = property(lambda self: self.root / "inputs.json")
     ledger_file = property(lambda self: self.root / "ledger.json")
     cache = property(lambda self: self.root / "cache")
     input_marker = property(lambda self: self.root / "stages" / "input.json")
@@ -109,29 +115,53 @@ class RunDir:
     def quarantine_part(self, k: int, j: int) -> Path:
         return self.quarantine / f"part-s{k}-{j:05d}.parquet"
 
-    def start(self, recipe: Recipe, resume: bool) -> bool:
-        """Prepare for a fresh run or a resume; True when resuming earlier work."""
+    def start(self, recipe: Recipe, resume: bool, force: bool = False) -> bool:
+        """Prepare for a fresh run, a resume, or (`force`) a fresh run over an earlier one; True when
+        resuming earlier work."""
+        if resume and force:
+            raise RunDirError("--resume continues a run and --force starts it over: give one of them")
+        fingerprints = input_fingerprints([spec.path for spec in recipe.inputs])
         resuming = resume and self.hash_file.exists()
         if resuming:
-            stored = self.hash_file.read_text().strip()
-            if stored != recipe.resolved_hash():
-                raise RunDirError(
-                    f"recipe changed since the run in {self.root} started (hash {stored} -> "
-                    f"{recipe.resolved_hash()}); restore the recipe or use a new run_dir")
+            self._check_resumable(recipe, fingerprints)
         else:
+            if force:
+                self._clear()
             if self.hash_file.exists():
-                raise RunDirError(f"{self.root} already holds a run; resume it with --resume or use a new run_dir")
+                raise RunDirError(f"{self.root} already holds a run; continue it with --resume or start it over "
+                                  "with --force")
             for folder in (self.output, self.dropped, self.quarantine):
                 if folder.is_dir() and any(folder.rglob("*.parquet")):
-                    raise RunDirError(f"{folder} already holds Parquet files; remove them or choose another path")
+                    raise RunDirError(f"{folder} already holds Parquet files; remove them, choose another path, "
+                                      "or start over with --force")
             if self.root.is_dir():
                 shutil.rmtree(self.root / "stages", ignore_errors=True)  # leftovers of a run killed at its start
         self._remove_temporaries()
         self.cache.mkdir(parents=True, exist_ok=True)
         if not resuming:
             write_atomic(self.recipe_file, yaml.safe_dump(recipe.resolved(), sort_keys=False).encode())
+            write_json(self.inputs_file, fingerprints)
             write_atomic(self.hash_file, f"{recipe.resolved_hash()}\n".encode())
         return resuming
+
+    def _check_resumable(self, recipe: Recipe, fingerprints: dict) -> None:
+        stored = self.hash_file.read_text().strip()
+        if stored != recipe.resolved_hash():
+            raise RunDirError(
+                f"recipe changed since the run in {self.root} started (hash {stored} -> "
+                f"{recipe.resolved_hash()}); restore the recipe, or start over with --force")
+        if self.inputs_file.exists() and (change := input_change(read_json(self.inputs_file), fingerprints)):
+            raise RunDirError(f"cannot resume the run in {self.root}: {change} since it started; "
+                              "start over with --force")
+
+    def _clear(self) -> None:
+        """Remove what an earlier run wrote (its output and audit parts, stages, markers), not the cache."""
+        for folder in (self.output, self.dropped, self.quarantine):
+            for part in folder.glob("part-*.parquet") if folder.is_dir() else []:
+                part.unlink()
+        shutil.rmtree(self.root / "stages", ignore_errors=True)
+        for file in (self.ledger_file, self.inputs_file, self.recipe_file, self.hash_file):
+            file.unlink(missing_ok=True)
 
     def _remove_temporaries(self) -> None:
         for folder in (self.root, self.output, self.dropped, self.quarantine):

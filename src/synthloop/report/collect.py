@@ -70,7 +70,7 @@ def _engine_folders(root: Path, status: str) -> list[Path]:
         output = (yaml.safe_load(recipe_file.read_text()) or {}).get("output") or {}
         if "path" not in output:
             continue
-        default = Path(output["path"]).parent / ("dropped" if status == "dropped" else "quarantine")
+        default = recipe_file.parent / ("dropped" if status == "dropped" else "quarantine")
         folder = {"kept": output["path"], "dropped": output.get("dropped"),
                   "quarantined": output.get("quarantine")}[status] or default
         folders.append(Path(folder))
