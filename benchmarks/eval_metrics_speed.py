@@ -9,7 +9,8 @@ import random
 import sys
 import time
 
-from synthloop.evaluate.metrics import match_option, rec_accuracy, vqa_accuracy, vqa_accuracy_m4c
+from synthloop.evaluate.metrics import rec_accuracy, vqa_accuracy, vqa_accuracy_m4c
+from synthloop.evaluate.multiple_choice import match_option
 from synthloop.evaluate.runner import majority_baseline
 from synthloop.sample import new_sample
 

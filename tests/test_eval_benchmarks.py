@@ -60,7 +60,8 @@ def test_vqav2_questions_and_annotations(tmp_path):
     assert cat["meta"]["answers"] == answers and cat["meta"]["question_type"] == "what color is the"
     assert score_prediction(cat, "Black.") == 1.0
     assert score_prediction(cat, "dark") == pytest.approx(0.9)
-    assert score_prediction(dogs, "two") == 1.0
+    # Identical gold answers are compared as they are (vqaEval.py since 2021): "two" is not "2".
+    assert score_prediction(dogs, "2") == 1.0 and score_prediction(dogs, "two") == 0.0
     # The test split has no annotations: questions only, no gold reply.
     assert read_vqav2(questions)[0]["messages"][-1]["role"] == "user"
 
@@ -151,19 +152,68 @@ def test_mmbench_tsv_with_circular_copies(tmp_path):
         f"<image>\nLook at both shapes.\nWhich object is larger?\nA. square\nB. circle\n{LETTER}")
     assert score_prediction(second, "A.") == 1.0 and score_prediction(second, "circle") == 0.0
 
+    # VLMEvalKit's order: per option count, all originals, then all first copies, ...
     rotated = circular_copies(samples[:2])
-    assert [s["meta"]["index"] for s in rotated] == [0, 1, 1_000_000, 2_000_000, 1_000_001]
+    assert [s["meta"]["index"] for s in rotated] == [0, 1_000_000, 2_000_000, 1, 1_000_001]
+    # Copy k moves option j to (j - k) % n: "blue" moves from B to A, red from A to C.
+    assert rotated[1]["meta"]["options"] == {"A": "blue", "B": "green", "C": "red"}
+    assert rotated[1]["meta"]["answer"] == "A"
+    assert rotated[1]["messages"][0]["content"] == (
+        f"<image>\nWhat colour is the square?\nA. blue\nB. green\nC. red\n{LETTER}")
     assert rotated[2]["meta"]["options"] == {"A": "green", "B": "red", "C": "blue"}
-    assert rotated[2]["meta"]["answer"] == "C"  # "blue" moved from B to C
-    assert rotated[2]["messages"][0]["content"] == (
-        f"<image>\nWhat colour is the square?\nA. green\nB. red\nC. blue\n{LETTER}")
+    assert rotated[2]["meta"]["answer"] == "C"
     assert rotated[4]["meta"]["answer"] == "B" and rotated[4]["meta"]["options"] == {"A": "circle", "B": "square"}
+
+
+def write_tsv(path, header, rows):
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle, delimiter="\t")
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+@pytest.mark.parametrize("missing", ["", "None", "NA", "N/A", "nan", "null", "NULL", "<NA>"])
+def test_mmbench_cells_pandas_reads_as_missing_are_no_option_and_no_hint(tmp_path, missing):
+    path = write_tsv(tmp_path / "mmbench.tsv", ["index", "question", "hint", "A", "B", "C", "answer", "image"],
+                     [[0, "Which?", missing, "dog", "cat", missing, "B", png_base64("red")]])
+    [sample] = read_mmbench(path)
+    assert sample["meta"]["options"] == {"A": "dog", "B": "cat"} and sample["meta"]["hint"] is None
+    assert sample["messages"][0]["content"] == f"<image>\nWhich?\nA. dog\nB. cat\n{LETTER}"
+
+
+def test_circular_copies_skip_letter_options_and_raise_the_offset(tmp_path):
+    header = ["index", "question", "A", "B", "C", "answer", "image"]
+    image = png_base64("red")
+    path = write_tsv(tmp_path / "mmbench.tsv", header, [
+        [5, "Which letter?", "A", "B", "", "A", image],          # option texts that are letters: no copies
+        [6, "Which pair?", "A and B", "C", "dog", "C", image],   # an option naming two letters: no copies
+        [2_000_007, "Which?", "dog", "cat", "", "B", image],     # index >= 1e6: the offset becomes 1e7
+    ])
+    rotated = circular_copies(read_mmbench(path))
+    assert [s["meta"]["index"] for s in rotated] == [5, 6, 2_000_007, 12_000_007]
+    assert rotated[3]["meta"]["options"] == {"A": "cat", "B": "dog"} and rotated[3]["meta"]["answer"] == "A"
+
+
+def test_vqav2_test_dev_questions_use_test2015_images(tmp_path):
+    questions = write_json(tmp_path / "q.json", {"data_subtype": "test-dev2015", "questions": [
+        {"image_id": 262144, "question": "What is it?", "question_id": 262144000}]})
+    [sample] = read_vqav2(questions)
+    assert sample["images"][0]["path"] == "test2015/COCO_test2015_000000262144.jpg"
+
+
+def test_aokvqa_choices_that_contain_each_other(tmp_path):
+    record = {**AOKVQA[0], "choices": ["sink", "bedroom", "red", "bed"], "correct_choice_idx": 1}
+    [sample] = read_aokvqa(write_json(tmp_path / "a.json", [record]), "val", "mc")
+    # allenai's scorer compares the choice text: "bedroom" is right although "bed" occurs in it.
+    assert score_prediction(sample, "bedroom") == 1.0 and score_prediction(sample, "B") == 1.0
+    assert score_prediction(sample, "bed") == 0.0 and score_prediction(sample, "a bedroom") == 0.0
 
 
 def test_mmbench_bad_rows_name_the_line(tmp_path):
     path = tmp_path / "bad.tsv"
     path.write_text("index\tquestion\tA\tB\tanswer\timage\n0\tq\tx\ty\tA\tnot base64!\n")
-    with pytest.raises(BenchmarkError, match=r"bad.tsv:2: image of index 0 is not base64"):
+    with pytest.raises(BenchmarkError, match=r"bad.tsv: row 1: image of index 0 is not base64"):
         read_mmbench(path)
     path.write_text("index\tquestion\n0\tq\n")
     with pytest.raises(BenchmarkError, match="no 'image' column"):
@@ -191,6 +241,10 @@ def test_scienceqa(tmp_path):
     assert pictured["messages"][0]["content"].startswith(
         "<image>\nWhich animal is shown?\nContext: Look at the picture.\nA. cat")
     assert len(read_scienceqa(path, None)) == 3
+    # LLaVA's letter rule: a bare letter, "B. ...", or "The answer is B." once.
+    assert score_prediction(text_only, "B") == 1.0 and score_prediction(text_only, "B. dog") == 1.0
+    assert score_prediction(text_only, "The answer is B.") == 1.0
+    assert score_prediction(text_only, "dog") == 0.0 and score_prediction(text_only, "(B)") == 0.0
 
 
 def test_gqa(tmp_path):

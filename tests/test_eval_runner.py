@@ -160,6 +160,14 @@ def test_mmbench_rows_report_circular_accuracy():
     replies = {"q0": "A", "q1000000": "B", "q1": "A", "q1000001": "A"}
     results = evaluate(StubModel(replies), bench)
     assert results["overall"] == 0.75 and results["circular"] == 0.5
+    # A rotation that fails (here: its image cannot be read) makes its question wrong, as in VLMEvalKit;
+    # a rotation whose base row is absent is left out.
+    bench[1]["images"] = [{"bytes": b"not an image", "path": None}]
+    orphan = sample("mmbench_1000002", "q1000002", None, "mcvqa", "shape",
+                    {"index": 1_000_002, "answer": "A", "options": options})
+    orphan["source"] = "mmbench"
+    results = evaluate(StubModel({**replies, "q1000002": "A"}), bench + [orphan])
+    assert results["errors"] == 1 and results["circular"] == 0.0
 
 
 def test_majority_baseline():

@@ -1,51 +1,64 @@
-"""Benchmark metrics, following each benchmark's official evaluation code.
+"""Benchmark metrics, each equal to the official scorer it names (scores are fractions in [0, 1];
+the official scripts print percentages).
 
-All scores are fractions in [0, 1] (the official scripts print percentages).
-- VQA accuracy: GT-Vision-Lab/VQA `vqaEval.py`; the m4c variant: LLaVA's `m4c_evaluator.py`.
-- Multiple choice: MMBench's `can_infer_option` / `can_infer_text` and CircularEval.
-- A-OKVQA: allenai/aokvqa `eval_predictions.py`.
-- REC: share of predicted boxes with IoU > 0.5 against the gold box.
+- VQA accuracy: GT-Vision-Lab/VQA `PythonEvaluationTools/vqaEvaluation/vqaEval.py` at
+  a013f0043c1e2cdc995922dfe257f7149aa9af06; the m4c variant: haotian-liu/LLaVA
+  `llava/eval/m4c_evaluator.py` at c121f0432da27facab705978f83c4ada465e46fd.
+- A-OKVQA: allenai/aokvqa `evaluation/eval_predictions.py` at 83786de0b24c4fef0bfe39420684f6f73d9f3581.
+- REC: share of predicted boxes whose IoU with the gold box is above 0.5, computed exactly.
+Multiple choice (MMBench, ScienceQA, CircularEval) is in `multiple_choice`.
 """
 
 from __future__ import annotations
 
 import string
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from fractions import Fraction
 
 import numpy as np
 
-from synthloop.evaluate.vqa_normalize import (
-    ARTICLES,
-    normalize_m4c,
-    normalize_prediction,
-    process_punctuation,
-)
+from synthloop.evaluate.multiple_choice import aokvqa_choice
+from synthloop.evaluate.vqa_normalize import ARTICLES, normalize_m4c, normalize_prediction, strip_whitespace
 from synthloop.formats.boxes import find_boxes
-
-CIRCULAR_STRIDE = 1_000_000
 
 
 def _leave_one_out(prediction: str, answers: Sequence[str]) -> float:
-    """Mean over gold answers of min(1, matches among the *other* answers / 3)."""
+    """Mean over gold answers of min(1, matches among the *other* answers / 3), added up in answer
+    order as the official loops do (so the float is the same to the last bit)."""
     if not answers:
         raise ValueError("no gold answers to score against")
     matches = sum(answer == prediction for answer in answers)
-    # A gold answer equal to the prediction sees matches - 1 others; any other answer sees all matches.
-    total = matches * min(1.0, (matches - 1) / 3) + (len(answers) - matches) * min(1.0, matches / 3)
+    total = 0.0
+    for answer in answers:
+        total += min(1.0, (matches - (answer == prediction)) / 3)
     return total / len(answers)
 
 
 def vqa_accuracy(prediction: str, answers: Sequence[str]) -> float:
-    """Official VQA accuracy: the prediction is always normalised (punctuation, digits, articles,
-    contractions); the gold answers get the punctuation step only, and only when they differ."""
+    """Official VQA accuracy (vqaEval.py since its 2021 fix, a013f00): newlines and tabs become spaces
+    and both sides are stripped; then, only when the gold answers are not all identical, both sides are
+    fully normalised (punctuation, number words, articles, contractions); then leave-one-out.
+
+    So "2" against 8 x "two" + 2 x "2" scores 1.0, while "Two" against 10 x "two" scores 0.0. The
+    official period strip replaces at most 32 periods (it passes `re.UNICODE` as the count); kept.
+    """
+    answers = [strip_whitespace(answer) for answer in answers]
+    prediction = strip_whitespace(prediction)
     if len(set(answers)) > 1:
-        answers = [process_punctuation(answer) for answer in answers]
-    return _leave_one_out(normalize_prediction(prediction), answers)
+        answers = [normalize_prediction(answer) for answer in answers]
+        prediction = normalize_prediction(prediction)
+    return _leave_one_out(prediction, answers)
 
 
 def vqa_accuracy_m4c(prediction: str, answers: Sequence[str]) -> float:
-    """LLaVA's TextVQA (m4c / EvalAI) accuracy: both sides fully normalised, then leave-one-out."""
+    """LLaVA's TextVQA accuracy (m4c_evaluator.py, EvalAIAnswerProcessor + TextVQAAccuracyEvaluator;
+    lmms-eval's TextVQA uses the same processor): both sides always normalised, then leave-one-out.
+
+    Like the official processor, at most 32 periods are stripped (its `re.UNICODE` lands in `count`):
+    kept, so scores equal the official ones. The official asserts 10 gold answers; any number is
+    scored here with the same formula.
+    """
     return _leave_one_out(normalize_m4c(prediction), [normalize_m4c(answer) for answer in answers])
 
 
@@ -59,63 +72,13 @@ def exact_match(prediction: str, gold: str) -> float:
     return float(prediction.strip().rstrip(".").lower() == gold.strip().lower())
 
 
-# Option letter affixes MMBench accepts around a lone letter, in its order of preference.
-_LETTER_AFFIXES = [("", ""), ("", "."), ("", ","), ("", ":"), ("", ")"), ("", ")."), ("(", ")"), ("(", ")."),
-                   (":", ""), (":", ","), (":", "."), (":", ")"), (":", ").")]
-
-
-def option_letters(options: Sequence[str] | Mapping[str, str]) -> dict[str, str]:
-    """Options as `{letter: text}`; a list is lettered A, B, C, ..."""
-    if isinstance(options, Mapping):
-        return {str(k): str(v) for k, v in options.items()}
-    return {string.ascii_uppercase[i]: str(text) for i, text in enumerate(options)}
-
-
-def match_option(prediction: str, options: Sequence[str] | Mapping[str, str]) -> str | None:
-    """The option letter a free-form answer picks, or None (MMBench's rule-based matching).
-
-    First a lone letter, bare or with one of the accepted affixes ("B", "B.", "(B)", ":B"), when
-    exactly one letter appears that way; a bare "A" among more than three words is read as the
-    article. Otherwise the one option whose text occurs in the answer (case-insensitive).
-    """
-    choices = option_letters(options)
-    # The official script always considers A-E, whatever the number of options.
-    letters = string.ascii_uppercase[:max(5, len(choices))]
-    words = prediction.split()
-    present = set(words)
-    for prefix, suffix in _LETTER_AFFIXES:
-        found = [letter for letter in letters if prefix + letter + suffix in present]
-        if len(found) == 1:
-            if prefix == suffix == "" and found[0] == "A" and len(words) > 3:
-                continue
-            return found[0]
-    lowered = prediction.lower()
-    found = [letter for letter, text in choices.items() if text.lower() in lowered]
-    return found[0] if len(found) == 1 else None
-
-
-def circular_accuracy(rows: Iterable[Mapping]) -> float:
-    """MMBench CircularEval: rows (`index`, `prediction`, `answer`, optionally `options`) are grouped
-    by `index % 1_000_000`; a question counts only if every rotation of it is answered right.
-    With `options`, the prediction is free text matched by `match_option`; without, it is a letter."""
-    right: dict[int, bool] = defaultdict(lambda: True)
-    for row in rows:
-        prediction = row["prediction"]
-        if "options" in row and prediction is not None:
-            prediction = match_option(prediction, row["options"])
-        key = int(row["index"]) % CIRCULAR_STRIDE
-        right[key] = right[key] and prediction == row["answer"]
-    if not right:
-        raise ValueError("no rows to score")
-    return sum(right.values()) / len(right)
-
-
 def aokvqa_mc_accuracy(predictions: Mapping[str, str], questions: Sequence[Mapping]) -> float:
-    """A-OKVQA multiple choice: the predicted choice text must equal the correct choice; a
-    question without a prediction scores 0."""
+    """A-OKVQA multiple choice: the submitted choice text (`aokvqa_choice` of the prediction) must
+    equal the correct choice's text; a question without a prediction scores 0."""
     if not questions:
         raise ValueError("no questions to score")
-    hits = [float(predictions.get(q["question_id"]) == q["choices"][q["correct_choice_idx"]]) for q in questions]
+    hits = [float(q["question_id"] in predictions and aokvqa_choice(predictions[q["question_id"]], q["choices"])
+                  == q["choices"][q["correct_choice_idx"]]) for q in questions]
     return sum(hits) / len(hits)
 
 
@@ -141,17 +104,21 @@ def parse_box(text: str) -> list[float] | None:
     return boxes[0] if boxes else None
 
 
-def box_iou(boxes: np.ndarray, gold: np.ndarray) -> np.ndarray:
-    """Row-wise IoU of two (n, 4) arrays of `[x1, y1, x2, y2]`; empty boxes give 0."""
-    width = np.clip(np.minimum(boxes[:, 2], gold[:, 2]) - np.maximum(boxes[:, 0], gold[:, 0]), 0, None)
-    height = np.clip(np.minimum(boxes[:, 3], gold[:, 3]) - np.maximum(boxes[:, 1], gold[:, 1]), 0, None)
-    inter = width * height
+def _exact(value: float) -> Fraction:
+    # The decimal a coordinate is written as: a float's shortest repr, which is how JSON and text give it.
+    return Fraction(repr(float(value)))
 
-    def area(b: np.ndarray) -> np.ndarray:
-        return np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
 
-    union = area(boxes) + area(gold) - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+def rec_hit(box: Sequence[float], gold: Sequence[float], threshold: float = 0.5) -> bool:
+    """True when IoU(box, gold) > threshold, compared exactly in rational arithmetic over the boxes'
+    decimal coordinates (in floats an IoU of exactly 1/2 can come out as 0.5000000000000001).
+    Boxes are `[x1, y1, x2, y2]`; negative extents count as 0; two empty boxes do not match."""
+    a, b = [_exact(v) for v in box], [_exact(v) for v in gold]
+    zero = Fraction(0)
+    inter = max(zero, min(a[2], b[2]) - max(a[0], b[0])) * max(zero, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (max(zero, a[2] - a[0]) * max(zero, a[3] - a[1]) + max(zero, b[2] - b[0]) * max(zero, b[3] - b[1])
+             - inter)
+    return union > 0 and inter > _exact(threshold) * union
 
 
 def rec_scores(predictions: Sequence[str | Sequence[float]], gold_boxes: Sequence[Sequence[float]],
@@ -160,9 +127,7 @@ def rec_scores(predictions: Sequence[str | Sequence[float]], gold_boxes: Sequenc
     if len(predictions) != len(gold_boxes):
         raise ValueError(f"{len(predictions)} predictions but {len(gold_boxes)} gold boxes")
     parsed = [(parse_box(p) if isinstance(p, str) else list(p)) or [0.0] * 4 for p in predictions]
-    boxes = np.asarray(parsed, dtype=np.float64).reshape(-1, 4)
-    gold = np.asarray(gold_boxes, dtype=np.float64).reshape(-1, 4)
-    return (box_iou(boxes, gold) > threshold).astype(np.float64)
+    return np.array([rec_hit(box, gold, threshold) for box, gold in zip(parsed, gold_boxes)], dtype=np.float64)
 
 
 def rec_accuracy(predictions: Sequence[str | Sequence[float]], gold_boxes: Sequence[Sequence[float]],

@@ -21,7 +21,7 @@ from typing import Any, Literal
 import orjson
 
 from synthloop.evaluate.benchmarks.common import INSTRUCTIONS
-from synthloop.evaluate.metrics import circular_accuracy, option_letters
+from synthloop.evaluate.multiple_choice import circular_hits, option_letters
 from synthloop.evaluate.scoring import (
     NoGold,
     gold_of,
@@ -152,19 +152,24 @@ def _row(sample: dict) -> dict:
 
 
 def summarize(rows: Iterable[dict]) -> dict:
-    """Mean score overall, per qtype and per task over the scored rows (micro averages)."""
+    """Mean score overall, per qtype and per task over the scored rows (micro averages).
+
+    With MMBench rows (`index`), `circular` is VLMEvalKit's CircularEval over the questions whose base
+    row is there: a question counts only if every row of it scored 1, and a row that has gold but
+    failed (unreadable image, rejected by the model) counts as a wrong rotation, not as no rotation.
+    """
     per_qtype: dict[str, list[float]] = defaultdict(list)
     per_task: dict[str, list[float]] = defaultdict(list)
     scores, errors, circular_rows = [], 0, []
     for row in rows:
+        if "index" in row and ("score" in row or "gold" in row):
+            circular_rows.append((row["index"], row.get("score") == 1.0))
         if "score" not in row:
             errors += 1
             continue
         scores.append(row["score"])
         per_qtype[row["qtype"]].append(row["score"])
         per_task[row["task"]].append(row["score"])
-        if "index" in row:
-            circular_rows.append({"index": row["index"], "prediction": row["score"], "answer": 1.0})
     results: dict[str, Any] = {
         "overall": _mean(scores),
         "per_qtype": {q: _mean(v) for q, v in sorted(per_qtype.items())},
@@ -172,9 +177,9 @@ def summarize(rows: Iterable[dict]) -> dict:
         "n": len(scores),
         "errors": errors,
     }
-    if circular_rows:
-        # A rotation is right when its score is 1, so CircularEval reduces to "all scores are 1".
-        results["circular"] = circular_accuracy(circular_rows)
+    hits = circular_hits(circular_rows)
+    if hits:
+        results["circular"] = _mean([float(hit) for hit in hits.values()])
     return results
 
 

@@ -6,7 +6,9 @@
 | `vqa_m4c` | `meta["answers"]` | LLaVA's m4c VQA accuracy (TextVQA) |
 | `aokvqa_da` | `meta["answers"]` (direct answers) | min(1, exact matches / 3) |
 | `exact_match` | `meta["answers"][0]` | GQA exact match |
-| mcvqa | `meta["answer"]` letter, `meta["options"]` | MMBench option matching, 1 if the letter is right |
+| mcvqa | `meta["answer"]` letter, `meta["options"]` | VLMEvalKit's `can_infer`, 1 if the letter is right |
+| `scienceqa` | the same | LLaVA's ScienceQA letter rule |
+| `aokvqa_mc` | the same | the submitted choice text equals the correct one (A-OKVQA) |
 | caption | `meta["captions"]`, else the reference reply | token F1 (no CIDEr: it needs corpus statistics) |
 | rec | `meta["box"]` | 1 if IoU > 0.5 |
 | reg | `meta["expression"]`, else the reference reply | normalised match (VQA normalisation, both sides) |
@@ -21,14 +23,15 @@ import string
 from synthloop.evaluate.metrics import (
     aokvqa_da_score,
     exact_match,
-    match_option,
     normalized_match,
-    option_letters,
     rec_scores,
     token_f1,
     vqa_accuracy,
     vqa_accuracy_m4c,
 )
+from synthloop.evaluate.multiple_choice import aokvqa_choice, match_option, option_letters, scienceqa_choice
+
+CHOICE_METRICS = frozenset({"mcvqa", "scienceqa", "aokvqa_mc"})
 
 
 class NoGold(ValueError):
@@ -54,7 +57,7 @@ def gold_of(sample: dict) -> dict:
     """The gold fields the sample is scored against; raises NoGold when there are none."""
     meta, metric = sample["meta"], metric_of(sample)
     reference = reference_reply(sample)
-    if metric == "mcvqa":
+    if metric in CHOICE_METRICS:
         gold = {"answer": meta.get("answer"), "options": meta.get("options") or meta.get("choices")}
         missing = gold["answer"] is None
     elif metric == "rec":
@@ -77,9 +80,8 @@ def gold_of(sample: dict) -> dict:
 def score_prediction(sample: dict, prediction: str) -> float:
     """The sample's score in [0, 1] for a predicted reply."""
     gold, metric = gold_of(sample), metric_of(sample)
-    if metric == "mcvqa":
-        letter = match_option(prediction, gold["options"]) if gold["options"] else prediction.strip()
-        return float(letter == gold["answer"])
+    if metric in CHOICE_METRICS:
+        return _choice_score(metric, prediction, gold)
     if metric == "rec":
         return float(rec_scores([prediction], [gold["box"]])[0])
     if metric == "caption":
@@ -95,6 +97,17 @@ def score_prediction(sample: dict, prediction: str) -> float:
         return exact_match(prediction, answers[0])
     # Leave-one-out over a single answer would always give 0: score it as a normalised match.
     return vqa_accuracy(prediction, answers) if len(answers) > 1 else normalized_match(prediction, answers[0])
+
+
+def _choice_score(metric: str, prediction: str, gold: dict) -> float:
+    choices = option_letters(gold["options"] or {})
+    if metric == "scienceqa":
+        return float(scienceqa_choice(prediction, len(choices)) == gold["answer"])
+    if metric == "aokvqa_mc":
+        texts = list(choices.values())
+        return float(gold["answer"] in choices and aokvqa_choice(prediction, texts) == choices[gold["answer"]])
+    letter = match_option(prediction, choices) if choices else prediction.strip()
+    return float(letter == gold["answer"])
 
 
 def option_candidates(sample: dict) -> tuple[list[str], list[str]]:

@@ -1,4 +1,6 @@
-"""Answer normalisation of the official VQA evaluation (GT-Vision-Lab/VQA `vqaEval.py`).
+"""Answer normalisation of the official VQA evaluation: GT-Vision-Lab/VQA
+`PythonEvaluationTools/vqaEvaluation/vqaEval.py` at a013f0043c1e2cdc995922dfe257f7149aa9af06, and the
+EvalAI processor in haotian-liu/LLaVA `llava/eval/m4c_evaluator.py` at c121f0432da27facab705978f83c4ada465e46fd.
 
 Reproduced from the definitions, quirks included, so scores match the official script:
 - punctuation next to a space, or anywhere in a text that has a digit-comma-digit ("1,000"), is
@@ -6,7 +8,10 @@ Reproduced from the definitions, quirks included, so scores match the official s
 - `.`, `:` and `'` are not in the punctuation list; a period is deleted unless a digit follows
   ("3." -> "3", "1.5" stays), because the official lookbehind is mistyped as a lookahead;
 - number words up to ten become digits, articles are dropped, then apostrophe-less contractions
-  are restored ("dont" -> "don't"). Keys with capitals ("Im") never match the lowercased text.
+  are restored ("dont" -> "don't"). Keys with capitals ("Im") never match the lowercased text;
+- at most 32 periods are stripped: the official call `periodStrip.sub("", text, re.UNICODE)` passes the
+  flag as the count (re.UNICODE is 32). Kept, so that scores equal the official ones.
+Run as Python 3 code: `\\d` is any Unicode digit, `split()` any Unicode space.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from functools import lru_cache
 PUNCTUATION = [";", "/", "[", "]", '"', "{", "}", "(", ")", "=", "+", "\\", "_", "-", ">", "<", "@", "`",
                ",", "?", "!"]
 PERIOD_STRIP = re.compile(r"(?!<=\d)(\.)(?!\d)")
+OFFICIAL_PERIOD_COUNT = 32
 COMMA_BETWEEN_DIGITS = re.compile(r"(\d)(,)(\d)")
 NUMBER_WORDS = {"none": "0", "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
                 "six": "6", "seven": "7", "eight": "8", "nine": "9", "ten": "10"}
@@ -69,7 +75,7 @@ def process_punctuation(text: str) -> str:
                 out = out.replace(mark, "")
             else:
                 out = out.replace(mark, " ")
-    return PERIOD_STRIP.sub("", out) if "." in out else out
+    return PERIOD_STRIP.sub("", out, count=OFFICIAL_PERIOD_COUNT) if "." in out else out
 
 
 def process_digit_article(text: str) -> str:
@@ -77,16 +83,19 @@ def process_digit_article(text: str) -> str:
     return " ".join(CONTRACTIONS.get(word, word) for word in words if word not in ARTICLES)
 
 
+def strip_whitespace(text: str) -> str:
+    """Newlines and tabs become spaces, then the ends are stripped (done to every answer first)."""
+    return text.replace("\n", " ").replace("\t", " ").strip()
+
+
 @lru_cache(maxsize=1 << 16)
 def normalize_prediction(text: str) -> str:
-    """What the official script does to a model's answer before comparing it."""
-    text = text.replace("\n", " ").replace("\t", " ").strip()
-    return process_digit_article(process_punctuation(text))
+    """The official full normalisation of an answer (both sides, when the gold answers differ)."""
+    return process_digit_article(process_punctuation(strip_whitespace(text)))
 
 
 @lru_cache(maxsize=1 << 16)
 def normalize_m4c(text: str) -> str:
     """The EvalAI / m4c answer processor (LLaVA's TextVQA evaluator), applied to both sides there."""
     text = text.lower().replace(",", "").replace("?", "").replace("'s", " 's").strip()
-    text = text.replace("\n", " ").replace("\t", " ").strip()
-    return process_digit_article(process_punctuation(text))
+    return process_digit_article(process_punctuation(strip_whitespace(text)))

@@ -18,8 +18,9 @@ from synthloop.evaluate.benchmarks.common import (
 
 
 def read_aokvqa(path: str | Path, split: str = "val", setting: Literal["mc", "da"] = "mc") -> list[dict]:
-    """Multiple choice (`mcvqa`, gold letter in `meta["answer"]`) or direct answer (`vqa`, scored with
-    the A-OKVQA rule, `meta["metric"] = "aokvqa_da"`; difficult questions left out as officially).
+    """Multiple choice (`mcvqa`, gold letter in `meta["answer"]`, scored by choice text,
+    `meta["metric"] = "aokvqa_mc"`) or direct answer (`vqa`, `meta["metric"] = "aokvqa_da"`, only the
+    questions whose `difficult_direct_answer` is False, as allenai's eval_predictions.py keeps them).
 
     Images are COCO 2017 paths `<split>2017/<image_id:012d>.jpg`. `qtype` is the DataEngine class
     `question_type` when the file has one (its classified validation set), else `aokvqa`.
@@ -28,7 +29,7 @@ def read_aokvqa(path: str | Path, split: str = "val", setting: Literal["mc", "da
     for i, record in enumerate(load_json(path)):
         where = f"{path}: question {i}"
         qid = field(record, "question_id", where)
-        if setting == "da" and record.get("difficult_direct_answer") is True:
+        if setting == "da" and field(record, "difficult_direct_answer", where) is not False:
             continue
         question = field(record, "question", where)
         choices = field(record, "choices", where)
@@ -44,7 +45,7 @@ def read_aokvqa(path: str | Path, split: str = "val", setting: Literal["mc", "da
             if record.get("correct_choice_idx") is not None:
                 answer = string.ascii_uppercase[record["correct_choice_idx"]]
                 meta.update(answer=answer, correct_choice_idx=record["correct_choice_idx"])
-            meta["options"] = list(choices)
+            meta.update(options=list(choices), metric="aokvqa_mc")
             samples.append(question_sample(f"aokvqa_{qid}", f"{question}\n{options_block(choices)}", answer,
                                            image=image, task="mcvqa", qtype=qtype, source="aokvqa", meta=meta,
                                            instruction=OPTION_LETTER))

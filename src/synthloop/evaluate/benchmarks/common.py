@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from synthloop.evaluate.metrics import option_letters
+from synthloop.evaluate.multiple_choice import option_letters
 from synthloop.formats.prompts import OPTION_LETTER, SHORT_ANSWER
 from synthloop.sample import IMAGE_TOKEN, new_sample
 

@@ -21,6 +21,7 @@ def read_scienceqa(path: str | Path, split: str | None = "test") -> list[dict]:
     The prompt follows LLaVA: the hint as `Context:`, lettered choices, the letter instruction.
     Problems with an image point to `<split>/<pid>/<image>` under the ScienceQA `images` folder;
     the others are text-only samples. `qtype` is the ScienceQA category (e.g. "Weather and climate").
+    Scored with LLaVA's letter rule (`meta["metric"] = "scienceqa"`, see `scienceqa_choice`).
     """
     problems = load_json(path)
     if not isinstance(problems, dict):
@@ -41,7 +42,7 @@ def read_scienceqa(path: str | Path, split: str | None = "test") -> list[dict]:
         image = None
         if problem.get("image"):
             image = {"bytes": None, "path": f"{problem.get('split', split)}/{pid}/{problem['image']}"}
-        meta = {"pid": pid, "answer": answer, "options": list(choices),
+        meta = {"pid": pid, "answer": answer, "options": list(choices), "metric": "scienceqa",
                 **{key: problem.get(key) for key in ("subject", "topic", "category", "skill", "grade", "split")}}
         samples.append(question_sample(f"scienceqa_{pid}", f"{question}\n{options_block(choices)}", answer,
                                        image=image, task="mcvqa", qtype=problem.get("category") or "scienceqa",

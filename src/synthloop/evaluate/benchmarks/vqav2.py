@@ -8,14 +8,20 @@ from pathlib import Path
 from synthloop.evaluate.benchmarks.common import SHORT_ANSWER, BenchmarkError, field, load_json, question_sample
 
 
+# Question subsets whose images live in another COCO folder.
+IMAGE_FOLDERS = {"test-dev2015": "test2015"}
+
+
 def read_vqav2(questions_path: str | Path, annotations_path: str | Path | None = None) -> list[dict]:
     """Samples with `meta["answers"]` (the 10 human answers) when annotations are given (test has none).
 
-    Images are COCO paths `<subtype>/COCO_<subtype>_<image_id:012d>.jpg`, relative to the COCO root;
+    Images are COCO paths `<subtype>/COCO_<subtype>_<image_id:012d>.jpg`, relative to the COCO root
+    (test-dev2015 questions are on test2015 images: `test2015/COCO_test2015_...jpg`);
     `qtype` is the official answer type (yes/no, number, other), `meta["question_type"]` the finer one.
     """
     questions_doc = load_json(questions_path)
     subtype = questions_doc.get("data_subtype", "val2014") if isinstance(questions_doc, dict) else "val2014"
+    subtype = IMAGE_FOLDERS.get(subtype, subtype)
     questions = field(questions_doc, "questions", str(questions_path))
     annotations: dict = {}
     if annotations_path is not None:
