@@ -52,7 +52,8 @@ def vqa_accuracy(prediction: str, answers: Sequence[str]) -> float:
 
 
 def vqa_accuracy_m4c(prediction: str, answers: Sequence[str]) -> float:
-    """LLaVA's TextVQA accuracy (m4c_evaluator.py, EvalAIAnswerProcessor + TextVQAAccuracyEvaluator;
+    """LLaVA's TextVQA accuracy (llava/eval/m4c_evaluator.py at c121f04, EvalAIAnswerProcessor +
+    TextVQAAccuracyEvaluator;
     lmms-eval's TextVQA uses the same processor): both sides always normalised, then leave-one-out.
 
     Like the official processor, at most 32 periods are stripped (its `re.UNICODE` lands in `count`):
@@ -73,8 +74,9 @@ def exact_match(prediction: str, gold: str) -> float:
 
 
 def aokvqa_mc_accuracy(predictions: Mapping[str, str], questions: Sequence[Mapping]) -> float:
-    """A-OKVQA multiple choice: the submitted choice text (`aokvqa_choice` of the prediction) must
-    equal the correct choice's text; a question without a prediction scores 0."""
+    """A-OKVQA multiple choice (evaluation/eval_predictions.py at 83786de): the submitted choice text
+    (`aokvqa_choice` of the prediction) must equal the correct choice's text; a question without a prediction scores
+    0."""
     if not questions:
         raise ValueError("no questions to score")
     hits = [float(q["question_id"] in predictions and aokvqa_choice(predictions[q["question_id"]], q["choices"])
@@ -83,12 +85,14 @@ def aokvqa_mc_accuracy(predictions: Mapping[str, str], questions: Sequence[Mappi
 
 
 def aokvqa_da_score(prediction: str, direct_answers: Sequence[str]) -> float:
-    """A-OKVQA direct answer for one question: min(1, exact matches / 3), no normalisation."""
+    """A-OKVQA direct answer for one question (eval_predictions.py at 83786de): min(1, exact matches / 3),
+    no normalisation."""
     return min(1.0, sum(prediction == answer for answer in direct_answers) / 3.0)
 
 
 def aokvqa_da_accuracy(predictions: Mapping[str, str], questions: Sequence[Mapping]) -> float:
-    """A-OKVQA direct answer over the questions not marked `difficult_direct_answer`."""
+    """A-OKVQA direct answer (eval_predictions.py at 83786de) over the questions whose
+    `difficult_direct_answer` is False; a question without a prediction scores 0."""
     kept = [q for q in questions if q["difficult_direct_answer"] is False]
     if not kept:
         raise ValueError("no non-difficult questions to score")
@@ -110,9 +114,9 @@ def _exact(value: float) -> Fraction:
 
 
 def rec_hit(box: Sequence[float], gold: Sequence[float], threshold: float = 0.5) -> bool:
-    """True when IoU(box, gold) > threshold, compared exactly in rational arithmetic over the boxes'
-    decimal coordinates (in floats an IoU of exactly 1/2 can come out as 0.5000000000000001).
-    Boxes are `[x1, y1, x2, y2]`; negative extents count as 0; two empty boxes do not match."""
+    """True when IoU(box, gold) > threshold (no official file: the reference is exact arithmetic), compared exactly
+    in rational arithmetic over the boxes' decimal coordinates (in floats an IoU of exactly 1/2 can come out as
+    0.5000000000000001). Boxes are `[x1, y1, x2, y2]`; negative extents count as 0; two empty boxes do not match."""
     a, b = [_exact(v) for v in box], [_exact(v) for v in gold]
     zero = Fraction(0)
     inter = max(zero, min(a[2], b[2]) - max(a[0], b[0])) * max(zero, min(a[3], b[3]) - max(a[1], b[1]))

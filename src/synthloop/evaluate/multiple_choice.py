@@ -49,7 +49,8 @@ def _text_match(answer: str, choices: Mapping[str, str]) -> str | None:
 
 
 def can_infer(prediction: str, options: Sequence[str] | Mapping[str, str]) -> str | None:
-    """VLMEvalKit's rule: the option letter a prediction names, "Z" for a refusal, or None.
+    """VLMEvalKit's rule (vlmeval/utils/matching_util.py at e8e78f0): the option letter a prediction names, "Z" for
+    a refusal, or None.
 
     Letters: `.()[],:;!*#{}` become spaces; exactly one option letter among the words, and it is
     among the last four words. A refusal phrase, or a lone "Z" with no option letter, gives "Z".
@@ -75,8 +76,9 @@ def can_infer(prediction: str, options: Sequence[str] | Mapping[str, str]) -> st
 
 
 def can_infer_mmbench2023(prediction: str, options: Sequence[str] | Mapping[str, str]) -> str | None:
-    """The original MMBench rule: a lone letter A-E (bare, unless it is an "A" among more than three
-    words, then with one affix such as "B." or "(B)"), else the one option text among A-D in the answer."""
+    """The original MMBench rule (opencompass tools/eval_mmbench.py at 6ca2be6): a lone letter A-E (bare, unless it
+    is an "A" among more than three words, then with one affix such as "B." or "(B)"), else the one option text
+    among A-D in the answer."""
     choices = {k: v for k, v in option_letters(options).items() if k in "ABCD"}
     if _API_FAILURE not in prediction:
         words = set(prediction.split())
@@ -102,8 +104,9 @@ def match_option(prediction: str, options: Sequence[str] | Mapping[str, str],
 
 
 def scienceqa_choice(prediction: str, n_choices: int) -> str | None:
-    """The letter LLaVA's ScienceQA scorer reads: the prediction is exactly a letter A-E, starts with
-    one and ". ", or says "The answer is X." exactly once; a letter past the choices reads as None."""
+    """The letter LLaVA's ScienceQA scorer (llava/eval/eval_science_qa.py at c121f04) reads: the prediction is
+    exactly a letter A-E, starts with one and ". ", or says "The answer is X." exactly once; a letter past the
+    choices reads as None."""
     if prediction in _SCIENCEQA_LETTERS:
         letter = prediction
     elif len(prediction) >= 3 and prediction[0] in _SCIENCEQA_LETTERS and prediction[1:3] == ". ":
@@ -126,7 +129,8 @@ def aokvqa_choice(prediction: str, choices: Sequence[str]) -> str:
 
 
 def circular_hits(rows: Iterable[tuple[int, bool]]) -> dict[int, bool]:
-    """VLMEvalKit's CircularEval grouping: `(index, right)` rows -> `{base index: all right}`.
+    """VLMEvalKit's CircularEval grouping (vlmeval/dataset/utils/multiple_choice.py mcq_circular_eval at
+    e8e78f0): `(index, right)` rows -> `{base index: all right}`.
 
     A row belongs to the question `index % 1_000_000`; a question is scored only when its base row
     (index below 1_000_000) is present, and counts as right only if every row of it is right.
@@ -143,7 +147,8 @@ def circular_hits(rows: Iterable[tuple[int, bool]]) -> dict[int, bool]:
 
 
 def circular_accuracy(rows: Iterable[Mapping], rule: Literal["vlmevalkit", "mmbench2023"] = "vlmevalkit") -> float:
-    """MMBench CircularEval accuracy over rows (`index`, `prediction`, `answer`, optionally `options`).
+    """MMBench CircularEval accuracy as VLMEvalKit computes it (see `circular_hits`) over rows (`index`,
+    `prediction`, `answer`, optionally `options`).
 
     With `options`, the prediction is free text read by `match_option`; without, it is a letter. A row
     whose `answer` is None is not scored; a row whose `prediction` is None (a failed rotation) is wrong.

@@ -7,7 +7,9 @@ Outputs in `out` (DataEngine's evaluation layout, MLLM-DataEngine `engine_pipeli
   DataEngine's fields (idx, question, choices, correct_choice_idx, direct_answers, model_answer,
   question_type, prompt, image_path) plus score, gold and the canonical `messages`, so they serve
   as in-context examples for targeted synthesis;
-- `weights.json`: `{qtype: error rate}` (1 - accuracy, 3 decimals), DataEngine's `weight.json`.
+- `weights.json`: `{qtype: error rate}` (1 - accuracy, 3 decimals), DataEngine's `weight.json`;
+- the predictions in the official submission layouts (`submissions`): EvalAI's VQAv2/TextVQA JSON,
+  MMBench's tsv/xlsx, A-OKVQA's and ScienceQA's prediction files, lmms-eval's per-sample log.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from synthloop.evaluate.scoring import (
     reference_reply,
     score_prediction,
 )
+from synthloop.evaluate.submissions import Submissions
 from synthloop.images import ImageError, decode, image_bytes
 from synthloop.models.protocols import Request
 from synthloop.sample import IMAGE_TOKEN
@@ -59,12 +62,14 @@ def evaluate(model: Any, samples: Iterable[dict], out: Path | None = None, batch
     rows: list[dict] = []
     bad: dict[str, list[tuple[int, dict]]] = defaultdict(list)
     pending: dict[bool, list[tuple[int, dict]]] = {False: [], True: []}  # likelihood? -> (position, sample)
+    submissions = Submissions()
 
     def flush(likelihood: bool) -> None:
         batch, pending[likelihood] = pending[likelihood], []
         scored = _run_batch(model, [sample for _, sample in batch], likelihood, image_root, max_new_tokens)
         for (position, sample), row in zip(batch, scored, strict=True):
             rows[position] = row
+            submissions.add(position, sample, row)
             if "score" in row and row["score"] < bad_threshold:
                 cases = bad[sample["qtype"]]
                 cases.append((position, bad_case(sample, row)))
@@ -87,6 +92,7 @@ def evaluate(model: Any, samples: Iterable[dict], out: Path | None = None, batch
         cases = {q: [case for _, case in sorted(found, key=lambda c: c[0])[:max_bad_cases]]
                  for q, found in bad.items()}
         write_outputs(Path(out), rows, results, cases)
+        submissions.write(Path(out))
     return results
 
 
