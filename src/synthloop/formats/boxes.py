@@ -46,14 +46,20 @@ def dialect_of(text: str) -> Dialect:
     return "shikra" if SHIKRA_GROUP.fullmatch(inner) else "llava"
 
 
-def format_box(box: Box, dialect: Dialect = "llava") -> str:
-    return format_group([box], dialect)
+def format_box(box: Box, dialect: Dialect = "llava", decimals: int | None = None) -> str:
+    return format_group([box], dialect, decimals)
 
 
-def format_group(boxes: list[Box], dialect: Dialect = "llava") -> str:
+def format_group(boxes: list[Box], dialect: Dialect = "llava", decimals: int | None = None) -> str:
+    """Boxes as text; in the LLaVA dialect each value rounded to 3 decimals as Python writes it
+    (`0.1`), or with exactly `decimals` digits (`0.10` for 2)."""
     if dialect == "shikra":
         return "[" + ";".join(",".join(f"{v:.3f}" for v in box) for box in boxes) + "]"
-    return "[" + "; ".join(", ".join(repr(round(v, 3)) for v in box) for box in boxes) + "]"
+
+    def value(v: float) -> str:
+        return repr(round(v, 3)) if decimals is None else f"{v:.{decimals}f}"
+
+    return "[" + "; ".join(", ".join(value(v) for v in box) for box in boxes) + "]"
 
 
 def find_boxes(text: str) -> list[Box]:

@@ -4,24 +4,21 @@ from __future__ import annotations
 
 import random
 
+from synthloop.formats.boxes import format_box
 from synthloop.formats.prompts import OPTION_LETTER
 from synthloop.lab.world import questions
 from synthloop.lab.world.questions import QA
-from synthloop.lab.world.scene import COLOR_NAMES, SHAPES, Level, Scene, fill, new_scene, position_word, size_word
+from synthloop.lab.world.scene import COLOR_NAMES, SHAPES, Level, Obj, Scene, fill, new_scene, position_word, size_word
 from synthloop.lab.world.text import add_word, pick_word
 
 NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 LETTERS = "ABCD"
+BOX_DECIMALS = 2  # boxes in questions and answers: `[0.12, 0.34, 0.56, 0.78]`
 MC_DOMAINS: dict[str, tuple[str, ...]] = {
     "color": COLOR_NAMES,
     "shape": SHAPES,
     "count": tuple(str(n) for n in range(9)),
 }
-
-
-def format_box(box: list[float]) -> str:
-    """LLaVA-1.5 text form of a normalised box: `[0.12, 0.34, 0.56, 0.78]`."""
-    return "[" + ", ".join(f"{v:.2f}" for v in box) + "]"
 
 
 def _busy_scene(rng: random.Random, level: Level, size: int) -> Scene:
@@ -77,24 +74,27 @@ def caption(rng: random.Random, level: Level, size: int) -> QA:
     return QA(scene, templates[template], text, template, {"caption_style": "detailed" if detailed else "short"})
 
 
-def rec(rng: random.Random, level: Level, size: int) -> QA:
+def _boxed_target(rng: random.Random, level: Level, size: int) -> tuple[Scene, Obj, list[float]]:
+    """A busy scene, one of its objects and that object's normalised box."""
     scene = _busy_scene(rng, level, size)
     target = rng.choice(scene.objects)
-    box = scene.norm_box(target.x, target.y, target.side, target.side)
+    return scene, target, scene.norm_box(target.x, target.y, target.side, target.side)
+
+
+def rec(rng: random.Random, level: Level, size: int) -> QA:
+    scene, target, box = _boxed_target(rng, level, size)
     templates = ("Please provide the bounding box coordinate of the region this sentence describes: the {expr}.",
                  "Where is the {expr}? Answer with a bounding box.")
     template = rng.randrange(len(templates))
-    return QA(scene, templates[template].format(expr=target.expr), format_box(box), template, {"box": box})
+    return QA(scene, templates[template].format(expr=target.expr), format_box(box, decimals=BOX_DECIMALS), template, {"box": box})
 
 
 def reg(rng: random.Random, level: Level, size: int) -> QA:
-    scene = _busy_scene(rng, level, size)
-    target = rng.choice(scene.objects)
-    box = scene.norm_box(target.x, target.y, target.side, target.side)
+    scene, target, box = _boxed_target(rng, level, size)
     templates = ("Please provide a short description for this region: {box}.",
                  "What object is inside the box {box}?")
     template = rng.randrange(len(templates))
-    return QA(scene, templates[template].format(box=format_box(box)), target.expr, template, {"box": box})
+    return QA(scene, templates[template].format(box=format_box(box, decimals=BOX_DECIMALS)), target.expr, template, {"box": box})
 
 
 def mc(rng: random.Random, level: Level, size: int) -> QA:

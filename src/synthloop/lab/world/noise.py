@@ -13,7 +13,9 @@ import random
 
 from PIL import Image
 
+from synthloop.formats.boxes import format_box
 from synthloop.images import decode
+from synthloop.lab.world.describe import BOX_DECIMALS
 from synthloop.sample import IMAGE_TOKEN, derive_id
 
 KINDS = ("wrong_answer", "swapped_caption", "near_duplicate", "exact_duplicate", "corrupt_image",
@@ -80,7 +82,7 @@ def _bad_box(rng: random.Random, sample: dict) -> dict:
     box = {"degenerate": [x1, y1, x1, y2], "inverted": [x2, y2, x1, y1],
            "out_of_range": [x1, y1, round(x2 + 1.0, 4), round(y2 + 0.5, 4)]}[variant]
     sample["meta"]["box"] = box
-    text = "[" + ", ".join(f"{v:.2f}" for v in box) + "]"
+    text = format_box(box, decimals=BOX_DECIMALS)
     if sample["task"] == "rec":
         _answer_turn(sample)["content"] = text
         sample["meta"]["answer"] = text

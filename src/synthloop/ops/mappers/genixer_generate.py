@@ -10,6 +10,7 @@ import re
 import zlib
 from typing import ClassVar, Literal
 
+from synthloop.formats.boxes import find_boxes
 from synthloop.ops.base import Batch, Mapper, Outcome, Quarantine, register
 from synthloop.ops.model_op import ModelParams, image_requests
 from synthloop.sample import IMAGE_TOKEN, derive_id, new_sample
@@ -44,8 +45,6 @@ TaskType = Literal["common_vqa", "adversarial_vqa", "mc_vqa", "multi_turn", "rec
                    "referential_dialogue"]
 
 _NUM = r"\s*(?:0|1|0?\.\d+|1\.0+)\s*"
-_BOX = rf"{_NUM},{_NUM},{_NUM},{_NUM}"
-BOXES = re.compile(rf"\[({_BOX}(?:;{_BOX})*)\]")
 POINT = re.compile(rf"\[({_NUM},{_NUM})\]")
 PAIR = re.compile(r"Question:\s*(.+?)\s*Answer:\s*(.+?)\s*(?=Question:|\Z)", re.S)
 OPTION = re.compile(r"(?:^|\s|\()([A-F])[.):]\s")
@@ -56,14 +55,12 @@ class ParseError(ValueError):
 
 
 def parse_boxes(text: str) -> list[list[float]]:
-    """Every `[x1,y1,x2,y2]` box in `text` (several per bracket when joined by `;`), checked."""
-    boxes = []
-    for group in BOXES.findall(text):
-        for box_text in group.split(";"):
-            box = [float(v) for v in box_text.split(",")]
-            if box[0] > box[2] or box[1] > box[3]:
-                raise ParseError(f"box {box} has x1 > x2 or y1 > y2")
-            boxes.append(box)
+    """Every normalised `[x1,y1,x2,y2]` box in `text` (`formats.boxes`: either dialect, several per
+    bracket when joined by `;`), each checked to have x1 <= x2 and y1 <= y2."""
+    boxes = find_boxes(text)
+    for box in boxes:
+        if box[0] > box[2] or box[1] > box[3]:
+            raise ParseError(f"box {box} has x1 > x2 or y1 > y2")
     return boxes
 
 
