@@ -4,6 +4,12 @@ Seed ranges: training data uses seeds below `BENCH_SEED_BASE` (10**9); `benchmar
 seed `BENCH_SEED_BASE + s`, so no benchmark scene comes from a training random stream. Sample k of seed s
 draws everything from `random.Random(f"world/{s}/{k}")`, so any sample can be rebuilt alone, chunks can
 be rendered in parallel, and the output bytes depend only on the arguments.
+
+Disjoint seeds do not make disjoint images: simple scenes (a word on a plain background) come out pixel
+for pixel the same from different streams. So the image space is split by content: a render whose PNG
+hash falls in the benchmark's share (`in_bench_share`) is only ever a benchmark image, any other only a
+training image, and each split draws again until its render is its own. No generated training image
+equals a benchmark image, whatever the seeds and sizes.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import random
 from collections.abc import Callable, Iterator
 
 from synthloop.engine.executors.local import process_pool
+from synthloop.images import content_hash
 from synthloop.lab.world import describe, questions
 from synthloop.lab.world.followups import ASKERS, FOLLOW_UP_QTYPES, follow_ups
 from synthloop.lab.world.questions import QA, NoRoom
@@ -31,7 +38,8 @@ TASKS = {"mc": "mcvqa", "caption": "caption", "rec": "rec", "reg": "reg"}  # eve
 OPEN_QTYPES = frozenset(QTYPES) - {"caption", "rec"}
 BENCH_SEED_BASE = 10**9
 DEFAULT_LEVEL = 1
-MAX_TRIES = 20
+MAX_TRIES = 200  # scenes drawn for one sample: room for its objects, and a render of its split's share
+BENCH_SHARE = 4  # one image in BENCH_SHARE (by content hash) belongs to the benchmark split
 
 
 def normalise_mix(mix: dict[str, float] | None) -> dict[str, float]:
@@ -87,11 +95,13 @@ def make_sample(seed: int, k: int, qtype: str, level: int = DEFAULT_LEVEL, image
     for _ in range(MAX_TRIES):
         try:
             qa = FAMILIES[qtype](rng, LEVELS[level], image_size)
-            break
         except NoRoom:
             continue
+        png = render_png(qa.scene)
+        if in_bench_share(png) == (split == "bench"):
+            break
     else:
-        raise RuntimeError(f"world sample {seed}/{k}: no room for a {qtype} scene at {image_size}px")
+        raise RuntimeError(f"world sample {seed}/{k}: no {split} {qtype} scene at {image_size}px in {MAX_TRIES} draws")
     meta = {**qa.scene.annotation(), "answer": qa.answer, "difficulty": level, "seed": seed, "index": k,
             "split": split, "template": qa.template, **qa.extra}
     if qtype in OPEN_QTYPES:
@@ -105,8 +115,13 @@ def make_sample(seed: int, k: int, qtype: str, level: int = DEFAULT_LEVEL, image
     messages = [m for question, answer in asked for m in ({"role": "user", "content": question},
                                                           {"role": "assistant", "content": answer})]
     messages[0]["content"] = f"{IMAGE_TOKEN}\n{messages[0]['content']}"
-    return new_sample(f"world_{seed}_{k}", messages, [{"bytes": render_png(qa.scene), "path": None}],
+    return new_sample(f"world_{seed}_{k}", messages, [{"bytes": png, "path": None}],
                       task=TASKS.get(qtype, "vqa"), qtype=qtype, source="world", meta=meta)
+
+
+def in_bench_share(png: bytes) -> bool:
+    """Whether a rendered image belongs to the benchmark split's share of the image space."""
+    return int(content_hash(png), 16) % BENCH_SHARE == 0
 
 
 def family_messages(sample: dict) -> list[dict]:
