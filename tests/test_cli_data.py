@@ -92,3 +92,15 @@ def test_stats_counts(tmp_path):
     assert re.search(r"turns │ +6 │ +2 │ +2.5 │ +2.0 │ +- │ +- │ +- │ +4 │", out)
     assert re.search(r"image width │ +6 │ +100 │ +166.67 │ +200.0 │ +- │ +- │ +- │ +200 │", out)
     assert re.search(r"│ 1 +│ +4 │ +66.7% │", out)  # images per sample
+
+
+def test_formats_command_and_choices_come_from_the_registry(tmp_path):
+    from synthloop.formats.catalog import FORMATS
+
+    result = invoke("formats")
+    assert result.exit_code == 0
+    listed = [line.split("│")[1].strip() for line in result.stdout.splitlines() if line.startswith("│")]
+    assert listed == sorted(FORMATS)
+    result = invoke("convert", write_fixture(tmp_path), tmp_path / "o", "--from", "nope", "--to", "dj")
+    readable = ", ".join(sorted(name for name, fmt in FORMATS.items() if fmt.read))
+    assert result.stderr == f"error: unknown format 'nope' to read (known: {readable})\n"

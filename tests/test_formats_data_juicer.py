@@ -50,6 +50,6 @@ def test_our_output_round_trips_and_paths_resolve_from_the_output_folder(tmp_pat
 
 
 def test_video_records_are_refused_by_name():
-    with pytest.raises(FormatError, match=r"videos.jsonl, line 1, id 'videos_1': holds videos \('videos' or <__dj__video>\); "
-                                          r"synthloop carries images only"):
+    with pytest.raises(FormatError, match=r"videos.jsonl, line 1, id 'videos_1': holds videos "
+                                          r"\('videos' or <__dj__video>\); synthloop carries images only"):
         list(registry.read("dj", DATA / "videos.jsonl"))

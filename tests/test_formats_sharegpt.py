@@ -15,15 +15,16 @@ DATA = Path(__file__).parent / "data" / "llama_factory"
 def test_llama_factory_mllm_demo_reads_with_its_dataset_info_tags():
     samples = list(registry.read("sharegpt", DATA / "mllm_demo.json"))
     assert len(samples) == 6
-    assert samples[0]["messages"][:3] == [{"role": "user", "content": "<image>Who are they?"},
-                                          {"role": "assistant", "content": "They're Kane and Gretzka from Bayern Munich."},
-                                          {"role": "user", "content": "What are they doing?<image>"}]
+    assert samples[0]["messages"][:3] == [
+        {"role": "user", "content": "<image>Who are they?"},
+        {"role": "assistant", "content": "They're Kane and Gretzka from Bayern Munich."},
+        {"role": "user", "content": "What are they doing?<image>"}]
     assert [im["path"] for im in samples[0]["images"]] == ["mllm_demo_data/1.jpg", "mllm_demo_data/1.jpg"]
 
 
 @pytest.mark.parametrize(("name", "media"), [("mllm_video_demo.json", "videos"), ("mllm_audio_demo.json", "audios")])
 def test_video_and_audio_demos_are_refused_by_name(name, media):
-    with pytest.raises(FormatError, match=rf"{name}, line 2, id '[\w]+_1': holds {media}; synthloop carries images only"):
+    with pytest.raises(FormatError, match=rf"{name}, line 2, id '\w+_1': holds {media}; synthloop carries images only"):
         list(registry.read("sharegpt", DATA / name))
     with pytest.raises(FormatError, match=rf"holds {media}; synthloop carries images only"):
         list(registry.read("messages", DATA / name))

@@ -14,13 +14,15 @@ from rich.table import Table
 
 from synthloop.cli.app import app, console, fail
 from synthloop.formats import dataoptim, registry
+from synthloop.formats.catalog import FORMATS, names
 from synthloop.formats.common import FormatError, Rejected
 from synthloop.formats.stats import DatasetStats, compute_stats
 from synthloop.models.token_count import sample_lengths
 from synthloop.models.protocols import ModelError
 
-FORMATS_HELP = "llava, dj, messages, parquet, webdataset; read only: hf, img2dataset; write only: ids"
 PROGRESS_EVERY = 1000
+READ_HELP = ", ".join(names("read"))
+WRITE_HELP = ", ".join(names("write"))
 
 
 def _default_image_root(src: Path, image_root: Path | None) -> Path:
@@ -63,8 +65,8 @@ def _counted(samples: Iterable[dict], counter: list[int], progress: Progress, ta
 def convert(
     src: Path = typer.Argument(..., help="Input file or folder."),
     dst: Path = typer.Argument(..., help="Output file (.json/.jsonl/.tar/.txt) or folder (parquet, tar shards)."),
-    from_format: str = typer.Option(..., "--from", help=f"Input format: {FORMATS_HELP}."),
-    to_format: str = typer.Option(..., "--to", help=f"Output format: {FORMATS_HELP}."),
+    from_format: str = typer.Option(..., "--from", help=f"Input format: {READ_HELP} (see synthloop formats)."),
+    to_format: str = typer.Option(..., "--to", help=f"Output format: {WRITE_HELP}."),
     image_root: Path | None = typer.Option(None, help="Folder image paths are relative to (default: SRC's folder)."),
     quarantine: Path | None = typer.Option(None, help="Write bad samples with their reason here (JSONL) and go on."),
     pad_boxes: bool = typer.Option(False, help="Move boxes to LLaVA's padded square (--image_aspect_ratio pad)."),
@@ -95,6 +97,18 @@ def convert(
     total = read[0] + (sink.unread if sink else 0)
     typer.echo(f"read {total}, written {written}, quarantined {quarantined}"
                f"{f' (to {quarantine})' if quarantined else ''}")
+
+
+@app.command()
+def formats() -> None:
+    """The formats convert, stats and recipes read and write, from the format registry."""
+    table = Table()
+    for column in ("name", "read", "write", "layout"):
+        table.add_column(column)
+    for name in sorted(FORMATS):
+        fmt = FORMATS[name]
+        table.add_row(name, "yes" if fmt.read else "", "yes" if fmt.write else "", fmt.summary)
+    Console(width=160).print(table)
 
 
 @app.command()
@@ -145,7 +159,7 @@ def print_stats(stats: DatasetStats, out: Console) -> None:
 @app.command()
 def stats(
     data: Path = typer.Argument(..., help="Dataset file or folder."),
-    from_format: str | None = typer.Option(None, "--from", help=f"Format (default: guessed): {FORMATS_HELP}."),
+    from_format: str | None = typer.Option(None, "--from", help=f"Format (default: guessed): {READ_HELP}."),
     image_root: Path | None = typer.Option(None, help="Folder image paths are relative to (default: DATA's folder)."),
     image_sizes: bool = typer.Option(True, help="Read image headers for sizes."),
     tokenizer: str | None = typer.Option(None, help="Count tokens with this tokenizer (folder or 'smollm2'); "

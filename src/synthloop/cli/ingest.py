@@ -8,7 +8,7 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from synthloop.cli.app import app, console, fail
-from synthloop.cli.data import FORMATS_HELP, _counted, _Quarantine
+from synthloop.cli.data import WRITE_HELP, _counted, _Quarantine
 from synthloop.formats import registry
 from synthloop.formats.common import FormatError, Rejected
 from synthloop.formats.ingest import DATASETS, ingest as ingest_dataset
@@ -32,7 +32,7 @@ def ingest(
     src: list[Path] | None = typer.Argument(None, help="Its official annotation file(s), in the listed order."),
     images: Path | None = typer.Option(None, help="Image folder in DataOptim's layout (coco/, flickr30k/, ...)."),
     out: Path | None = typer.Option(None, help="Output pool: a folder (parquet, webdataset) or a file."),
-    to: str = typer.Option("parquet", "--to", help=f"Output format: {FORMATS_HELP}."),
+    to: str = typer.Option("parquet", "--to", help=f"Output format: {WRITE_HELP}."),
     split: str | None = typer.Option(None, help="Split to read where a dataset has several (see --list)."),
     seed: int = typer.Option(0, help="Seed of the per-sample prompt draws."),
     quarantine: Path | None = typer.Option(

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from synthloop.formats import llava
+from synthloop.formats.catalog import register_writer
 from synthloop.formats.common import FormatError, JsonRecordWriter, OnBad, Rejected, iter_json_records
 from synthloop.formats.parquet import parquet_files, read_samples
 
@@ -85,3 +86,6 @@ def subset(pool: str | Path, ids_file: str | Path, out: str | Path) -> int:
         for sample_id in ids:
             writer.write(found[sample_id])
     return writer.count
+
+
+register_writer("ids", "a DataOptim submission, one id per line", write)

@@ -27,6 +27,7 @@ import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from synthloop.formats.catalog import register
 from synthloop.formats.common import (
     JsonRecordWriter,
     OnBad,
@@ -160,3 +161,10 @@ def write(samples: Iterable[dict], path: str | Path, on_bad: OnBad, image_root: 
                 continue
             writer.write(record)
     return writer.count
+
+
+@register("dj", "Data-Juicer JSONL: text with <__dj__image> and <|__dj__eoc|> chunks, images", read=read, write=write,
+          priority=80)
+def detect(path: Path, first: object) -> bool:
+    del path
+    return isinstance(first, dict) and "text" in first

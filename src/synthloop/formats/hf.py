@@ -32,8 +32,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from synthloop.formats import dj, llava, messages
+from synthloop.formats.catalog import register
+from synthloop.formats.parquet import is_canonical
 from synthloop.formats.common import EXTRA_FIELDS, FormatError, Rejected
-from synthloop.sample import IMAGE_TOKEN, SCHEMA, SampleError, from_table, new_sample, validate_sample
+from synthloop.sample import IMAGE_TOKEN, SampleError, from_table, new_sample, validate_sample
 
 BATCH_ROWS = 256
 Convert = Callable[[dict, str], dict]
@@ -79,10 +81,6 @@ def schema_of(file: Path) -> pa.Schema:
     if file.suffix == ".parquet":
         return pq.read_schema(file)
     return next(batches(file)).schema
-
-
-def is_canonical(schema: pa.Schema) -> bool:
-    return all(name in schema.names and schema.field(name).type == SCHEMA.field(name).type for name in SCHEMA.names)
 
 
 def read(path: str | Path, image_root: str | Path | None = None,
@@ -204,3 +202,12 @@ def from_dj_bytes(row: dict, fallback: str) -> dict:
 LAYOUTS: list[tuple[set[str], Convert]] = [
     ({"images", "messages"}, from_trl), ({"images", "texts"}, from_cauldron),
     ({"image", "conversations"}, from_llava), ({"text", "image_bytes"}, from_dj_bytes)]
+
+
+@register("hf", "Hugging Face Parquet/Arrow (TRL, the_cauldron, LLaVA-OneVision, Data-Juicer bytes)",
+          read=read, priority=30)
+def detect(path: Path, first: object) -> bool:
+    del first
+    if path.is_dir():
+        return any(path.rglob("*.parquet")) or any(path.rglob("*.arrow"))
+    return path.suffix in (".parquet", ".arrow")

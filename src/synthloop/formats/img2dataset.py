@@ -23,8 +23,10 @@ from pathlib import Path
 import orjson
 import pyarrow.parquet as pq
 
+from synthloop.formats.catalog import register
 from synthloop.formats.common import FormatError, Rejected
 from synthloop.formats.ingest.common import dataoptim, draw
+from synthloop.formats.webdataset import has_caption_files
 from synthloop.sample import IMAGE_TOKEN, new_sample, validate_sample
 
 IMAGE_EXTENSIONS = ("jpg", "png", "webp", "jpeg")
@@ -111,3 +113,12 @@ def _sample(file: str, key: str, members: dict[str, bytes], row: dict | None) ->
     meta = {k: v for k, v in meta.items() if k != "caption" and v is not None}
     return validate_sample(new_sample(sample_id, messages, [{"bytes": image, "path": None}], task="caption",
                                       qtype="caption", source="img2dataset", meta=meta))
+
+
+@register("img2dataset", "img2dataset output (tar, files or parquet shards) as caption samples",
+          read=read, priority=10)
+def detect(path: Path, first: object) -> bool:
+    del first
+    if path.suffix == ".tar":
+        return has_caption_files(path)
+    return is_output(path)

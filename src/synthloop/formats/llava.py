@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from synthloop.formats.catalog import register
 from synthloop.formats.common import (
     JsonRecordWriter,
     OnBad,
@@ -95,3 +96,10 @@ def write(samples: Iterable[dict], path: str | Path, on_bad: OnBad, image_root: 
         for sample in samples:
             writer.write(sample_to_record(sample, image_paths(sample, path)))
     return writer.count
+
+
+@register("llava", "LLaVA JSON list or JSONL: {id, image, conversations: [{from, value}]}", read=read, write=write,
+          priority=60)
+def detect(path: Path, first: object) -> bool:
+    del path
+    return isinstance(first, dict) and "conversations" in first

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from synthloop.formats.catalog import register
 from synthloop.formats.common import (
     JsonRecordWriter,
     OnBad,
@@ -105,3 +106,9 @@ def write(samples: Iterable[dict], path: str | Path, on_bad: OnBad, image_root: 
         for sample in samples:
             writer.write(sample_to_record(sample, image_paths(sample, path, image_root)))
     return writer.count
+
+
+@register("messages", "TRL JSONL: {messages: [{role, content: parts}], images}", read=read, write=write, priority=70)
+def detect(path: Path, first: object) -> bool:
+    del path
+    return isinstance(first, dict) and "messages" in first

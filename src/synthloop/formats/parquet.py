@@ -10,9 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
-from synthloop.sample import from_table, to_table
+from synthloop.formats.catalog import register
+from synthloop.formats.common import FormatError, OnBad, Rejected
+from synthloop.formats.image_refs import with_image_bytes
+from synthloop.images import ImageError
+from synthloop.sample import SCHEMA, SampleError, from_table, to_table, validate_sample
 
 DEFAULT_SHARD_ROWS = 10_000
 
@@ -87,3 +92,45 @@ def write_samples(samples: Iterable[dict], folder: str | Path, shard_rows: int =
         writer.write(samples)
     return writer.files
 
+
+def is_canonical(schema: pa.Schema) -> bool:
+    """Whether a Parquet schema is ours (every canonical column, with its type)."""
+    return all(name in schema.names and schema.field(name).type == SCHEMA.field(name).type for name in SCHEMA.names)
+
+
+def read(path: str | Path, image_root: str | Path | None = None) -> Iterator[dict | Rejected]:
+    """Canonical samples, validated; a Parquet file in another layout is refused naming its columns."""
+    del image_root
+    files = parquet_files(path)
+    if not files:
+        raise FormatError(f"{path}: no Parquet files")
+    for file in files:
+        schema = pq.read_schema(file)
+        if not is_canonical(schema):
+            raise FormatError(f"{file}: not synthloop's canonical Parquet (columns: {', '.join(schema.names)}); "
+                              "read it with --from hf")
+    for index, sample in enumerate(read_samples(path), 1):
+        try:
+            yield validate_sample(sample)
+        except SampleError as err:
+            yield Rejected(str(path), str(err).split(": ", 1)[-1], index=index, sample_id=sample.get("id"),
+                           record=sample)
+
+
+def write(samples: Iterable[dict], path: str | Path, on_bad: OnBad, image_root: str | Path | None = None) -> int:
+    """Parquet shards embed image bytes (HF `Image` layout), loaded from `image_root` when needed."""
+    with ShardWriter(path) as writer:
+        for sample in samples:
+            try:
+                writer.write([with_image_bytes(sample, image_root)])
+            except ImageError as err:
+                on_bad(Rejected(str(path), str(err), sample_id=sample["id"], record=sample))
+    return writer.count
+
+
+@register("parquet", "canonical Parquet shards with embedded image bytes (Hugging Face Image layout)", read=read,
+          write=write, priority=20)
+def detect(path: Path, first: object) -> bool:
+    del first
+    file = next(iter(sorted(path.rglob("*.parquet"))), None) if path.is_dir() else path
+    return file is not None and file.suffix == ".parquet" and is_canonical(pq.read_schema(file))

@@ -10,67 +10,37 @@ pass `on_bad` to receive it as a `Rejected` instead (quarantine) and go on with 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 from PIL import Image
 
-from synthloop.formats import dataoptim, dj, hf, img2dataset, llava, messages, sharegpt, webdataset
-from synthloop.formats import parquet as parquet_shards
+# every format module registers itself in the catalogue when imported
+from synthloop.formats import (  # noqa: F401
+    dataoptim,
+    dj,
+    hf,
+    img2dataset,
+    llava,
+    messages,
+    parquet,
+    sharegpt,
+    webdataset,
+)
 from synthloop.formats.boxes import pad_boxes_in_text
+from synthloop.formats.catalog import FORMATS, Reader, Writer, in_detection_order, names
 from synthloop.formats.common import FormatError, OnBad, Rejected, iter_json_records, raise_on_bad
-from synthloop.formats.image_refs import with_image_bytes
 from synthloop.images import ImageError, image_bytes
-from synthloop.sample import SampleError, validate_sample
 
-Reader = Callable[..., Iterator[dict | Rejected]]
-Writer = Callable[..., int]
-
-
-def _read_parquet(path: str | Path, image_root: str | Path | None = None) -> Iterator[dict | Rejected]:
-    del image_root
-    files = parquet_shards.parquet_files(path)
-    if not files:
-        raise FormatError(f"{path}: no Parquet files")
-    for file in files:
-        schema = pq.read_schema(file)
-        if not hf.is_canonical(schema):
-            raise FormatError(f"{file}: not synthloop's canonical Parquet (columns: {', '.join(schema.names)}); "
-                              "read it with --from hf")
-    for index, sample in enumerate(parquet_shards.read_samples(path), 1):
-        try:
-            yield validate_sample(sample)
-        except SampleError as err:
-            yield Rejected(str(path), str(err).split(": ", 1)[-1], index=index, sample_id=sample.get("id"),
-                           record=sample)
-
-
-def _write_parquet(samples: Iterable[dict], path: str | Path, on_bad: OnBad,
-                   image_root: str | Path | None = None) -> int:
-    """Parquet shards embed image bytes (HF `Image` layout), loaded from `image_root` when needed."""
-    with parquet_shards.ShardWriter(path) as writer:
-        for sample in samples:
-            try:
-                writer.write([with_image_bytes(sample, image_root)])
-            except ImageError as err:
-                on_bad(Rejected(str(path), str(err), sample_id=sample["id"], record=sample))
-    return writer.count
-
-
-READERS: dict[str, Reader] = {"llava": llava.read, "dj": dj.read, "messages": messages.read,
-                              "parquet": _read_parquet, "webdataset": webdataset.read, "hf": hf.read,
-                              "img2dataset": img2dataset.read, "sharegpt": sharegpt.read}
-WRITERS: dict[str, Writer] = {"llava": llava.write, "dj": dj.write, "messages": messages.write,
-                              "parquet": _write_parquet, "webdataset": webdataset.write, "ids": dataoptim.write,
-                              "sharegpt": sharegpt.write}
+READERS: dict[str, Reader] = {name: fmt.read for name, fmt in FORMATS.items() if fmt.read is not None}
+WRITERS: dict[str, Writer] = {name: fmt.write for name, fmt in FORMATS.items() if fmt.write is not None}
 
 
 def _known(fmt: str, table: dict[str, Any], action: str) -> None:
     if fmt not in table:
-        raise FormatError(f"unknown format {fmt!r} to {action} (known: {', '.join(sorted(table))})")
+        raise FormatError(f"unknown format {fmt!r} to {action} (known: {', '.join(names(action))})")
 
 
 def read(fmt: str, path: str | Path, image_root: str | Path | None = None,
@@ -131,33 +101,17 @@ def _padded(samples: Iterable[dict], path: Path, image_root: str | Path | None, 
 
 
 def detect(path: str | Path) -> str:
-    """Guess a dataset's format from its name and, for JSON, its first record."""
+    """Guess a dataset's format from the formats' own checks: its name, its columns or its first record."""
     path = Path(path)
-    if path.is_dir():
-        if img2dataset.is_output(path):
-            return "img2dataset"
-        parquet = next(path.rglob("*.parquet"), None)
-        if parquet is not None:
-            return "parquet" if hf.is_canonical(pq.read_schema(parquet)) else "hf"
-        if any(path.rglob("*.arrow")):
-            return "hf"
-        if any(path.rglob("*.tar")):
-            return "webdataset"
-        raise FormatError(f"{path}: cannot tell the format of this folder; pass --from")
-    if path.suffix == ".parquet":
-        return "parquet" if hf.is_canonical(pq.read_schema(path)) else "hf"
-    if path.suffix == ".arrow":
-        return "hf"
-    if path.suffix == ".tar":
-        return "img2dataset" if webdataset.has_caption_files(path) else "webdataset"
-    first = next(iter(_first_record(path)), None)
-    if isinstance(first, dict):
-        if "conversations" in first and "images" in first and "image" not in first:
-            return "sharegpt"
-        for key, fmt in (("conversations", "llava"), ("messages", "messages"), ("text", "dj")):
-            if key in first:
-                return fmt
-    raise FormatError(f"{path}: cannot tell the format; pass --from")
+    first = next(iter(_first_record(path)), None) if _may_be_json(path) else None
+    for fmt in in_detection_order():
+        if fmt.detect(path, first):  # type: ignore[misc]
+            return fmt.name
+    raise FormatError(f"{path}: cannot tell the format{' of this folder' if path.is_dir() else ''}; pass --from")
+
+
+def _may_be_json(path: Path) -> bool:
+    return path.is_file() and path.suffix.lower() not in (".parquet", ".arrow", ".tar")
 
 
 def _first_record(path: Path) -> Iterator[Any]:

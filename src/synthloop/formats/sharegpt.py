@@ -20,6 +20,7 @@ from pathlib import Path
 
 import orjson
 
+from synthloop.formats.catalog import register
 from synthloop.formats.common import (
     FormatError,
     JsonRecordWriter,
@@ -150,3 +151,12 @@ def _add_dataset_entry(path: Path) -> None:
     entries[path.stem] = {"file_name": path.name, "formatting": "sharegpt",
                           "columns": {"messages": "conversations", "images": "images"}}
     info.write_bytes(orjson.dumps(entries, option=orjson.OPT_INDENT_2))
+
+
+@register("sharegpt", "LLaMA-Factory sharegpt: conversations + images, tags from dataset_info.json", read=read,
+          write=write, priority=55)
+def detect(path: Path, first: object) -> bool:
+    if not isinstance(first, dict):
+        return False
+    return dataset_entry(path) is not None or ("conversations" in first and "images" in first
+                                               and "image" not in first)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import orjson
 
+from synthloop.formats.catalog import register
 from synthloop.formats.common import FormatError, OnBad, Rejected
 from synthloop.formats.image_refs import image_extension, with_image_bytes
 from synthloop.images import ImageError
@@ -142,3 +143,10 @@ def _sample(file: str, key: str, members: dict[str, bytes], index: int) -> dict 
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as err:
         problem = str(err).split(": ", 1)[-1] if isinstance(err, SampleError) else str(err)
         return Rejected(file, f"key {key!r}: {problem}", index=index)
+
+
+@register("webdataset", "tar or folder of tars: KEY.json (canonical sample) + KEY.<ext> images", read=read,
+          write=write, priority=40)
+def detect(path: Path, first: object) -> bool:
+    del first
+    return path.suffix == ".tar" or (path.is_dir() and any(path.rglob("*.tar")))
