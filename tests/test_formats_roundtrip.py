@@ -114,3 +114,18 @@ def test_bytes_only_images_are_saved_beside_path_formats(tmp_path):
     assert records[2]["image"] == ["train_images/multi_3_0.png", "train_images/multi_3_1.jpg"]
     saved = tmp_path / "out" / "train_images" / "multi_3_1.jpg"
     assert saved.read_bytes() == (tmp_path / "img/tall.jpg").read_bytes()
+
+
+@pytest.mark.parametrize("fmt", ["dj", "messages"])
+def test_bulky_meta_arrays_go_to_a_side_parquet_not_into_json_records(tmp_path, fmt):
+    import pyarrow.parquet as pq
+
+    vector = [i / 1280 for i in range(1280)]
+    sample = {"id": "e_1", "images": [], "messages": [{"role": "user", "content": "Hi"},
+                                                      {"role": "assistant", "content": "Yo"}],
+              "task": "", "qtype": "", "source": "s", "meta": {"embedding": vector, "answers": [1, 2]}, "scores": {}}
+    registry.write(fmt, [sample], tmp_path / "out.jsonl")
+    record = json.loads((tmp_path / "out.jsonl").read_text())
+    assert record["meta"] == {"answers": [1, 2]}
+    assert pq.read_table(tmp_path / "out.arrays.parquet").to_pylist() == [
+        {"id": "e_1", "field": "embedding", "values": vector}]

@@ -19,6 +19,7 @@ images. Those separators are removed exactly, so each turn reads back as the LLa
 (`dj_to_llava.py` strips every turn instead). Untagged text reads as a caption (`<image>` tokens in
 the user turn, the text as the answer). Videos and audios (`videos`/`audios`, `<__dj__video>`,
 `<__dj__audio>`) are refused by name: the canonical sample carries images only.
+Bulky arrays in `meta` (embeddings) go to a side file (`formats.arrays`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from synthloop.formats.arrays import ArraySideFile
 from synthloop.formats.catalog import register
 from synthloop.formats.common import (
     JsonRecordWriter,
@@ -152,14 +154,16 @@ def read(path: str | Path, image_root: str | Path | None = None) -> Iterator[dic
 
 def write(samples: Iterable[dict], path: str | Path, on_bad: OnBad, image_root: str | Path | None = None) -> int:
     path = Path(path)
+    arrays = ArraySideFile(path)
     with JsonRecordWriter(path) as writer:
         for sample in samples:
             try:
-                record = sample_to_record(sample, image_paths(sample, path, image_root))
+                record = sample_to_record(arrays.without_arrays(sample), image_paths(sample, path, image_root))
             except ValueError as err:
                 on_bad(Rejected(str(path), str(err), sample_id=sample["id"], record=sample))
                 continue
             writer.write(record)
+    arrays.close()
     return writer.count
 
 

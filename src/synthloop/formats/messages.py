@@ -7,6 +7,7 @@ that a chat template would leave as text. `images` is always present (`[]` for t
 Reading takes parts or strings with `<image>` placeholders (LLaMA-Factory's `mllm_demo.json`);
 videos and audios (`videos`/`audios` lists, `{"type": "video"}` parts) are refused by name.
 Canonical task/qtype/source/meta/scores are written when not empty; other fields are kept.
+Bulky arrays in `meta` (embeddings) go to a side file (`formats.arrays`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from synthloop.formats.arrays import ArraySideFile
 from synthloop.formats.catalog import register
 from synthloop.formats.common import (
     JsonRecordWriter,
@@ -102,9 +104,11 @@ def read(path: str | Path, image_root: str | Path | None = None) -> Iterator[dic
 def write(samples: Iterable[dict], path: str | Path, on_bad: OnBad, image_root: str | Path | None = None) -> int:
     del on_bad
     path = Path(path)
+    arrays = ArraySideFile(path)
     with JsonRecordWriter(path) as writer:
         for sample in samples:
-            writer.write(sample_to_record(sample, image_paths(sample, path, image_root)))
+            writer.write(sample_to_record(arrays.without_arrays(sample), image_paths(sample, path, image_root)))
+    arrays.close()
     return writer.count
 
 
