@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from functools import partial
+from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from synthloop.engine.executors import executor_class
+from synthloop.engine.export import export_shards, exports
 from synthloop.engine.executors.base import Executor
 from synthloop.engine.inputs import iter_shards
 from synthloop.engine.ledger import INPUT_OP, Ledger, OpCounts
@@ -51,6 +53,9 @@ def run(recipe: Recipe, resume: bool = False, progress: bool = True, force: bool
                 resolve_stage(rundir, stage, ops, shard_count, recipe.seed)
     ledger = _ledger(rundir, ops, stages, shard_count)
     ledger["sources"] = read_json(rundir.input_marker).get("sources", [])
+    out = recipe.output
+    if exports(out.format, out.images):
+        ledger["export"] = export_shards(rundir.output, out.format, Path(out.path), out.images, rundir.quarantine)
     write_json(rundir.ledger_file, dict(ledger))
     return ledger
 

@@ -63,11 +63,21 @@ class InputSpec(StrictModel):
 
 
 class OutputSpec(StrictModel):
-    format: Literal["parquet"] = "parquet"
+    format: str = "parquet"
     path: str
+    images: Literal["keep", "copy", "embed"] = "keep"  # see engine.export
     # Audit folders; by default `dropped/` and `quarantine/` in the run directory.
     dropped: str | None = None
     quarantine: str | None = None
+
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, value: str) -> str:
+        from synthloop.formats.registry import WRITERS  # imports every format, so the catalogue is full
+
+        if value not in WRITERS:
+            raise ValueError(f"unknown output format {value!r}; known: {', '.join(sorted(WRITERS))}")
+        return value
 
 
 def executor_spec(value: Any) -> ExecutorSpec:

@@ -15,6 +15,7 @@ RUN_DIR/
   stages/sK/removed/part-J.parquet      ids the global ops after stage K removed from shard J
   stages/sK/merged/part-J.parquet       turns merging dedups move into shard J's survivors (engine.merge)
   stages/sK/resolved.json               done marker of stage K's global ops: their counts
+  output/part-J.parquet         the canonical shards when engine.export writes the output in another form
 OUTPUT/part-J.parquet
 ```
 A run that failed or finished starts over with `force` (the model cache stays: it is keyed by
@@ -35,6 +36,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
+from synthloop.engine.export import exports
 from synthloop.engine.input_check import input_change, input_fingerprints
 from synthloop.engine.recipe import Recipe, RecipeError
 
@@ -74,7 +76,9 @@ def write_parquet(table: pa.Table, path: Path) -> None:
 class RunDir:
     def __init__(self, recipe: Recipe):
         self.root = Path(recipe.run_dir)
-        self.output = Path(recipe.output.path)
+        # the canonical shards: the output itself, or what engine.export writes out in the output format
+        self.output = self.root / "output" if exports(recipe.output.format, recipe.output.images) else Path(
+            recipe.output.path)
         self.dropped = Path(recipe.output.dropped) if recipe.output.dropped else self.root / "dropped"
         self.quarantine = Path(recipe.output.quarantine) if recipe.output.quarantine else self.root / "quarantine"
 

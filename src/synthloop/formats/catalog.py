@@ -30,18 +30,19 @@ class Format:
     write: Writer | None
     detect: Detect | None
     priority: int = 50  # detection order: lower is tried first
+    embeds_images: bool = False  # writes image bytes (else paths)
 
 
 FORMATS: dict[str, Format] = {}
 
 
 def register(name: str, summary: str, *, read: Reader | None = None, write: Writer | None = None,
-             priority: int = 50) -> Callable[[Detect], Detect]:
+             priority: int = 50, embeds_images: bool = False) -> Callable[[Detect], Detect]:
     """Register format `name`; the decorated function says whether a path (or its first record) is in it.
     Formats are tried in `priority` order, so a specific layout (LLaMA-Factory's) goes before a general one."""
 
     def decorate(detect: Detect) -> Detect:
-        FORMATS[name] = Format(name, summary, read, write, detect, priority)
+        FORMATS[name] = Format(name, summary, read, write, detect, priority, embeds_images)
         return detect
 
     return decorate

@@ -129,7 +129,7 @@ def write(samples: Iterable[dict], path: str | Path, on_bad: OnBad, image_root: 
 
 
 @register("parquet", "canonical Parquet shards with embedded image bytes (Hugging Face Image layout)", read=read,
-          write=write, priority=20)
+          write=write, priority=20, embeds_images=True)
 def detect(path: Path, first: object) -> bool:
     del first
     file = next(iter(sorted(path.rglob("*.parquet"))), None) if path.is_dir() else path

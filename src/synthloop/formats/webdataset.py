@@ -146,7 +146,7 @@ def _sample(file: str, key: str, members: dict[str, bytes], index: int) -> dict 
 
 
 @register("webdataset", "tar or folder of tars: KEY.json (canonical sample) + KEY.<ext> images", read=read,
-          write=write, priority=40)
+          write=write, priority=40, embeds_images=True)
 def detect(path: Path, first: object) -> bool:
     del first
     return path.suffix == ".tar" or (path.is_dir() and any(path.rglob("*.tar")))
