@@ -53,3 +53,13 @@ def test_video_records_are_refused_by_name():
     with pytest.raises(FormatError, match=r"videos.jsonl, line 1, id 'videos_1': holds videos "
                                           r"\('videos' or <__dj__video>\); synthloop carries images only"):
         list(registry.read("dj", DATA / "videos.jsonl"))
+
+
+def test_the_llava_recipe_image_token_round_trips(tmp_path):
+    out = tmp_path / "train.jsonl"
+    registry.write("dj", _original(), out, image_root=DATA, image_token="<image>")
+    first = json.loads(out.read_text(encoding="utf-8").splitlines()[0])
+    assert first["text"].startswith("[[human]]: <image>\nWhat colour") and "<__dj__image>" not in first["text"]
+    assert [s["messages"] for s in registry.read("dj", out)] == [s["messages"] for s in _original()]
+    with pytest.raises(FormatError, match="image token '<img>'"):
+        registry.write("dj", _original(), out, image_token="<img>")

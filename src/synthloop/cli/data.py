@@ -72,6 +72,8 @@ def convert(
     pad_boxes: bool = typer.Option(False, help="Move boxes to LLaVA's padded square (--image_aspect_ratio pad)."),
     columns: str | None = typer.Option(None, help="--from hf: map columns to a layout's fields, e.g. "
                                        "images=img,messages=chat."),
+    image_token: str | None = typer.Option(None, help="--to dj: '<image>' as Data-Juicer's LLaVA recipe and "
+                                           "dj_to_llava.py use it (default <__dj__image>)."),
 ) -> None:
     """Convert a dataset between formats, keeping every turn, role and id."""
     if dst.exists() and dst.resolve() == src.resolve():
@@ -87,7 +89,8 @@ def convert(
             samples = registry.read(from_format, src, root, on_bad=sink.reader_rejected if sink else None,
                                     **({"columns": columns} if columns else {}))
             written = registry.write(to_format, _counted(samples, read, progress, task), dst, root,
-                                     on_bad=sink.writer_rejected if sink else None, pad_boxes=pad_boxes)
+                                     on_bad=sink.writer_rejected if sink else None, pad_boxes=pad_boxes,
+                                     **({"image_token": image_token} if image_token else {}))
     except FormatError as err:
         fail(str(err))
     finally:

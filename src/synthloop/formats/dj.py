@@ -31,6 +31,7 @@ from pathlib import Path
 from synthloop.formats.arrays import ArraySideFile
 from synthloop.formats.catalog import register
 from synthloop.formats.common import (
+    FormatError,
     JsonRecordWriter,
     OnBad,
     Rejected,
@@ -58,14 +59,15 @@ CONVERTER_LAST_EOC = re.compile(" ?" + re.escape(DJ_EOC) + "$")
 CONVERTER_EOC = re.compile(" ?" + re.escape(DJ_EOC) + "\n")
 
 
-def encode_text(messages: list[dict]) -> str:
-    """Turns -> Data-Juicer text; raises ValueError for what would not read back as these turns."""
+def encode_text(messages: list[dict], image_token: str = DJ_IMAGE) -> str:
+    """Turns -> Data-Juicer text with `image_token` for each image (`<__dj__image>`, Data-Juicer's default,
+    or `<image>`, its LLaVA recipe's); raises ValueError for what would not read back as these turns."""
     chunks = []
     for number, message in enumerate(messages, 1):
         content = message["content"]
         if DJ_IMAGE in content or DJ_EOC in content:
             raise ValueError(f"turn {number} contains a Data-Juicer special token")
-        chunks.append(TAGS[message["role"]] + content.replace(IMAGE_TOKEN, DJ_IMAGE) + DJ_EOC)
+        chunks.append(TAGS[message["role"]] + content.replace(IMAGE_TOKEN, image_token) + DJ_EOC)
     if all(TAG_AT_LINE_START.search(m["content"]) for m in messages):
         raise ValueError("every turn holds a line-start role tag, so the text would read back as "
                          "Data-Juicer's converter layout (several turns per chunk)")
@@ -140,8 +142,8 @@ def record_to_sample(record: object, fallback_id: str) -> dict:
                       **fields)
 
 
-def sample_to_record(sample: dict, paths: list[str]) -> dict:
-    record = {"id": sample["id"], "text": encode_text(sample["messages"]), "images": paths}
+def sample_to_record(sample: dict, paths: list[str], image_token: str = DJ_IMAGE) -> dict:
+    record = {"id": sample["id"], "text": encode_text(sample["messages"], image_token), "images": paths}
     record.update(optional_fields(sample))
     record.update(extra_fields(sample))
     return record
@@ -152,13 +154,18 @@ def read(path: str | Path, image_root: str | Path | None = None) -> Iterator[dic
     return read_json_samples(path, record_to_sample)
 
 
-def write(samples: Iterable[dict], path: str | Path, on_bad: OnBad, image_root: str | Path | None = None) -> int:
+def write(samples: Iterable[dict], path: str | Path, on_bad: OnBad, image_root: str | Path | None = None,
+          image_token: str = DJ_IMAGE) -> int:
+    """`image_token`: `<image>` for Data-Juicer's LLaVA recipe (`image_special_token`) and `dj_to_llava.py`."""
+    if image_token not in (DJ_IMAGE, IMAGE_TOKEN):
+        raise FormatError(f"image token {image_token!r}: Data-Juicer's are {DJ_IMAGE} and {IMAGE_TOKEN}")
     path = Path(path)
     arrays = ArraySideFile(path)
     with JsonRecordWriter(path) as writer:
         for sample in samples:
             try:
-                record = sample_to_record(arrays.without_arrays(sample), image_paths(sample, path, image_root))
+                record = sample_to_record(arrays.without_arrays(sample), image_paths(sample, path, image_root),
+                                          image_token)
             except ValueError as err:
                 on_bad(Rejected(str(path), str(err), sample_id=sample["id"], record=sample))
                 continue

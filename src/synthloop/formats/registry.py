@@ -72,8 +72,9 @@ def _stream(fmt: str, path: Path, image_root: str | Path | None, on_bad: OnBad,
 
 
 def write(fmt: str, samples: Iterable[dict], path: str | Path, image_root: str | Path | None = None,
-          on_bad: OnBad | None = None, pad_boxes: bool = False) -> int:
-    """Write canonical samples to `path` in format `fmt`; returns how many were written.
+          on_bad: OnBad | None = None, pad_boxes: bool = False, **options: Any) -> int:
+    """Write canonical samples to `path` in format `fmt`; returns how many were written. `options` go to
+    the writer (`image_token` for `dj`).
 
     With `pad_boxes`, boxes in the text of single-image samples are moved to LLaVA's padded square
     (`--image_aspect_ratio pad`); samples whose image cannot be read go to `on_bad`.
@@ -82,7 +83,7 @@ def write(fmt: str, samples: Iterable[dict], path: str | Path, image_root: str |
     on_bad = on_bad or raise_on_bad
     if pad_boxes:
         samples = _padded(samples, Path(path), image_root, on_bad)
-    return WRITERS[fmt](samples, path, on_bad, image_root)
+    return WRITERS[fmt](samples, path, on_bad, image_root, **options)
 
 
 def _padded(samples: Iterable[dict], path: Path, image_root: str | Path | None, on_bad: OnBad) -> Iterator[dict]:
