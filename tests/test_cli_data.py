@@ -104,3 +104,15 @@ def test_formats_command_and_choices_come_from_the_registry(tmp_path):
     result = invoke("convert", write_fixture(tmp_path), tmp_path / "o", "--from", "nope", "--to", "dj")
     readable = ", ".join(sorted(name for name, fmt in FORMATS.items() if fmt.read))
     assert result.stderr == f"error: unknown format 'nope' to read (known: {readable})\n"
+
+
+def test_convert_copies_images_beside_the_output(tmp_path):
+    src = write_fixture(tmp_path / "src")
+    out = tmp_path / "moved" / "train.json"
+    result = invoke("convert", src, out, "--from", "llava", "--to", "sharegpt", "--images", "copy")
+    assert result.exit_code == 0, result.output
+    records = json.loads(out.read_text())
+    paths = {p for r in records for p in r["images"]}
+    assert len(paths) == 2 and all(p.startswith("train_images/") and (out.parent / p).is_file() for p in paths)
+    result = invoke("convert", src, out, "--from", "llava", "--to", "sharegpt", "--images", "all")
+    assert result.exit_code != 0 and "--images 'all': expected one of keep, copy, embed" in result.stderr

@@ -15,8 +15,10 @@ from rich.table import Table
 from synthloop.cli.app import app, console, fail
 from synthloop.formats import dataoptim, registry
 from synthloop.formats.catalog import FORMATS, names
-from synthloop.formats.common import FormatError, Rejected
+from synthloop.formats.common import FormatError, OnBad, Rejected, raise_on_bad
+from synthloop.formats.image_copies import MODES, place_images
 from synthloop.formats.stats import DatasetStats, compute_stats
+from synthloop.images import ImageError
 from synthloop.models.token_count import sample_lengths
 from synthloop.models.protocols import ModelError
 
@@ -53,6 +55,14 @@ class _Quarantine:
         self.handle.close()
 
 
+def _placed(samples: Iterable[dict], dst: Path, mode: str, root: Path, on_bad: OnBad) -> Iterator[dict]:
+    for sample in samples:
+        try:
+            yield place_images(sample, dst, mode, root)
+        except ImageError as err:
+            on_bad(Rejected(str(dst), str(err), sample_id=sample["id"], record=sample))
+
+
 def _counted(samples: Iterable[dict], counter: list[int], progress: Progress, task: int) -> Iterator[dict]:
     for sample in samples:
         counter[0] += 1
@@ -74,11 +84,15 @@ def convert(
                                        "images=img,messages=chat."),
     image_token: str | None = typer.Option(None, help="--to dj: '<image>' as Data-Juicer's LLaVA recipe and "
                                            "dj_to_llava.py use it (default <__dj__image>)."),
+    images: str = typer.Option("keep", help="keep: paths (relative to the output file for dj, messages, "
+                               "sharegpt); copy: files copied beside the output; embed: image bytes."),
 ) -> None:
     """Convert a dataset between formats, keeping every turn, role and id."""
     if dst.exists() and dst.resolve() == src.resolve():
         fail(f"{dst}: the output would overwrite the input")
     root = _default_image_root(src, image_root)
+    if images not in MODES:
+        fail(f"--images {images!r}: expected one of {', '.join(MODES)}")
     sink = _Quarantine(quarantine) if quarantine else None
     read = [0]
     try:
@@ -88,7 +102,10 @@ def convert(
             task = progress.add_task(f"{from_format} -> {to_format}", total=None)
             samples = registry.read(from_format, src, root, on_bad=sink.reader_rejected if sink else None,
                                     **({"columns": columns} if columns else {}))
-            written = registry.write(to_format, _counted(samples, read, progress, task), dst, root,
+            if images != "keep":
+                samples = _placed(samples, dst, images, root, sink.writer_rejected if sink else raise_on_bad)
+            written = registry.write(to_format, _counted(samples, read, progress, task), dst,
+                                     root if images == "keep" else dst.parent,  # placed images are under dst's folder
                                      on_bad=sink.writer_rejected if sink else None, pad_boxes=pad_boxes,
                                      **({"image_token": image_token} if image_token else {}))
     except FormatError as err:

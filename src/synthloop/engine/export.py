@@ -4,10 +4,8 @@
 are the output itself (image paths absolute, as the inputs resolved them). Otherwise the shards stay
 in `RUN_DIR/output/` and are exported to PATH at the end of the run:
 
-- `keep`: image paths relative to PATH's folder (where Data-Juicer and LLaMA-Factory resolve them);
-- `copy`: each image file copied to `<stem>_images/` beside PATH (named by its content hash), the
-  paths pointing there, so the output moves as one folder;
-- `embed`: path formats save the image bytes in `<stem>_images/` beside PATH, named by sample id.
+`images` places them as `formats.image_copies` says (keep: paths relative to PATH's folder; copy: files
+beside PATH; embed: their bytes).
 
 Formats that embed images (`parquet`, `webdataset`) always carry the bytes.
 
@@ -18,17 +16,15 @@ written + rejected = output.
 
 from __future__ import annotations
 
-import hashlib
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 from synthloop.formats import registry
 from synthloop.formats.catalog import FORMATS
 from synthloop.formats.common import Rejected
-from synthloop.formats.image_refs import image_extension
+from synthloop.formats.image_copies import place_images
 from synthloop.formats.parquet import read_samples
-from synthloop.images import ImageError, image_bytes
+from synthloop.images import ImageError
 
 
 def exports(output_format: str, images: str) -> bool:
@@ -51,7 +47,7 @@ def export(samples: Iterator[dict], output_format: str, path: Path, images: str,
         def placed() -> Iterator[dict]:
             for sample in samples:
                 try:
-                    yield sample if FORMATS[output_format].embeds_images else _place_images(sample, path, images)
+                    yield sample if FORMATS[output_format].embeds_images else place_images(sample, path, images)
                 except ImageError as err:
                     reject(Rejected(str(path), str(err), sample_id=sample["id"], record=sample))
 
@@ -63,23 +59,3 @@ def export(samples: Iterator[dict], output_format: str, path: Path, images: str,
 def export_shards(shards: Path, output_format: str, path: Path, images: str, quarantine: Path) -> dict:
     return export(read_samples(shards) if any(shards.rglob("*.parquet")) else iter(()), output_format, path,
                   images, quarantine)
-
-
-def _place_images(sample: dict, path: Path, images: str) -> dict:
-    folder = path.parent
-    refs = []
-    for ref in sample["images"]:
-        if images == "embed":
-            ref = {"bytes": image_bytes(ref), "path": None}
-        elif images == "copy":
-            data = image_bytes(ref)
-            name = f"{hashlib.blake2b(data, digest_size=10).hexdigest()}.{image_extension(ref, data)}"
-            file = path.parent / f"{path.stem}_images" / name
-            if not file.exists():
-                file.parent.mkdir(parents=True, exist_ok=True)
-                file.write_bytes(data)
-            ref = {"bytes": None, "path": file.relative_to(path.parent).as_posix()}
-        elif ref.get("path") and os.path.isabs(ref["path"]):
-            ref = {"bytes": ref.get("bytes"), "path": Path(os.path.relpath(ref["path"], folder)).as_posix()}
-        refs.append(ref)
-    return {**sample, "images": refs}
