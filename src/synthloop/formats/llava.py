@@ -1,7 +1,8 @@
 """LLaVA conversation JSON (a list) and JSONL: `{id, image, conversations: [{from, value}]}`.
 
-`image` is absent (text-only), a path, or a list of paths, relative to the image root (LLaVA's
-`train.py` joins them to `--image_folder`, and DataOptim's files are written that way). Every
+Layout from haotian-liu/LLaVA@c121f04 `docs/Finetune_Custom_Data.md`; `llava/train/train.py` joins
+`image` to `--image_folder`. `image` is absent (text-only), a path, or a list of paths, relative to the
+image root (DataOptim's files are written that way). Every
 `value` is kept exactly, `<image>` wherever it stands (start, end of the first turn, inline).
 Fields other than `id`, `image` and `conversations` go to `meta["extra_fields"]` and are written
 back, so LLaVA -> canonical -> LLaVA gives the same records. The canonical `source` is the file

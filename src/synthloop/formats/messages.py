@@ -1,9 +1,10 @@
 """Chat messages as TRL and transformers chat templates take them: `{messages, images: [paths]}`.
 
 Written `content` is a list of parts, `{"type": "image"}` where `<image>` stood and `{"type": "text",
-"text"}` between (huggingface/trl `docs/source/dataset_formats.md`, vision datasets; the processors'
-`apply_chat_template` count image parts against `images`), so `<image>` never sits inside a string
-that a chat template would leave as text. `images` is always present (`[]` for text-only samples).
+"text"}` between: trl 1.16.0 `trl/data_utils.py` `prepare_multimodal_messages` (what its vision
+collator applies) fills image parts from `images` in order and, for string content, puts every image
+at the start of the first user turn, so an `<image>` left in a string would be rendered twice. Its
+collator reads `images` of every row, so it is always present (`[]` for text-only samples).
 Reading takes parts or strings with `<image>` placeholders (LLaMA-Factory's `mllm_demo.json`);
 videos and audios (`videos`/`audios` lists, `{"type": "video"}` parts) are refused by name.
 Canonical task/qtype/source/meta/scores are written when not empty; other fields are kept.

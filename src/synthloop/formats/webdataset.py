@@ -4,7 +4,9 @@ Keys are the sample's position (`000000042`), so they are unique and free of the
 slashes ids may contain. One image is `KEY.<ext>` (what `.to_tuple("jpg", "json")` expects);
 several are `KEY.0.<ext>`, `KEY.1.<ext>`, ... The json holds the canonical sample with `images`
 as `[{path, file}]`, `file` naming the member that holds the bytes. A destination ending in `.tar`
-is one tar; any other is a folder of `part-NNNNN.tar` shards.
+is one tar; any other is a folder of `part-NNNNN.tar` shards. The `webdataset` library (1.0.2) groups
+members by the name up to the first dot, so `WebDataset(tar).decode()` yields one sample per key
+(`benchmarks/peers.py` checks it).
 """
 
 from __future__ import annotations
