@@ -80,7 +80,11 @@ def batches(file: Path) -> Iterator[pa.RecordBatch]:
 def schema_of(file: Path) -> pa.Schema:
     if file.suffix == ".parquet":
         return pq.read_schema(file)
-    return next(batches(file)).schema
+    with pa.memory_map(str(file)) as source:
+        try:
+            return pa.ipc.open_stream(source).schema
+        except pa.ArrowInvalid:
+            return pa.ipc.open_file(source).schema
 
 
 def read(path: str | Path, image_root: str | Path | None = None,
@@ -90,8 +94,9 @@ def read(path: str | Path, image_root: str | Path | None = None,
     rename = parse_columns(columns)
     index = 0
     for file in files(path):
-        names = [rename.get(name, name) for name in schema_of(file).names]
-        convert = None if is_canonical(schema_of(file)) and not rename else layout(names, file)
+        schema = schema_of(file)
+        names = [rename.get(name, name) for name in schema.names]
+        convert = None if is_canonical(schema) and not rename else layout(names, file)
         for batch in batches(file):
             if convert is None:
                 for sample in from_table(batch):
