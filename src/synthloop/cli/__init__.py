@@ -6,7 +6,7 @@ from synthloop.cli import ingest  # noqa: F401  (registers commands)
 from synthloop.cli import loop, report  # noqa: F401  (registers commands)
 from synthloop.cli import evaluate  # noqa: F401  (registers commands)
 from synthloop.cli import serve  # noqa: F401  (registers commands)
-from synthloop.cli import run  # noqa: F401  (registers commands)
+from synthloop.cli import ops, run  # noqa: F401  (registers commands)
 from synthloop.cli import train  # noqa: F401  (registers commands)
 from synthloop.cli import world  # noqa: F401  (registers commands)
 from synthloop.cli.app import app

@@ -7,11 +7,18 @@ from pathlib import Path
 import typer
 
 from synthloop.cli.app import app, fail
+from synthloop.loop import recipe as loop_recipe
 
 
-@app.command()
-def loop(recipe: Path = typer.Argument(..., help="Loop recipe YAML (see synthloop.loop.recipe).")) -> None:
-    """Train on the curated seed pool, then run targeted synthesis rounds beside a uniform baseline arm."""
+def _schema() -> str:
+    """The loop recipe's YAML schema, as the recipe module documents it (kept verbatim in --help)."""
+    block = loop_recipe.__doc__.split("```yaml\n", 1)[1].split("```", 1)[0]
+    return "\b\n" + block.rstrip()
+
+
+@app.command(help="Train on the curated seed pool, then run targeted synthesis rounds beside a uniform baseline "
+                  "arm.\n\nThe recipe (YAML; unknown keys are errors naming the key and line):\n\n" + _schema())
+def loop(recipe: Path = typer.Argument(..., help="Loop recipe YAML (schema above; recipes/loop_world.yaml).")) -> None:
     import synthloop.lab.probes  # noqa: F401  (a recipe's training settings may name the lab's auxiliary losses)
     from synthloop.loop.recipe import LoopRecipe, LoopRecipeError
     from synthloop.loop.rounds import LoopRunError, run_loop

@@ -11,6 +11,7 @@ from rich.table import Table
 from synthloop.cli.app import app, fail
 from synthloop.engine import Ledger, Recipe, RecipeError
 from synthloop.engine import run as run_recipe
+from synthloop.models.protocols import ModelError
 
 
 @app.command()
@@ -24,7 +25,7 @@ def run(
     try:
         parsed = Recipe.from_yaml(recipe)
         ledger = run_recipe(parsed, resume=resume, force=force)
-    except (RecipeError, OSError, ValueError) as err:
+    except (RecipeError, ModelError, OSError, ValueError) as err:
         fail(" ".join(str(err).split()))
     print_funnel(ledger, parsed)
 

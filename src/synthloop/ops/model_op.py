@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 from PIL import Image
 
 from synthloop.images import ImageError
 from synthloop.models.cache import ModelCache, cache_key
-from synthloop.models.protocols import Generation, Request
+from synthloop.models.protocols import Generation, ModelError, Request
 from synthloop.models.uri import load_model
 from synthloop.ops.base import Batch, Quarantine
 from synthloop.sample import IMAGE_TOKEN
@@ -27,6 +27,7 @@ class ModelParams(BaseModel):
     `class Caption(ModelParams, Mapper)`."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    protocol: ClassVar[type]  # what the op calls (`models.protocols`); checked when the model loads
     model: str
     device: str = "auto"
     cache_dir: str | None = None  # default: the engine run's `<run dir>/cache`; outside a run $SYNTHLOOP_CACHE_DIR
@@ -39,7 +40,16 @@ class ModelParams(BaseModel):
         return {**state, "__pydantic_private__": {"_loaded": None, "_cache": None}}
 
     def setup(self) -> None:
-        self._loaded = load_model(self.model, device=self.device)
+        loaded = load_model(self.model, device=self.device)
+        protocol = self.needed_protocol()
+        if not isinstance(loaded, protocol):
+            methods = ", ".join(name for name in vars(protocol) if not name.startswith("_"))
+            raise ModelError(f"{getattr(self, 'name', type(self).__name__)}: model {self.model} is not a "
+                             f"{protocol.__name__} (its backend has no {methods}); choose a model that is")
+        self._loaded = loaded
+
+    def needed_protocol(self) -> type:
+        return self.protocol
 
     def use_cache_dir(self, folder: str) -> None:
         self._cache = ModelCache(self.cache_dir or folder)

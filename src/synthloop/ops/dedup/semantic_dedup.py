@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from scipy.cluster.vq import kmeans2
 
+from synthloop.models.protocols import ImageEmbedder, TextEmbedder
 from synthloop.ops.base import Batch, Dedup, Drop, Quarantine, register
 from synthloop.ops.dedup_resolve import SameImage, duplicate_drop
 from synthloop.ops.mappers.embed import Embed
@@ -34,6 +35,9 @@ class SemanticDedup(SameImage, ModelParams, Dedup):
 
     def uses_images(self) -> bool:
         return self.source == "image"
+
+    def needed_protocol(self) -> type:
+        return ImageEmbedder if self.source == "image" else TextEmbedder
 
     def key(self, batch: Batch) -> list[Any | Quarantine]:
         embedder = Embed(model=self.model, device=self.device, cache_dir=self.cache_dir, source=self.source)

@@ -8,6 +8,7 @@ from typing import ClassVar
 
 from PIL import Image
 
+from synthloop.models.protocols import ImageTextScorer
 from synthloop.images import ImageError
 from synthloop.ops.base import Batch, Drop, Filter, Quarantine, register
 from synthloop.ops.mappers.genixer_generate import ParseError, parse_boxes
@@ -31,6 +32,7 @@ class ImageTextScore(ModelParams, Filter):
     """Scores `clip_score` (cosine similarity); drops below `min_score` when it is set."""
 
     name: ClassVar[str] = "image_text_score"
+    protocol: ClassVar[type] = ImageTextScorer
     pixels: ClassVar[int | None] = 0
     min_score: float | None = None
     min_box_px: int = 8

@@ -10,6 +10,7 @@ from typing import ClassVar
 
 from pydantic import model_validator
 
+from synthloop.models.protocols import Judge as JudgeProtocol
 from synthloop.ops.base import Batch, Drop, Filter, Quarantine, register
 from synthloop.ops.model_op import ModelParams, first_qa, image_requests
 from synthloop.sample import IMAGE_TOKEN
@@ -23,6 +24,7 @@ class Judge(ModelParams, Filter):
     """Scores `judge_p` = P(Yes) / (P(Yes) + P(No)); keeps `low <= judge_p <= high`."""
 
     name: ClassVar[str] = "judge"
+    protocol: ClassVar[type] = JudgeProtocol
     pixels: ClassVar[int | None] = 0
     low: float = 0.5
     high: float = 0.7

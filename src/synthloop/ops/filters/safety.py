@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from synthloop.models.protocols import SafetyClassifier
 from synthloop.ops.base import Batch, Drop, Filter, Quarantine, register
 from synthloop.ops.model_op import ModelParams, image_requests
 
@@ -13,6 +14,7 @@ class Safety(ModelParams, Filter):
     """Scores `nsfw` in [0, 1] for every image of a sample (the maximum); drops above `max_unsafe`."""
 
     name: ClassVar[str] = "safety"
+    protocol: ClassVar[type] = SafetyClassifier
     pixels: ClassVar[int | None] = 0
     model: str = "pkg:nudenet"
     max_unsafe: float = 0.5

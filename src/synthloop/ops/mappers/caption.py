@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
+from synthloop.models.protocols import Generator
 from synthloop.ops.base import Batch, Mapper, Outcome, Quarantine, register
 from synthloop.ops.model_op import ModelParams, image_requests
 from synthloop.sample import IMAGE_TOKEN, derive_id, new_sample
@@ -14,6 +15,7 @@ from synthloop.sample import IMAGE_TOKEN, derive_id, new_sample
 @register
 class Caption(ModelParams, Mapper):
     name: ClassVar[str] = "caption"
+    protocol: ClassVar[type] = Generator
     pixels: ClassVar[int | None] = 0
     prompt: str = "Describe the image briefly."
     n: int = 1

@@ -7,6 +7,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from synthloop.models.protocols import ImageEmbedder, TextEmbedder
 from synthloop.ops.base import Batch, Mapper, Outcome, register
 from synthloop.ops.model_op import ModelParams, image_requests, strip_image_tokens
 
@@ -25,6 +26,9 @@ class Embed(ModelParams, Mapper):
 
     def uses_images(self) -> bool:
         return self.source == "image"
+
+    def needed_protocol(self) -> type:
+        return ImageEmbedder if self.source == "image" else TextEmbedder
 
     def embeddings(self, batch: Batch) -> tuple[dict[int, Any], np.ndarray, list[int]]:
         """(quarantines by row, (m, d) embeddings, the rows they belong to); cached by content."""

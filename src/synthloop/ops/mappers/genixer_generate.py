@@ -11,6 +11,7 @@ import zlib
 from typing import ClassVar, Literal
 
 from synthloop.formats.boxes import find_boxes
+from synthloop.models.protocols import Generator
 from synthloop.ops.base import Batch, Mapper, Outcome, Quarantine, register
 from synthloop.ops.model_op import ModelParams, image_requests
 from synthloop.sample import IMAGE_TOKEN, derive_id, new_sample
@@ -100,6 +101,7 @@ class GenixerGenerate(ModelParams, Mapper):
     """Generates `n` samples of `task_type` per input image; `keep_parent` also passes the input on."""
 
     name: ClassVar[str] = "genixer_generate"
+    protocol: ClassVar[type] = Generator
     pixels: ClassVar[int | None] = 0
     task_type: TaskType = "common_vqa"
     n: int = 1

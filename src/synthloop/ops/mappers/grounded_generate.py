@@ -11,6 +11,7 @@ import re
 import zlib
 from typing import ClassVar, Literal
 
+from synthloop.models.protocols import Generator
 from synthloop.formats.prompts import OPTION_LETTER
 from synthloop.ops.base import Batch, Mapper, Outcome, Quarantine, register
 from synthloop.ops.model_op import ModelParams, first_qa, image_requests
@@ -86,6 +87,7 @@ class GroundedGenerate(ModelParams, Mapper):
     or, when empty, each input sample's own qtype."""
 
     name: ClassVar[str] = "grounded_generate"
+    protocol: ClassVar[type] = Generator
     pixels: ClassVar[int | None] = 0
     qtype: str = ""
     bad_cases: dict[str, list[dict]] = {}

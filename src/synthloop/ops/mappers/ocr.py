@@ -9,7 +9,7 @@ import re
 from typing import ClassVar
 
 from synthloop.models.cache import cache_key
-from synthloop.models.protocols import ModelError
+from synthloop.models.protocols import ModelError, Ocr as OcrProtocol
 from synthloop.models.uri import load_model
 from synthloop.ops.base import Batch, Mapper, Outcome, register
 from synthloop.ops.model_op import ModelParams, image_requests
@@ -28,6 +28,7 @@ def agreement(text_a: str, text_b: str) -> float:
 @register
 class Ocr(ModelParams, Mapper):
     name: ClassVar[str] = "ocr"
+    protocol: ClassVar[type] = OcrProtocol
     pixels: ClassVar[int | None] = 0
     model: str = "pkg:rapidocr"
     second_model: str | None = "pkg:tesseract"  # skipped when not installed

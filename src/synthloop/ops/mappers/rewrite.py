@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 from typing import ClassVar, Literal
 
-from synthloop.models.protocols import Request
+from synthloop.models.protocols import Request, Generator
 from synthloop.ops.base import Batch, Mapper, Outcome, Quarantine, register
 from synthloop.ops.model_op import ModelParams
 from synthloop.sample import IMAGE_TOKEN, derive_id
@@ -31,6 +31,7 @@ class Rewrite(ModelParams, Mapper):
     """`target` "question" rewrites the first user turn, "answer" the first assistant turn (captions)."""
 
     name: ClassVar[str] = "rewrite"
+    protocol: ClassVar[type] = Generator
     model: str = "pkg:smollm2"
     target: Literal["question", "answer"] = "question"
     mode: Literal["replace", "add"] = "replace"
