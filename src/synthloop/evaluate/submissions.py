@@ -30,7 +30,7 @@ from pathlib import Path
 import openpyxl
 import orjson
 
-from synthloop.evaluate.multiple_choice import aokvqa_choice
+from synthloop.evaluate.multiple_choice import aokvqa_choice, option_letters
 from synthloop.evaluate.scoring import metric_of, prompt_messages
 
 _MODIFIED = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
@@ -43,26 +43,28 @@ class Submissions:
         self._entries: list[tuple[int, str, dict]] = []
 
     def add(self, position: int, sample: dict, row: dict) -> None:
-        prediction, meta, source = row.get("prediction"), sample["meta"], sample["source"]
+        """Samples that lack the fields a benchmark reader writes (question_id, index, pid) go only
+        into the lmms-eval log."""
+        prediction, meta, source, metric = row.get("prediction"), sample["meta"], sample["source"], metric_of(sample)
         if source in ("vqav2", "textvqa") and "question_id" in meta:
             self._entries.append((position, source, {"question_id": meta["question_id"], "answer": prediction or ""}))
         elif source == "mmbench" and "index" in meta:
             self._entries.append((position, source, {"index": meta["index"], "question": meta.get("question", ""),
-                                                      **meta["options"], "prediction": prediction or "",
-                                                      "answer": meta.get("answer"), "split": meta.get("split")}))
-        elif source == "aokvqa" and prediction is not None:
-            metric = metric_of(sample)
-            key, text = (("multiple_choice", aokvqa_choice(prediction, meta["choices"])) if metric == "aokvqa_mc"
-                         else ("direct_answer", prediction))
-            self._entries.append((position, source, {"question_id": meta["question_id"], key: text}))
-        elif source == "scienceqa" and prediction is not None:
+                                                      **option_letters(meta.get("options") or {}),
+                                                      "prediction": prediction or "", "answer": meta.get("answer"),
+                                                      "split": meta.get("split")}))
+        elif source == "aokvqa" and prediction is not None and "question_id" in meta:
+            entry = ({"multiple_choice": aokvqa_choice(prediction, meta.get("choices") or [])}
+                     if metric == "aokvqa_mc" else {"direct_answer": prediction})
+            self._entries.append((position, source, {"question_id": meta["question_id"], **entry}))
+        elif source == "scienceqa" and prediction is not None and "pid" in meta:
             self._entries.append((position, source, {"question_id": meta["pid"], "prompt": _prompt(sample),
                                                       "text": prediction}))
         if "score" in row:
             self._entries.append((position, "lmms_eval", {"doc_id": position, "input": _prompt(sample),
                                                           "target": str(_target(row["gold"])),
                                                           "filtered_resps": prediction,
-                                                          metric_of(sample): row["score"]}))
+                                                          metric: row["score"]}))
 
     def write(self, out: Path) -> None:
         by_kind: dict[str, list[dict]] = defaultdict(list)
