@@ -19,7 +19,7 @@ from rich.text import Text
 from synthloop.engine.executors import executor_class
 from synthloop.engine.export import export_shards, exports
 from synthloop.engine.executors.base import Executor
-from synthloop.engine.inputs import iter_shards
+from synthloop.engine.inputs import iter_shards, known_total
 from synthloop.engine.ledger import INPUT_OP, Ledger, OpCounts
 from synthloop.engine.plan import Stage, plan_stages
 from synthloop.engine.recipe import Recipe
@@ -61,7 +61,7 @@ def run(recipe: Recipe, resume: bool = False, progress: bool = True, force: bool
 
 
 def _input_stage(executor: Executor, rundir: RunDir, recipe: Recipe, stage: Stage, bar: Progress) -> int:
-    task_id = bar.add_task(_label(stage, "read + ops"), total=None)
+    task_id = bar.add_task(_label(stage, "read + ops"), total=known_total(recipe.inputs))
     if rundir.input_marker.exists():
         shard_count = read_json(rundir.input_marker)["shards"]
         if all(rundir.done_marker(0, j).exists() for j in range(shard_count)):
@@ -121,8 +121,12 @@ def _ledger(rundir: RunDir, ops: list[Op], stages: list[Stage], shard_count: int
 
 
 class _RateColumn(ProgressColumn):
+    """Samples per second since the task started (rich's own speed needs several updates within its
+    window, and a shard's result is one update: it read 0 on short stages)."""
+
     def render(self, task: Task) -> Text:
-        return Text(f"{task.speed or 0:,.0f} samples/s")
+        elapsed = task.finished_time or task.elapsed or 0.0
+        return Text(f"{task.completed / elapsed:,.0f} samples/s" if elapsed > 0 and task.completed else "- samples/s")
 
 
 def _progress(enabled: bool) -> Progress:

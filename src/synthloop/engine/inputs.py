@@ -89,6 +89,14 @@ def _item_id(item: dict | InputReject) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def known_total(inputs: list) -> int | None:
+    """How many samples the inputs hold, when that is known before reading them: Parquet inputs
+    drawn whole (row counts from the files' metadata); None otherwise."""
+    if any(spec.format != "parquet" or spec.weight is not None or spec.cap is not None for spec in inputs):
+        return None
+    return sum(pq.ParquetFile(file).metadata.num_rows for spec in inputs for file in parquet_files(spec.path))
+
+
 def _iter_parquet(path: str) -> Iterator[dict | InputReject]:
     for file in parquet_files(path):
         for batch in pq.ParquetFile(file).iter_batches(batch_size=1024):
