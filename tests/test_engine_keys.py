@@ -7,7 +7,7 @@ import pyarrow as pa
 import pytest
 
 from synthloop.engine.keys import PartKeys, key_table
-from synthloop.engine.rundir import write_parquet
+from synthloop.formats.parquet import write_table_atomic
 from synthloop.ops import op_class
 from synthloop.ops.dedup_resolve import ArrayKeys
 
@@ -39,7 +39,7 @@ def test_part_keys_resolve_as_an_in_memory_column(tmp_path, name, params):
     parts = []
     for j, (start, stop) in enumerate(pairwise(offsets)):
         parts.append(tmp_path / f"part-{j}.parquet")
-        write_parquet(key_table([f"r{r}" for r in range(start, stop)], keys[start:stop], op.key_type()), parts[-1])
+        write_table_atomic(key_table([f"r{r}" for r in range(start, stop)], keys[start:stop], op.key_type()), parts[-1])
     rows = rng.permutation(600)[:500]  # the rows in play, in some id order
     stored = op.duplicates(PartKeys(parts, offsets, rows))
     in_memory = op.duplicates(ArrayKeys(pa.array([keys[r] for r in rows], op.key_type())))
@@ -52,7 +52,7 @@ def test_part_keys_chunks_cover_each_position_once_and_take_keeps_order(tmp_path
     offsets = np.array([0, 3, 3, 7])
     parts = [tmp_path / f"part-{j}.parquet" for j in range(3)]
     for j, part in enumerate(parts):
-        write_parquet(key_table([f"r{r}" for r in range(offsets[j], offsets[j + 1])],
+        write_table_atomic(key_table([f"r{r}" for r in range(offsets[j], offsets[j + 1])],
                                 [r.to_bytes(2, "big") for r in range(offsets[j], offsets[j + 1])], pa.binary(2)), part)
     keys = PartKeys(parts, offsets, np.array([6, 0, 4, 2]))
     seen = {int(p): int.from_bytes(v, "big") for positions, values in keys.chunks()

@@ -26,7 +26,8 @@ from synthloop.engine.keys import PartKeys, concat_parts
 from synthloop.engine.ledger import json_text, survivor_of
 from synthloop.engine.merge import write_merges
 from synthloop.engine.plan import Stage
-from synthloop.engine.rundir import RunDir, read_parquet, write_json, write_parquet
+from synthloop.engine.rundir import RunDir, read_parquet, write_json
+from synthloop.formats.parquet import write_table_atomic
 from synthloop.ops.base import Dedup, Op, Selector
 from synthloop.ops.dedup_resolve import ColumnarDedup, Duplicates, duplicate_drop
 
@@ -198,7 +199,7 @@ def _write_removals(rundir: RunDir, k: int, rows: _Rows) -> None:
             "survivor": pa.array(survivor, pa.string()),
             "error": pa.array(error, pa.string()),
         })
-        write_parquet(table.take(pc.sort_indices(table["id"])), rundir.removed_part(k, shard))
+        write_table_atomic(table.take(pc.sort_indices(table["id"])), rundir.removed_part(k, shard))
 
 
 def _merge_targets(rows: _Rows) -> dict[int, int]:

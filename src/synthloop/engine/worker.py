@@ -18,7 +18,8 @@ from synthloop.engine.keys import candidate_table, key_table
 from synthloop.engine.ledger import INPUT_OP, dropped_table, json_text, quarantine_table, survivor_of
 from synthloop.engine.merge import apply_merges
 from synthloop.engine.plan import Stage, decode_mode, decode_side
-from synthloop.engine.rundir import RunDir, read_parquet, write_json, write_parquet
+from synthloop.engine.rundir import RunDir, read_parquet, write_json
+from synthloop.formats.parquet import write_table_atomic
 from synthloop.ops.base import Batch, Dedup, Drop, Mapper, Op, Quarantine
 from synthloop.sample import SampleError, from_table, new_sample, to_table, validate_sample
 
@@ -93,7 +94,8 @@ def _process_shard(worker: Worker, task: ShardTask) -> dict[str, Any]:
             batch = _apply(worker, op_index, ops[op_index], batch, shard)
         for op_index in stage.global_ops:
             op = ops[op_index]
-            keys[op_index].extend(_outcomes_or_keys(worker, op_index, op, batch) if isinstance(op, Dedup) else batch.samples)
+            keys[op_index].extend(_outcomes_or_keys(worker, op_index, op, batch) if isinstance(op, Dedup)
+                                  else batch.samples)
         kept.extend(batch.samples)
     for op_index in stage.global_ops:
         op = ops[op_index]
@@ -102,13 +104,13 @@ def _process_shard(worker: Worker, task: ShardTask) -> dict[str, Any]:
             table = key_table(ids, keys[op_index], op.key_type())
         else:
             table = candidate_table(keys[op_index], op.count_tokens(keys[op_index]))
-        write_parquet(table, rundir.keys_part(stage.index, op_index, j))
+        write_table_atomic(table, rundir.keys_part(stage.index, op_index, j))
     if kept:
-        write_parquet(to_table(kept), rundir.output_part(j) if stage.final else rundir.data_part(stage.index, j))
+        write_table_atomic(to_table(kept), rundir.output_part(j) if stage.final else rundir.data_part(stage.index, j))
     if shard.dropped:
-        write_parquet(dropped_table(shard.dropped), rundir.dropped_part(stage.index, j))
+        write_table_atomic(dropped_table(shard.dropped), rundir.dropped_part(stage.index, j))
     if shard.quarantined:
-        write_parquet(quarantine_table(shard.quarantined), rundir.quarantine_part(stage.index, j))
+        write_table_atomic(quarantine_table(shard.quarantined), rundir.quarantine_part(stage.index, j))
     result = {"shard": j, "read": read, "kept": len(kept), "ops": shard.counts}
     write_json(rundir.done_marker(stage.index, j), result)
     return result

@@ -7,6 +7,7 @@ decodes `images` through the Hugging Face `Image` feature.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -44,14 +45,20 @@ def read_samples(path: str | Path) -> Iterator[dict]:
         yield from batch
 
 
-def write_shard(samples: list[dict], file: str | Path) -> Path:
-    """Write one shard atomically (temp file, then rename) so a killed run never leaves half a file."""
+def write_table_atomic(table: pa.Table, file: str | Path) -> Path:
+    """Write a Parquet file atomically: into a temporary name unique to this process, then renamed, so
+    a killed run never leaves half a file and concurrent writers never share a temporary."""
     file = Path(file)
     file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = file.with_suffix(".parquet.tmp")
-    pq.write_table(to_table(samples), tmp, compression="zstd")
+    tmp = file.with_name(f"{file.name}.{os.getpid()}.tmp")
+    pq.write_table(table, tmp, compression="zstd")
     tmp.replace(file)
     return file
+
+
+def write_shard(samples: list[dict], file: str | Path) -> Path:
+    """Write one shard of canonical samples atomically."""
+    return write_table_atomic(to_table(samples), file)
 
 
 class ShardWriter:
