@@ -56,3 +56,17 @@ def train_command(
     except (BudgetError, SampleError, FileNotFoundError, ValueError) as err:
         fail(f"{data}: {err}")
     console.print(f"checkpoint written to {path}")
+    if stage != "1":
+        _check_it_answers(path, data, max_samples, seed)
+
+
+def _check_it_answers(checkpoint: Path, data: Path, max_samples: int | None, seed: int) -> None:
+    """Fail when the model answers none of a draw of its training questions (see train.answer_check)."""
+    from synthloop.train.answer_check import empty_answers
+    from synthloop.train.trainer import load_training_samples
+
+    empty, asked = empty_answers(checkpoint, load_training_samples(data, max_samples), seed=seed)
+    if asked and empty == asked:
+        fail(f"{checkpoint}: the model answers all {asked} training questions it was asked with nothing (it "
+             "ends every reply at once): train longer (--epochs, a smaller --global-batch-size) or on more data")
+    console.print(f"answers {asked - empty} of {asked} training questions with text")
