@@ -48,7 +48,7 @@ def test_image_count_mismatch_names_sample(tmp_path):
 def test_missing_image_file_when_embedding(tmp_path):
     src = write_fixture(tmp_path)
     (tmp_path / "img" / "tall.jpg").unlink()
-    with pytest.raises(FormatError, match=r"id 'multi_3': image file .*tall.jpg: No such file"):
+    with pytest.raises(FormatError, match=r"id 'multi_3': image 1: image file .*tall.jpg': No such file"):
         registry.write("parquet", registry.read("llava", src), tmp_path / "pq", image_root=tmp_path)
     bad = []
     written = registry.write("webdataset", registry.read("llava", src), tmp_path / "out.tar", image_root=tmp_path,

@@ -5,32 +5,102 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import stat
 import warnings
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import BinaryIO
 
 from PIL import Image
 
 # Pillow warns above this many pixels and raises `DecompressionBombError` at twice it.
 MAX_PIXELS = 89_478_485
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+# The largest image file read from disk (a 30000x30000 PNG bomb is a few MB; this bounds the read).
+MAX_IMAGE_BYTES = 64 << 20
 
 
 class ImageError(ValueError):
     """An image that cannot be read or decoded; the message says why."""
 
 
-def image_bytes(ref: dict, image_root: str | Path | None = None) -> bytes:
-    """The encoded bytes of an image reference `{bytes, path}`, reading the file if needed."""
+@dataclass(frozen=True)
+class ImageRoot:
+    """Where a dataset's image paths may point: files under `folder` (symlinks resolved), and absolute
+    paths only with `allow_absolute`. Datasets are untrusted: `../../etc/passwd` must not be read.
+    `verify` asks the formats that embed images for a full decode of each (a header check otherwise)."""
+
+    folder: str | Path
+    allow_absolute: bool = False
+    verify: bool = False
+
+    @cached_property
+    def real_folder(self) -> str:
+        return os.path.realpath(self.folder)
+
+    def resolve(self, path: str) -> str:
+        """The file an image path names, symlinks resolved; raises ImageError if it is not allowed."""
+        if not path:
+            raise ImageError("image reference has neither bytes nor a path")
+        if "\0" in path:
+            raise ImageError(f"image path {path!r} holds a NUL byte")
+        if os.path.isabs(path):
+            if not self.allow_absolute:
+                raise ImageError(f"image path {path!r} is absolute (refused unless absolute paths are allowed)")
+            return os.path.realpath(path)
+        if ".." in path.replace("\\", "/").split("/"):
+            raise ImageError(f"image path {path!r} holds '..' (image paths stay under the image root)")
+        real = os.path.realpath(os.path.join(self.real_folder, path))
+        if os.path.commonpath([self.real_folder, real]) != self.real_folder:
+            raise ImageError(f"image path {path!r} leads out of the image root {str(self.folder)!r} (to {real!r})")
+        return real
+
+
+def image_path(ref: dict, image_root: ImageRoot | str | Path | None = None) -> str:
+    """The file an image reference names. With an image root (an `ImageRoot`, or a folder with the strict
+    defaults) the path must resolve under it; without one it is taken as it is (the engine's shards, whose
+    paths were checked when the input was read). Raises ImageError."""
+    path = ref.get("path") or ""
+    if image_root is None:
+        if not path:
+            raise ImageError("image reference has neither bytes nor a path")
+        return path
+    return (image_root if isinstance(image_root, ImageRoot) else ImageRoot(image_root)).resolve(path)
+
+
+def image_bytes(ref: dict, image_root: ImageRoot | str | Path | None = None) -> bytes:
+    """The encoded bytes of an image reference `{bytes, path}`, reading the file (`image_path`) if needed."""
     if ref.get("bytes") is not None:
         return ref["bytes"]
-    path = ref.get("path") or ""  # os.path rather than pathlib: this runs for every image
-    if image_root is not None and not os.path.isabs(path):
-        path = os.path.join(image_root, path)
+    path = image_path(ref, image_root)
+    with open_image_file(path) as file:
+        try:
+            data = file.read(MAX_IMAGE_BYTES + 1)
+        except OSError as err:
+            raise ImageError(f"image file {path!r}: {err.strerror or err}") from None
+    if len(data) > MAX_IMAGE_BYTES:
+        raise ImageError(f"image file {path!r}: more than the {MAX_IMAGE_BYTES}-byte limit")
+    return data
+
+
+def open_image_file(path: str) -> BinaryIO:
+    """An image file opened for reading: a regular file of at most MAX_IMAGE_BYTES, else ImageError.
+
+    The file is opened non-blocking and checked on the open descriptor, so a FIFO cannot hang the
+    read and `/dev/zero` cannot fill memory.
+    """
     try:
-        with open(path, "rb") as file:
-            return file.read()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as err:
-        raise ImageError(f"image file {path}: {err.strerror or err}") from None
+        raise ImageError(f"image file {path!r}: {err.strerror or err}") from None
+    info = os.fstat(fd)
+    problem = ("not a regular file" if not stat.S_ISREG(info.st_mode) else
+               f"{info.st_size} bytes > the {MAX_IMAGE_BYTES}-byte limit" if info.st_size > MAX_IMAGE_BYTES else None)
+    if problem:
+        os.close(fd)
+        raise ImageError(f"image file {path!r}: {problem}")
+    return os.fdopen(fd, "rb")
 
 
 def open_image(data: bytes) -> Image.Image:

@@ -18,9 +18,9 @@ from synthloop.formats.catalog import FORMATS, names
 from synthloop.formats.common import FormatError, OnBad, Rejected, raise_on_bad
 from synthloop.formats.image_copies import MODES, place_images
 from synthloop.formats.stats import DatasetStats, compute_stats
-from synthloop.images import ImageError
-from synthloop.models.token_count import sample_lengths
+from synthloop.images import ImageError, ImageRoot
 from synthloop.models.protocols import ModelError
+from synthloop.models.token_count import sample_lengths
 
 PROGRESS_EVERY = 1000
 READ_HELP = ", ".join(names("read"))
@@ -86,11 +86,13 @@ def convert(
                                            "dj_to_llava.py use it (default <__dj__image>)."),
     images: str = typer.Option("keep", help="keep: paths (relative to the output file for dj, messages, "
                                "sharegpt); copy: files copied beside the output; embed: image bytes."),
+    allow_absolute_paths: bool = typer.Option(False, help="Read absolute image paths (refused by default)."),
+    verify: bool = typer.Option(False, help="Decode every embedded image fully (default: its header only)."),
 ) -> None:
     """Convert a dataset between formats, keeping every turn, role and id."""
     if dst.exists() and dst.resolve() == src.resolve():
         fail(f"{dst}: the output would overwrite the input")
-    root = _default_image_root(src, image_root)
+    root = ImageRoot(_default_image_root(src, image_root), allow_absolute_paths, verify)
     if images not in MODES:
         fail(f"--images {images!r}: expected one of {', '.join(MODES)}")
     sink = _Quarantine(quarantine) if quarantine else None

@@ -2,9 +2,11 @@
 
 `parquet` is read here (validation happens in the workers); every other format goes through
 `synthloop.formats.registry.READERS`, whose readers yield validated samples or `Rejected`
-records (so the workers need not validate those again). Relative image
-paths are made absolute against the input's `image_root`, so every shard (and the output) is
-readable without knowing where its images came from.
+records (so the workers need not validate those again). Image paths are checked here and made
+absolute: each must resolve under the input's `image_root` (by default the input's folder; an
+absolute path only with `allow_absolute_paths`), so every shard (and the output) is readable
+without knowing where its images came from, and a sample whose image path leads elsewhere is
+quarantined (op "input") with the reason.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import orjson
@@ -20,6 +23,7 @@ import pyarrow.parquet as pq
 
 from synthloop.engine.mixture import drawn
 from synthloop.formats.parquet import parquet_files
+from synthloop.images import ImageError, ImageRoot
 from synthloop.sample import from_table
 
 
@@ -51,13 +55,14 @@ def _readers() -> dict:
     return READERS
 
 
-def iter_input(fmt: str, path: str, image_root: str | None) -> Iterator[dict | InputReject]:
+def iter_input(fmt: str, path: str, image_root: str | None,
+               allow_absolute_paths: bool = False) -> Iterator[dict | InputReject]:
+    """The samples (and rejects) of one recipe input, image paths checked and made absolute."""
     items = _iter_parquet(path) if fmt == "parquet" else _iter_reader(fmt, path, image_root)
-    root = Path(image_root).resolve() if image_root else None
+    folder = image_root or (path if Path(path).is_dir() else os.path.dirname(path) or ".")
+    root = ImageRoot(folder, allow_absolute_paths)
     for item in items:
-        if root is not None and isinstance(item, dict):
-            item = _absolute_paths(item, root)
-        yield item
+        yield _checked_paths(item, root, path) if isinstance(item, dict) else item
 
 
 def iter_shards(inputs: list, rows_per_shard: int, seed: int = 0, sources: list | None = None) -> Iterator[Shard]:
@@ -71,8 +76,8 @@ def iter_shards(inputs: list, rows_per_shard: int, seed: int = 0, sources: list 
         validated = spec.format != "parquet"
         report: dict = {"path": spec.path}
         items: list[dict | InputReject] = []
-        for item in drawn(lambda spec=spec: iter_input(spec.format, spec.path, spec.image_root), _item_id, seed,
-                          spec.weight, spec.cap, report):
+        read = partial(iter_input, spec.format, spec.path, spec.image_root, spec.allow_absolute_paths)
+        for item in drawn(read, _item_id, seed, spec.weight, spec.cap, report):
             items.append(item)
             if len(items) == rows_per_shard:
                 yield Shard(index, items, validated)
@@ -125,15 +130,21 @@ def _iter_reader(fmt: str, path: str, image_root: str | None) -> Iterator[dict |
             yield InputReject(item.sample_id, item.message(), _json_text(item.record))
 
 
-def _absolute_paths(sample: dict, root: Path) -> dict:
+def _checked_paths(sample: dict, root: ImageRoot, file: str) -> dict | InputReject:
+    """The sample with each image path that will be read resolved under `root`, or an InputReject
+    naming the image and why its path is refused."""
     images = sample.get("images")
     if not isinstance(images, list):
         return sample
     resolved = []
-    for ref in images:
+    for j, ref in enumerate(images):
         path = ref.get("path") if isinstance(ref, dict) else None
-        if isinstance(path, str) and path and ref.get("bytes") is None and not os.path.isabs(path):
-            ref = {**ref, "path": os.path.join(root, path)}
+        if isinstance(path, str) and ref.get("bytes") is None:
+            try:
+                ref = {**ref, "path": root.resolve(path)}
+            except ImageError as err:
+                sample_id = sample.get("id") if isinstance(sample.get("id"), str) else None
+                return InputReject(sample_id, f"{file}: id {sample_id!r}: image {j}: {err}", _json_text(sample))
         resolved.append(ref)
     return {**sample, "images": resolved}
 

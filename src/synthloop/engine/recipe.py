@@ -47,9 +47,11 @@ class StrictModel(BaseModel):
 class InputSpec(StrictModel):
     format: str = "parquet"
     path: str
+    # Image paths resolve under this folder (default: the input's folder); absolute ones only if allowed.
     image_root: str | None = None
     weight: float | None = Field(default=None, gt=0, le=1, description="share of this input to draw (mixtures)")
     cap: int | None = Field(default=None, ge=0, description="most samples to draw from this input (mixtures)")
+    allow_absolute_paths: bool = False
 
     @field_validator("format")
     @classmethod

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from synthloop.images import image_bytes
+from synthloop.images import ImageError, ImageRoot, decode_opened, image_bytes, open_image
 
 IMAGE_SUFFIXES = {"jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff"}
 
@@ -30,9 +30,21 @@ def image_extension(ref: dict, data: bytes | None = None) -> str:
     return "bin"
 
 
-def with_image_bytes(sample: dict, image_root: str | Path | None) -> dict:
-    """The sample with every image's bytes loaded (paths kept); raises ImageError if one is missing."""
-    images = [{"bytes": image_bytes(ref, image_root), "path": ref.get("path")} for ref in sample["images"]]
+def with_image_bytes(sample: dict, image_root: ImageRoot | str | Path | None) -> dict:
+    """The sample with every image's bytes loaded (paths kept) and checked as `synthloop run` checks them:
+    a path under the image root, a regular file of bounded size, a header that parses and no decompression
+    bomb; with `ImageRoot.verify`, a full decode. Raises ImageError naming the image and the problem."""
+    verify = isinstance(image_root, ImageRoot) and image_root.verify
+    images = []
+    for j, ref in enumerate(sample["images"]):
+        try:
+            data = image_bytes(ref, image_root)
+            opened = open_image(data)
+            if verify:
+                decode_opened(opened)
+        except ImageError as err:
+            raise ImageError(f"image {j}: {err}") from None
+        images.append({"bytes": data, "path": ref.get("path")})
     return {**sample, "images": images}
 
 

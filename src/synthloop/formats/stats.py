@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from synthloop.images import ImageError, image_bytes
+from synthloop.images import ImageError, image_bytes, image_path, open_image_file
 
 
 @dataclass
@@ -64,10 +64,9 @@ def _summary(values: array) -> dict[str, float]:
 def image_size(ref: dict, image_root: str | Path | None) -> tuple[int, int]:
     """(width, height) from the image header; raises ImageError if unreadable."""
     if ref.get("bytes") is None and ref.get("path"):
-        path = Path(ref["path"])
-        path = path if image_root is None or path.is_absolute() else Path(image_root) / path
+        path = image_path(ref, image_root)
         try:
-            with Image.open(path) as img:  # reads the header only
+            with open_image_file(path) as file, Image.open(file) as img:  # reads the header only
                 return img.size
         except (OSError, SyntaxError, ValueError) as err:
             raise ImageError(f"image file {path}: {err}") from None
