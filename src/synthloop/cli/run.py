@@ -23,7 +23,7 @@ def run(
 ) -> None:
     """Run a recipe: stream the inputs through its ops, write the output, the audit and the ledger."""
     try:
-        parsed = Recipe.from_yaml(recipe)
+        parsed = Recipe.from_yaml(recipe, check_files=True)
         ledger = run_recipe(parsed, resume=resume, force=force)
     except (RecipeError, ModelError, OSError, ValueError) as err:
         fail(" ".join(str(err).split()))

@@ -37,6 +37,7 @@ def run(recipe: Recipe, resume: bool = False, progress: bool = True, force: bool
     module, so a script that calls this must guard its entry point with `if __name__ == "__main__":`
     (as any multiprocessing code).
     """
+    recipe.check_inputs_exist()  # a missing input must not leave a started run_dir behind
     rundir = RunDir(recipe)
     rundir.start(recipe, resume, force)
     ops = recipe.build_ops()

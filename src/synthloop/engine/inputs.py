@@ -18,13 +18,10 @@ from functools import partial
 from pathlib import Path
 
 import orjson
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from synthloop.engine.mixture import drawn
-from synthloop.formats.parquet import parquet_files
+from synthloop.formats.parquet import BadRow, iter_rows
 from synthloop.images import ImageError, ImageRoot
-from synthloop.sample import from_table
 
 
 @dataclass(frozen=True)
@@ -103,23 +100,12 @@ def known_total(inputs: list) -> int | None:
 
 
 def _iter_parquet(path: str) -> Iterator[dict | InputReject]:
-    for file in parquet_files(path):
-        for batch in pq.ParquetFile(file).iter_batches(batch_size=1024):
-            try:
-                yield from from_table(batch)
-            except (KeyError, ValueError, pa.ArrowException) as err:
-                yield from _rows_one_by_one(batch, file, err)
-
-
-def _rows_one_by_one(batch: pa.RecordBatch, file: Path, batch_error: Exception) -> Iterator[dict | InputReject]:
-    for row in range(batch.num_rows):
-        one = batch.slice(row, 1)
-        try:
-            yield from from_table(one)
-        except (KeyError, ValueError, pa.ArrowException) as err:
-            record = one.to_pylist()[0]
-            sample_id = record.get("id") if isinstance(record.get("id"), str) else None
-            yield InputReject(sample_id, f"{file}: row {row}: {err or batch_error}", _json_text(record))
+    for item in iter_rows(path):
+        if isinstance(item, BadRow):
+            sample_id = item.record.get("id") if isinstance(item.record.get("id"), str) else None
+            yield InputReject(sample_id, f"{item.file}: row {item.row}: {item.error}", _json_text(item.record))
+        else:
+            yield item
 
 
 def _iter_reader(fmt: str, path: str, image_root: str | None) -> Iterator[dict | InputReject]:

@@ -24,12 +24,13 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SerializeAsAny, ValidationError, field_validator
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, SerializeAsAny, ValidationError, ValidationInfo,
+                      field_validator, model_validator)
 from pydantic_core import PydanticCustomError
 
 from synthloop.engine.executors import executor_class
 from synthloop.engine.executors.base import ExecutorSpec
-from synthloop.engine.yaml_lines import error_message, load_validated
+from synthloop.engine.yaml_lines import CHECK_FILES, error_message, load_validated
 from synthloop.ops import op_class
 from synthloop.ops.base import Op
 
@@ -52,6 +53,13 @@ class InputSpec(StrictModel):
     weight: float | None = Field(default=None, gt=0, le=1, description="share of this input to draw (mixtures)")
     cap: int | None = Field(default=None, ge=0, description="most samples to draw from this input (mixtures)")
     allow_absolute_paths: bool = False
+
+    @field_validator("path")
+    @classmethod
+    def _exists(cls, value: str, info: ValidationInfo) -> str:
+        if (info.context or {}).get(CHECK_FILES) and not Path(value).exists():
+            raise ValueError(f"{value}: no such file or folder")
+        return value
 
     @field_validator("format")
     @classmethod
@@ -108,7 +116,7 @@ class Recipe(StrictModel):
     output: OutputSpec
     run_dir: str
     executor: Executor = Field(default_factory=lambda: executor_spec({}))
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, lt=2**63)
 
     @field_validator("ops", mode="before")
     @classmethod
@@ -116,6 +124,12 @@ class Recipe(StrictModel):
         if not isinstance(value, list):
             raise ValueError("ops must be a list of {op_name: {params}}")
         return [resolve_op(index, entry) for index, entry in enumerate(value)]
+
+    def check_inputs_exist(self) -> None:
+        """Raise RecipeError for an input path that does not exist (before a run touches its run_dir)."""
+        for index, spec in enumerate(self.inputs):
+            if not Path(spec.path).exists():
+                raise RecipeError(f"inputs[{index}].path: {spec.path}: no such file or folder")
 
     def build_ops(self) -> list[Op]:
         """The op instances, in recipe order."""
@@ -130,9 +144,11 @@ class Recipe(StrictModel):
         return hashlib.blake2b(orjson.dumps(content, option=orjson.OPT_SORT_KEYS), digest_size=8).hexdigest()
 
     @classmethod
-    def from_yaml(cls, path: str | Path) -> Recipe:
-        """Load and validate a YAML recipe; RecipeError names the file, line and key of the first problem."""
-        return load_validated(cls, path, RecipeError, "a recipe is a mapping with inputs, ops, output, run_dir")
+    def from_yaml(cls, path: str | Path, check_files: bool = False) -> Recipe:
+        """Load and validate a YAML recipe; RecipeError names the file, line and key of the first problem.
+        With `check_files`, an input path that does not exist is such a problem."""
+        return load_validated(cls, path, RecipeError, "a recipe is a mapping with inputs, ops, output, run_dir",
+                              {CHECK_FILES: check_files})
 
 
 def resolve_op(index: int, entry: Any) -> dict[str, dict[str, Any]]:

@@ -7,6 +7,7 @@ through `on_bad`. `formats.registry` decides whether a rejection is fatal or qua
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,9 +101,14 @@ def iter_json_records(path: str | Path) -> Iterator[RawRecord | Rejected]:
         yield from _iter_jsonl(path)
 
 
-def _iter_json_list(path: Path) -> Iterator[RawRecord]:
+def _iter_json_list(path: Path) -> Iterator[RawRecord | Rejected]:
     try:
         for index, (line, record) in enumerate(iter_json_list(path), 1):
+            try:  # the standard decoder lets a lone surrogate (`"\ud800"`) and 65-bit integers through
+                orjson.dumps(record)
+            except TypeError as err:
+                yield Rejected(str(path), f"record cannot be stored: {err}", line, index, record=json.dumps(record))
+                continue
             yield RawRecord(record, line, index)
     except JsonListError as err:
         raise FormatError(f"{path}: {err}") from None
@@ -153,7 +159,7 @@ def read_json_samples(path: str | Path, to_sample: Callable[[Any, str], dict]) -
             yield raw
             continue
         fallback = f"{stem}_{raw.index}"
-        sid = sample_id(raw.record, fallback) if isinstance(raw.record, dict) else None
+        sid = _readable_id(raw.record)
         try:
             yield validate_sample(to_sample(raw.record, fallback))
         except SampleError as err:
@@ -163,10 +169,23 @@ def read_json_samples(path: str | Path, to_sample: Callable[[Any, str], dict]) -
 
 
 def sample_id(record: dict, fallback: str) -> str:
+    """The record's id as a string, `fallback` when it has none; ValueError for an id of another type."""
     value = record.get("id")
+    if value is None:
+        return fallback
     if isinstance(value, int | str) and not isinstance(value, bool) and str(value):
         return str(value)
-    return fallback
+    raise ValueError(f"'id' must be a non-empty string or an integer, got {json.dumps(value)[:80]}")
+
+
+def _readable_id(record: Any) -> str | None:
+    """The id to name a rejected record by, if it has a usable one."""
+    if not isinstance(record, dict):
+        return None
+    try:
+        return sample_id(record, "") or None
+    except ValueError:
+        return None
 
 
 def split_extras(record: dict, known: Iterable[str]) -> dict:

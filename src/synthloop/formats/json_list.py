@@ -76,6 +76,8 @@ class _Window:
                 if self.fill():
                     continue
                 raise self.error(f"malformed JSON ({err.msg})", err.pos) from None
+            except RecursionError:  # the C decoder recurses once per nesting level
+                raise self.error("record nested too deeply to read") from None
             # a value touching the window's end (a number, say) may go on in the next chunk
             if end == len(self.text) and self.fill():
                 continue

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -38,6 +39,58 @@ def iter_batches(path: str | Path, batch_size: int = 1024) -> Iterator[list[dict
     for file in parquet_files(path):
         for batch in pq.ParquetFile(file).iter_batches(batch_size=batch_size):
             yield from_table(batch)
+
+
+class ParquetReadError(ValueError):
+    """A Parquet file that cannot be read (truncated, not Parquet, a column missing); names the file."""
+
+
+@dataclass(frozen=True)
+class BadRow:
+    """A row that does not convert to a canonical sample (bad `meta` JSON, say)."""
+
+    file: Path
+    row: int  # 0-based, in its file
+    error: str
+    record: dict
+
+
+def iter_rows(path: str | Path, batch_size: int = 1024) -> Iterator[dict | BadRow]:
+    """Canonical samples (not validated) of a Parquet dataset of untrusted origin, a `BadRow` for each
+    row that does not convert; raises ParquetReadError naming the file (and row) it cannot read."""
+    for file in parquet_files(path):
+        try:
+            reader = pq.ParquetFile(file)
+        except (OSError, pa.ArrowException) as err:
+            raise ParquetReadError(f"{file}: not a readable Parquet file ({err})") from None
+        missing = [name for name in SCHEMA.names if name not in reader.schema_arrow.names]
+        if missing:
+            raise ParquetReadError(f"{file}: no column {', '.join(missing)} (a canonical dataset has "
+                                   f"{', '.join(SCHEMA.names)})")
+        batches, row = reader.iter_batches(batch_size=batch_size), 0
+        while True:
+            try:
+                batch = next(batches, None)
+            except (OSError, pa.ArrowException) as err:
+                raise ParquetReadError(f"{file}: row {row}: cannot read ({err})") from None
+            if batch is None:
+                break
+            yield from _convert(batch, file, row)
+            row += batch.num_rows
+
+
+def _convert(batch: pa.RecordBatch, file: Path, first_row: int) -> Iterator[dict | BadRow]:
+    try:
+        yield from from_table(batch)
+        return
+    except (KeyError, TypeError, ValueError, pa.ArrowException):
+        pass
+    for row in range(batch.num_rows):  # find the rows that fail
+        one = batch.slice(row, 1)
+        try:
+            yield from from_table(one)
+        except (KeyError, TypeError, ValueError, pa.ArrowException) as err:
+            yield BadRow(file, first_row + row, f"{type(err).__name__}: {err}", one.to_pylist()[0])
 
 
 def read_samples(path: str | Path) -> Iterator[dict]:
@@ -112,11 +165,17 @@ def read(path: str | Path, image_root: str | Path | None = None) -> Iterator[dic
     if not files:
         raise FormatError(f"{path}: no Parquet files")
     for file in files:
-        schema = pq.read_schema(file)
+        try:
+            schema = pq.read_schema(file)
+        except (OSError, ValueError) as err:  # a truncated file has no footer
+            raise FormatError(f"{file}: not a readable Parquet file ({' '.join(str(err).split())})") from None
         if not is_canonical(schema):
             raise FormatError(f"{file}: not synthloop's canonical Parquet (columns: {', '.join(schema.names)}); "
                               "read it with --from hf")
-    for index, sample in enumerate(read_samples(path), 1):
+    for index, sample in enumerate(iter_rows(path), 1):
+        if isinstance(sample, BadRow):
+            yield Rejected(str(sample.file), f"row {sample.row}: {sample.error}", record=sample.record)
+            continue
         try:
             yield validate_sample(sample)
         except SampleError as err:
@@ -139,5 +198,8 @@ def write(samples: Iterable[dict], path: str | Path, on_bad: OnBad, image_root: 
           write=write, priority=20, embeds_images=True)
 def detect(path: Path, first: object) -> bool:
     del first
-    file = next(iter(sorted(path.rglob("*.parquet"))), None) if path.is_dir() else path
-    return file is not None and file.suffix == ".parquet" and is_canonical(pq.read_schema(file))
+    file = next(iter(parquet_files(path)), None) if path.is_dir() else path
+    try:
+        return file is not None and file.suffix == ".parquet" and is_canonical(pq.read_schema(file))
+    except (OSError, ValueError):  # not readable: `read` says why
+        return False

@@ -24,7 +24,7 @@ CLI_MODULE = "synthloop.cli"
 
 class LocalSpec(ExecutorSpec):
     kind: Literal["local"] = "local"
-    workers: int = Field(default=1, ge=0, description="worker processes; 0 or 1 runs in this process")
+    workers: int = Field(default=1, ge=0, le=512, description="worker processes; 0 or 1 runs in this process")
 
 
 @register
