@@ -54,13 +54,6 @@ class InputSpec(StrictModel):
     cap: int | None = Field(default=None, ge=0, description="most samples to draw from this input (mixtures)")
     allow_absolute_paths: bool = False
 
-    @field_validator("path")
-    @classmethod
-    def _exists(cls, value: str, info: ValidationInfo) -> str:
-        if (info.context or {}).get(CHECK_FILES) and not Path(value).exists():
-            raise ValueError(f"{value}: no such file or folder")
-        return value
-
     @field_validator("format")
     @classmethod
     def _known_format(cls, value: str) -> str:
@@ -125,11 +118,23 @@ class Recipe(StrictModel):
             raise ValueError("ops must be a list of {op_name: {params}}")
         return [resolve_op(index, entry) for index, entry in enumerate(value)]
 
+    @model_validator(mode="after")
+    def _inputs_exist(self, info: ValidationInfo) -> Recipe:
+        """With the CHECK_FILES context (a recipe about to run), a missing input is an error at its line."""
+        missing = self.missing_input() if (info.context or {}).get(CHECK_FILES) else None
+        if missing is not None:
+            raise _section_error(["inputs", missing, "path"], f"{self.inputs[missing].path}: no such file or folder")
+        return self
+
+    def missing_input(self) -> int | None:
+        """The index of the first input whose path does not exist."""
+        return next((i for i, spec in enumerate(self.inputs) if not Path(spec.path).exists()), None)
+
     def check_inputs_exist(self) -> None:
         """Raise RecipeError for an input path that does not exist (before a run touches its run_dir)."""
-        for index, spec in enumerate(self.inputs):
-            if not Path(spec.path).exists():
-                raise RecipeError(f"inputs[{index}].path: {spec.path}: no such file or folder")
+        missing = self.missing_input()
+        if missing is not None:
+            raise RecipeError(f"inputs[{missing}].path: {self.inputs[missing].path}: no such file or folder")
 
     def build_ops(self) -> list[Op]:
         """The op instances, in recipe order."""
