@@ -53,7 +53,8 @@ def test_lone_surrogate_and_list_id_are_quarantined(tmp_path):
     assert "record cannot be stored: str is not valid UTF-8: surrogates not allowed" in rows[3, 2]["reason"]
     assert rows[4, 3]["reason"] == "'id' must be a non-empty string or an integer, got [\"a\", \"b\"]"
     assert "64-bit" in rows[5, 4]["reason"]
-    assert [json.loads(line)["messages"][1]["content"] for line in (tmp_path / "o.jsonl").read_text().splitlines()] == ["yo"]
+    written = (tmp_path / "o.jsonl").read_text().splitlines()
+    assert [json.loads(line)["messages"][1]["content"] for line in written] == [[{"type": "text", "text": "yo"}]]
 
 
 def parquet_dataset(tmp_path, n=3):
