@@ -159,7 +159,7 @@ def read_json_samples(path: str | Path, to_sample: Callable[[Any, str], dict]) -
             yield raw
             continue
         fallback = f"{stem}_{raw.index}"
-        sid = _readable_id(raw.record)
+        sid = _readable_id(raw.record, fallback)
         try:
             yield validate_sample(to_sample(raw.record, fallback))
         except SampleError as err:
@@ -178,12 +178,12 @@ def sample_id(record: dict, fallback: str) -> str:
     raise ValueError(f"'id' must be a non-empty string or an integer, got {json.dumps(value)[:80]}")
 
 
-def _readable_id(record: Any) -> str | None:
-    """The id to name a rejected record by, if it has a usable one."""
+def _readable_id(record: Any, fallback: str) -> str | None:
+    """The id to name a rejected record by (its fallback when it has none), if it has a usable one."""
     if not isinstance(record, dict):
         return None
     try:
-        return sample_id(record, "") or None
+        return sample_id(record, fallback)
     except ValueError:
         return None
 
