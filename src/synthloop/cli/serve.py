@@ -9,6 +9,8 @@ import typer
 
 from synthloop.cli.app import app, fail
 
+API_KEY_ENV = "SYNTHLOOP_API_KEY"  # read by `serve --api-key` when the option is not given
+
 
 @app.command()
 def serve(
@@ -18,12 +20,19 @@ def serve(
     name: str = typer.Option("", help="Model name clients send (default: the checkpoint folder name)."),
     device: str = typer.Option("auto", help="cpu, cuda, cuda:N or auto."),
     max_batch: int = typer.Option(64, help="Most concurrent requests answered in one model batch."),
+    api_key: str | None = typer.Option(None, envvar=API_KEY_ENV, show_default=False,
+                                       help="Require 'Authorization: Bearer KEY' (default: none, or from the env var)."),
+    max_body_mb: float = typer.Option(20.0, min=0.001, help="Largest request body (413 past it)."),
+    max_images: int = typer.Option(16, min=0, help="Most images in one request."),
+    max_pixels: int = typer.Option(4096 * 4096, min=1, help="Most pixels in one image."),
+    max_logprobs: int = typer.Option(20, min=0, help="Largest top_logprobs a request may ask for (as vLLM's)."),
 ) -> None:
     """Serve MODEL at http://HOST:PORT/v1 (/v1/models, /v1/chat/completions with images and logprobs)."""
     import uvicorn
 
     from synthloop.models.server import build_app
     from synthloop.models.protocols import ModelError
+    from synthloop.models.server_request import Limits
     from synthloop.models.uri import load_model
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -35,4 +44,6 @@ def serve(
     if not hasattr(loaded, "generate"):
         fail(f"{uri}: this model cannot generate text, so it cannot be served as a chat model")
     served_name = name or Path(uri.split(":", 1)[1].rstrip("/")).name
-    uvicorn.run(build_app(loaded, served_name, max_batch=max_batch), host=host, port=port, log_level="warning")
+    limits = Limits(int(max_body_mb * (1 << 20)), max_images, max_pixels, max_logprobs=max_logprobs)
+    uvicorn.run(build_app(loaded, served_name, max_batch=max_batch, api_key=api_key, limits=limits),
+                host=host, port=port, log_level="warning")

@@ -5,6 +5,12 @@ Endpoints: `GET /v1/models`, `POST /v1/chat/completions` with text and `image_ur
 requests arriving within `batch_wait_s` of each other with the same decoding parameters go to the
 model as one batch, so the served model runs at batch speed.
 
+Requests are validated by `server_request` (body size, parameter ranges, images and pixels); with
+an API key (`serve --api-key` or SYNTHLOOP_API_KEY) every endpoint wants `Authorization: Bearer KEY`,
+compared in constant time. A request the model fails on gets a 500 of its own: a failing batch is
+retried one request at a time, so the good requests batched with it are answered. No response
+carries a traceback.
+
 Log-probs: every generated token's log-prob is returned; `top_logprobs` are given for the first
 reply token (where judges read P(Yes)), from the model's full next-token distribution. Generators
 report log-probs but not token strings, so only the first entry names its token, and only for
@@ -14,15 +20,12 @@ greedy decoding, where it is the top-1 token.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import io
+import hmac
 import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from PIL import Image
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request as HttpRequest
@@ -30,52 +33,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from synthloop.models.protocols import Request
-from synthloop.sample import IMAGE_TOKEN
-
-
-class BadRequest(ValueError):
-    pass
-
-
-def parse_messages(messages: Any) -> Request:
-    """OpenAI messages -> a `Request` (canonical messages with `<image>` placeholders + images)."""
-    if not isinstance(messages, list) or not messages:
-        raise BadRequest("'messages' must be a non-empty list")
-    canonical, images = [], []
-    for k, message in enumerate(messages):
-        content = message.get("content") if isinstance(message, dict) else None
-        role = message.get("role") if isinstance(message, dict) else None
-        if role not in ("user", "assistant", "system"):
-            raise BadRequest(f"messages[{k}].role must be user, assistant or system")
-        if isinstance(content, str):
-            canonical.append({"role": role, "content": content})
-            continue
-        if not isinstance(content, list):
-            raise BadRequest(f"messages[{k}].content must be a string or a list of parts")
-        pieces = []
-        for part in content:
-            kind = part.get("type") if isinstance(part, dict) else None
-            if kind == "text":
-                text = str(part.get("text", ""))
-                # LLaVA-style prompts put a newline after an image; our own client sends it already.
-                pieces.append(text if not pieces or pieces[-1] != IMAGE_TOKEN or text[:1].isspace() else "\n" + text)
-            elif kind == "image_url":
-                images.append(_decode_data_url((part.get("image_url") or {}).get("url", ""), k))
-                pieces.append(IMAGE_TOKEN)
-            else:
-                raise BadRequest(f"messages[{k}]: unsupported content part type {kind!r}")
-        canonical.append({"role": role, "content": "".join(pieces)})
-    return Request(images, canonical)
-
-
-def _decode_data_url(url: str, k: int) -> Image.Image:
-    header, _, data = url.partition(",")
-    if not header.startswith("data:image/") or not header.endswith(";base64"):
-        raise BadRequest(f"messages[{k}]: only base64 data URLs are accepted for images (no network)")
-    try:
-        return Image.open(io.BytesIO(base64.b64decode(data, validate=True))).convert("RGB")
-    except (binascii.Error, OSError) as err:
-        raise BadRequest(f"messages[{k}]: cannot decode image: {err}") from None
+from synthloop.models.server_request import BadRequest, Limits, read_body, read_chat_request
 
 
 @dataclass
@@ -117,14 +75,22 @@ class MicroBatcher:
             for pending in batch:
                 groups.setdefault(pending.params, []).append(pending)
             for params, group in groups.items():
-                try:
-                    results = await run_in_threadpool(self._call, [p.request for p in group], params)
-                except Exception as err:  # noqa: BLE001 - a model failure answers every waiting request
-                    for pending in group:
-                        pending.future.set_exception(err)
-                    continue
-                for pending, result in zip(group, results, strict=True):
-                    pending.future.set_result(result)
+                await self._answer(group, params)
+
+    async def _answer(self, group: list[_Pending], params: tuple[int, float, int, int]) -> None:
+        """Answer a group in one model call; if that fails, each request alone, so one bad request
+        fails only itself."""
+        try:
+            results = await run_in_threadpool(self._call, [p.request for p in group], params)
+        except Exception as err:  # noqa: BLE001 - a model failure is answered, never raised into the loop
+            if len(group) > 1:
+                for pending in group:
+                    await self._answer([pending], params)
+            else:
+                group[0].future.set_exception(err)
+            return
+        for pending, result in zip(group, results, strict=True):
+            pending.future.set_result(result)
 
     def _call(self, requests: list[Request], params: tuple[int, float, int, int]) -> list[tuple[Any, Any]]:
         max_tokens, temperature, seed, top_k = params
@@ -147,31 +113,50 @@ def _logprobs_content(generation: Any, top: list[tuple[str, float]] | None, gree
     return content
 
 
-def build_app(model: Any, model_name: str, max_batch: int = 64) -> Starlette:
+def _error(status: int, message: str, kind: str) -> JSONResponse:
+    return JSONResponse({"error": {"message": " ".join(message.split())[:500], "type": kind}}, status_code=status)
+
+
+def build_app(model: Any, model_name: str, max_batch: int = 64, api_key: str | None = None,
+              limits: Limits = Limits()) -> Starlette:
     batcher = MicroBatcher(model, max_batch=max_batch)
 
-    async def models(_: HttpRequest) -> JSONResponse:
+    def authorised(http_request: HttpRequest) -> bool:
+        if not api_key:
+            return True
+        given = http_request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        return hmac.compare_digest(given.encode(), api_key.encode())
+
+    async def models(http_request: HttpRequest) -> JSONResponse:
+        if not authorised(http_request):
+            return _error(401, "missing or wrong API key", "authentication_error")
         entry = {"id": model_name, "object": "model", "owned_by": "synthloop"}
         return JSONResponse({"object": "list", "data": [entry]})
 
     async def chat_completions(http_request: HttpRequest) -> JSONResponse:
+        if not authorised(http_request):
+            return _error(401, "missing or wrong API key", "authentication_error")
         try:
-            body = await http_request.json()
-            request = parse_messages(body.get("messages"))
-            max_tokens = int(body.get("max_completion_tokens") or body.get("max_tokens") or 64)
-            temperature = float(body.get("temperature") or 0.0)
-            top_k = int(body.get("top_logprobs") or 0) if body.get("logprobs") else 0
-            params = (max_tokens, temperature, int(body.get("seed") or 0), top_k)
-        except (BadRequest, ValueError, TypeError, AttributeError) as err:
-            return JSONResponse({"error": {"message": str(err), "type": "invalid_request_error"}}, status_code=400)
-        generation, top = await batcher.submit(request, params)
+            body = await read_body(http_request.stream(), http_request.headers.get("content-length"),
+                                   limits.max_body_bytes)
+            chat = await run_in_threadpool(read_chat_request, body, limits)  # image decoding off the event loop
+        except BadRequest as err:
+            return _error(err.status, str(err), "invalid_request_error")
+        try:
+            generation, top = await batcher.submit(chat.request, chat.params)
+        except Exception as err:  # noqa: BLE001 - the model failed on this request: say so, no traceback
+            return _error(500, f"the model failed on this request: {type(err).__name__}: {err}", "server_error")
         choice: dict[str, Any] = {"index": 0, "message": {"role": "assistant", "content": generation.text},
                                   "finish_reason": "stop"}
-        if body.get("logprobs"):
-            choice["logprobs"] = {"content": _logprobs_content(generation, top, temperature == 0)}
+        if chat.logprobs:
+            choice["logprobs"] = {"content": _logprobs_content(generation, top, chat.params[1] == 0)}
         return JSONResponse({"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion",
                              "created": int(time.time()), "model": model_name, "choices": [choice],
                              "usage": {"completion_tokens": len(generation.token_logprobs)}})
 
+    async def server_error(_: HttpRequest, err: Exception) -> JSONResponse:
+        return _error(500, f"internal error ({type(err).__name__})", "server_error")
+
     return Starlette(routes=[Route("/v1/models", models), Route("/v1/chat/completions", chat_completions,
-                                                                methods=["POST"])])
+                                                                methods=["POST"])],
+                     exception_handlers={Exception: server_error})

@@ -2,7 +2,9 @@
 `synthloop serve`). Images go as base64 PNG data URLs; judging reads `top_logprobs` of the first
 reply token. A batch is sent with bounded concurrency; transient failures (connection errors,
 timeouts, 429, 5xx) are retried with exponential backoff. The API key comes from an environment
-variable and is never logged or put in an error message.
+variable and is never logged or put in an error message: errors name the server by its URL without
+credentials or query, give the HTTP status but not the server's reply (a server may echo the
+request's headers), and an unreachable server is one line.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from PIL import Image
@@ -23,6 +26,19 @@ from synthloop.models.protocols import Generation, ModelError, Request
 from synthloop.models.yes_no import yes_probability
 
 RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+
+
+def redacted_url(url: str) -> str:
+    """`url` without user, password, query or fragment (where credentials are put in URLs)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # a port that is not a number
+        port = ""
+    return urlunsplit((parts.scheme, host + port, parts.path, "", ""))
 
 
 def image_data_url(image: Image.Image) -> str:
@@ -57,8 +73,11 @@ class OpenAIChatModel:
         self.concurrency = concurrency
         self.retries = retries
         self.backoff_s = backoff_s
+        self.name = f"openai:{redacted_url(self.base_url)}#{model}"
         headers = {"Content-Type": "application/json"}
         api_key = os.environ.get(api_key_env)
+        self.secrets = [secret for secret in (api_key, urlsplit(self.base_url).password, urlsplit(self.base_url).query)
+                        if secret]
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
@@ -69,17 +88,25 @@ class OpenAIChatModel:
         for attempt in range(self.retries + 1):
             try:
                 response = self.client.post(url, json=body)
-            except httpx.TransportError as err:  # connection refused, timeouts, resets
-                problem = f"{type(err).__name__}: {err}"
+            except httpx.HTTPError as err:  # connection refused, timeouts, resets, a bad URL
+                problem = f"cannot reach the server ({type(err).__name__}: {err})"
             else:
                 if response.status_code == 200:
-                    return response.json()
-                problem = f"HTTP {response.status_code}: {response.text[:200]}"
+                    try:
+                        return response.json()
+                    except ValueError:
+                        raise ModelError(f"{self.name}: the reply is not JSON") from None
+                problem = f"HTTP {response.status_code} {response.reason_phrase}"
                 if response.status_code not in RETRY_STATUS:
                     break
             if attempt < self.retries:
                 time.sleep(self.backoff_s * 2**attempt)
-        raise ModelError(f"openai:{self.base_url}#{self.model}: {problem}")
+        raise ModelError(f"{self.name}: {self._redact(problem)}")
+
+    def _redact(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return " ".join(text.split())
 
     def _map(self, bodies: list[dict]) -> list[dict]:
         if len(bodies) <= 1:
@@ -96,18 +123,24 @@ class OpenAIChatModel:
                   for r in requests]
         generations = []
         for reply in self._map(bodies):
-            choice = reply["choices"][0]
-            content = (choice.get("logprobs") or {}).get("content") or []
-            generations.append(Generation(choice["message"]["content"] or "", [t["logprob"] for t in content]))
+            try:
+                choice = reply["choices"][0]
+                content = (choice.get("logprobs") or {}).get("content") or []
+                generations.append(Generation(choice["message"]["content"] or "", [t["logprob"] for t in content]))
+            except (KeyError, IndexError, TypeError, AttributeError):
+                raise ModelError(f"{self.name}: the reply is not a chat completion") from None
         return generations
 
     def next_token_logprobs(self, requests: list[Request], top_k: int = 20) -> list[list[tuple[str, float]]]:
         bodies = [self._body(r, max_tokens=1, temperature=0.0, logprobs=True, top_logprobs=top_k) for r in requests]
         tops = []
         for reply in self._map(bodies):
-            content = (reply["choices"][0].get("logprobs") or {}).get("content") or []
-            top = content[0].get("top_logprobs", []) if content else []
-            tops.append([(t["token"], t["logprob"]) for t in top])
+            try:
+                content = (reply["choices"][0].get("logprobs") or {}).get("content") or []
+                top = content[0].get("top_logprobs", []) if content else []
+                tops.append([(t["token"], t["logprob"]) for t in top])
+            except (KeyError, IndexError, TypeError, AttributeError):
+                raise ModelError(f"{self.name}: the reply is not a chat completion with logprobs") from None
         return tops
 
     def p_yes(self, requests: list[Request]) -> list[float]:
