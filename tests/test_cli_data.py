@@ -76,9 +76,12 @@ def test_subset_command(tmp_path):
     result = invoke("subset", src, tmp_path / "ids.txt", tmp_path / "train.json")
     assert result.exit_code == 0 and result.stdout.strip() == f"wrote 2 samples to {tmp_path / 'train.json'}"
     assert json.loads((tmp_path / "train.json").read_text()) == [VARIED_RECORDS[1], VARIED_RECORDS[0]]
+    again = invoke("subset", src, tmp_path / "ids.txt", tmp_path / "train.json")
+    assert again.exit_code == 2 and "already exists; pass --overwrite" in again.stderr
     (tmp_path / "ids.txt").write_text("text_2\nghost\n")
-    result = invoke("subset", src, tmp_path / "ids.txt", tmp_path / "train.json")
+    result = invoke("subset", src, tmp_path / "ids.txt", tmp_path / "train2.json")
     assert result.exit_code == 2 and result.stderr.endswith(f"1 id(s) not in pool {src}: ghost\n")
+    assert not (tmp_path / "train2.json").exists()
 
 
 def test_stats_counts(tmp_path):

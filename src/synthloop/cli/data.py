@@ -88,6 +88,7 @@ def convert(
                                "sharegpt); copy: files copied beside the output; embed: image bytes."),
     allow_absolute_paths: bool = typer.Option(False, help="Read absolute image paths (refused by default)."),
     verify: bool = typer.Option(False, help="Decode every embedded image fully (default: its header only)."),
+    overwrite: bool = typer.Option(False, help="Replace an existing output whole (refused by default)."),
 ) -> None:
     """Convert a dataset between formats, keeping every turn, role and id."""
     if dst.exists() and dst.resolve() == src.resolve():
@@ -109,6 +110,7 @@ def convert(
             written = registry.write(to_format, _counted(samples, read, progress, task), dst,
                                      root if images == "keep" else dst.parent,  # placed images are under dst's folder
                                      on_bad=sink.writer_rejected if sink else None, pad_boxes=pad_boxes,
+                                     overwrite=overwrite,
                                      **({"image_token": image_token} if image_token else {}))
     except FormatError as err:
         fail(str(err))
@@ -138,10 +140,11 @@ def subset(
     pool: Path = typer.Argument(..., help="Folder of LLaVA JSON/JSONL files, or our Parquet."),
     ids: Path = typer.Argument(..., help="Text file of sample ids, one per line (DataOptim submission)."),
     out: Path = typer.Argument(..., help="Output LLaVA training JSON."),
+    overwrite: bool = typer.Option(False, help="Replace an existing output (refused by default)."),
 ) -> None:
     """Resolve an id list against a pool into LLaVA training JSON, in the order of the ids."""
     try:
-        count = dataoptim.subset(pool, ids, out)
+        count = dataoptim.subset(pool, ids, out, overwrite)
     except FormatError as err:
         fail(str(err))
     typer.echo(f"wrote {count} samples to {out}")

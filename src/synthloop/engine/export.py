@@ -51,7 +51,8 @@ def export(samples: Iterator[dict], output_format: str, path: Path, images: str,
                 except ImageError as err:
                     reject(Rejected(str(path), str(err), sample_id=sample["id"], record=sample))
 
-        written = registry.write(output_format, placed(), path, on_bad=reject)
+        # the run owns its output path (checked when it started): a resumed run replaces it whole
+        written = registry.write(output_format, placed(), path, on_bad=reject, overwrite=True)
     return {"format": output_format, "path": str(path), "images": images, "written": written, "rejected": rejected,
             "rejected_path": str(rejected_file)}
 

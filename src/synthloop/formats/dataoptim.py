@@ -15,6 +15,7 @@ from synthloop.formats import llava
 from synthloop.formats.catalog import register_writer
 from synthloop.formats.common import FormatError, JsonRecordWriter, OnBad, Rejected, iter_json_records
 from synthloop.formats.parquet import parquet_files, read_samples
+from synthloop.formats.staged import OutputExists, refuse_existing, staged_output
 
 SHOWN_UNKNOWN = 20
 
@@ -64,11 +65,16 @@ def _pool_records(pool: Path) -> Iterator[tuple[str, dict]]:
                 yield str(raw.record["id"]), raw.record
 
 
-def subset(pool: str | Path, ids_file: str | Path, out: str | Path) -> int:
+def subset(pool: str | Path, ids_file: str | Path, out: str | Path, overwrite: bool = False) -> int:
     """Write the pool samples named in `ids_file` to `out` (LLaVA JSON) in ids-file order; returns the count.
 
-    Unknown ids are a FormatError that lists them. Only the wanted records are held in memory.
+    Unknown ids are a FormatError that lists them. Only the wanted records are held in memory. The
+    output appears whole or not at all; an existing one is replaced only with `overwrite`.
     """
+    try:
+        refuse_existing(out, overwrite)
+    except OutputExists as err:
+        raise FormatError(str(err)) from None
     pool = Path(pool)
     if not pool.exists():
         raise FormatError(f"{pool}: no such pool file or folder")
@@ -82,7 +88,7 @@ def subset(pool: str | Path, ids_file: str | Path, out: str | Path) -> int:
     if unknown:
         shown = ", ".join(unknown[:SHOWN_UNKNOWN]) + (" ..." if len(unknown) > SHOWN_UNKNOWN else "")
         raise FormatError(f"{ids_file}: {len(unknown)} id(s) not in pool {pool}: {shown}")
-    with JsonRecordWriter(out) as writer:
+    with staged_output(out, overwrite) as staged, JsonRecordWriter(staged) as writer:
         for sample_id in ids:
             writer.write(found[sample_id])
     return writer.count

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from synthloop.formats.catalog import register
 from synthloop.formats.common import FormatError, OnBad, Rejected
 from synthloop.formats.image_refs import with_image_bytes
+from synthloop.formats.staged import is_hidden
 from synthloop.images import ImageError
 from synthloop.sample import SCHEMA, SampleError, from_table, to_table, validate_sample
 
@@ -25,13 +26,14 @@ DEFAULT_SHARD_ROWS = 10_000
 
 
 def parquet_files(path: str | Path) -> list[Path]:
-    """The Parquet files of a dataset path (a file, or a folder searched recursively), sorted."""
+    """The Parquet files of a dataset path (a file, or a folder searched recursively, skipping paths
+    that start with `.` or `_` as Arrow does: staging folders, markers), sorted."""
     path = Path(path)
     if path.is_file():
         return [path]
     if not path.is_dir():
         raise FileNotFoundError(f"{path}: no such Parquet file or folder")
-    return sorted(path.rglob("*.parquet"))
+    return sorted(file for file in path.rglob("*.parquet") if not is_hidden(file, path))
 
 
 def iter_batches(path: str | Path, batch_size: int = 1024) -> Iterator[list[dict]]:

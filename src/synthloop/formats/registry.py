@@ -32,6 +32,7 @@ from synthloop.formats import (  # noqa: F401
 from synthloop.formats.boxes import pad_boxes_in_text
 from synthloop.formats.catalog import FORMATS, Reader, Writer, in_detection_order, names
 from synthloop.formats.common import FormatError, OnBad, Rejected, iter_json_records, raise_on_bad
+from synthloop.formats.staged import OutputExists, staged_output
 from synthloop.images import ImageError, image_bytes
 
 READERS: dict[str, Reader] = {name: fmt.read for name, fmt in FORMATS.items() if fmt.read is not None}
@@ -72,18 +73,26 @@ def _stream(fmt: str, path: Path, image_root: str | Path | None, on_bad: OnBad,
 
 
 def write(fmt: str, samples: Iterable[dict], path: str | Path, image_root: str | Path | None = None,
-          on_bad: OnBad | None = None, pad_boxes: bool = False, **options: Any) -> int:
+          on_bad: OnBad | None = None, pad_boxes: bool = False, overwrite: bool = False, **options: Any) -> int:
     """Write canonical samples to `path` in format `fmt`; returns how many were written. `options` go to
     the writer (`image_token` for `dj`).
 
-    With `pad_boxes`, boxes in the text of single-image samples are moved to LLaVA's padded square
-    (`--image_aspect_ratio pad`); samples whose image cannot be read go to `on_bad`.
+    The output appears whole or not at all (`staged.staged_output`); an existing one is refused, or
+    with `overwrite` replaced whole. With `pad_boxes`, boxes in the text of single-image samples are
+    moved to LLaVA's padded square (`--image_aspect_ratio pad`); samples whose image cannot be read
+    go to `on_bad`.
     """
     _known(fmt, WRITERS, "write")
     on_bad = on_bad or raise_on_bad
     if pad_boxes:
         samples = _padded(samples, Path(path), image_root, on_bad)
-    return WRITERS[fmt](samples, path, on_bad, image_root, **options)
+    try:
+        with staged_output(path, overwrite) as staged:
+            return WRITERS[fmt](samples, staged, on_bad, image_root, **options)
+    except OutputExists as err:
+        raise FormatError(str(err)) from None
+    except OSError as err:  # a full disk, a read-only folder
+        raise FormatError(f"{path}: cannot write: {err.strerror or err}") from None
 
 
 def _padded(samples: Iterable[dict], path: Path, image_root: str | Path | None, on_bad: OnBad) -> Iterator[dict]:

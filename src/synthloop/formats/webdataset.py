@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import tarfile
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import orjson
 from synthloop.formats.catalog import register
 from synthloop.formats.common import FormatError, OnBad, Rejected
 from synthloop.formats.image_refs import image_extension, with_image_bytes
+from synthloop.formats.staged import is_hidden
 from synthloop.images import ImageError
 from synthloop.sample import SampleError, validate_sample
 
@@ -82,20 +84,39 @@ def tar_files(path: str | Path) -> list[Path]:
         return [path]
     if not path.is_dir():
         raise FileNotFoundError(f"{path}: no such tar file or folder")
-    return sorted(path.rglob("*.tar"))
+    return sorted(file for file in path.rglob("*.tar") if not is_hidden(file, path))
 
 
 def read(path: str | Path, image_root: str | Path | None = None) -> Iterator[dict | Rejected]:
     del image_root
     index = 0
     for file in tar_files(path):
+        first = index
         try:
             with tarfile.open(file, "r|*") as tar:
                 for key, members in _groups(tar):
                     index += 1
                     yield _sample(str(file), key, members, index)
-        except tarfile.TarError as err:
-            raise FormatError(f"{file}: not a readable tar ({err})") from None
+                end = tar.offset
+        except (tarfile.TarError, EOFError, zlib.error) as err:
+            raise FormatError(f"{file}: not a readable tar after sample #{index} ({err})") from None
+        _check_end(file, end, index - first)
+
+
+COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd")
+
+
+def _check_end(file: Path, end: int, samples: int) -> None:
+    """A tar ends with zero blocks (POSIX: two of 512 bytes); `tarfile` ends quietly at a cut that falls
+    between members, so a file without one is reported as truncated. Compressed tars are left to the
+    decompressor, which detects a cut stream itself."""
+    with open(file, "rb") as handle:
+        if handle.read(6).startswith(COMPRESSED_MAGIC):
+            return
+        handle.seek(end)
+        marker = handle.read(512)
+    if len(marker) < 512 or marker.count(0) != 512:
+        raise FormatError(f"{file}: truncated after {samples} sample(s): no end-of-archive block at byte {end}")
 
 
 def has_caption_files(path: Path) -> bool:
