@@ -40,7 +40,8 @@ def load_validated(model: type[Model], path: str | Path, error: type[Exception],
     path = Path(path)
     try:
         raw = path.read_bytes()
-        data, lines = load_yaml_with_lines(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+        data, lines = load_yaml_with_lines(text)
     except OSError as err:
         raise error(f"{path}: {err.strerror or err}") from None
     except UnicodeDecodeError as err:
@@ -48,10 +49,14 @@ def load_validated(model: type[Model], path: str | Path, error: type[Exception],
         raise error(f"{path} line {line}: not valid UTF-8 (byte {err.start})") from None
     except YamlLimitError as err:
         raise error(f"{path} line {err.line}: {err.problem}") from None
+    except yaml.reader.ReaderError as err:  # a character YAML does not allow; it has a position, no mark
+        line = text.count("\n", 0, err.position) + 1
+        raise error(f"{path} line {line}: invalid YAML: character #x{err.character:04x} is not allowed") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
-        raise error(f"{path}{where}: invalid YAML: {getattr(err, 'problem', None) or err}") from None
+        problem = " ".join(str(getattr(err, "problem", None) or err).split())
+        raise error(f"{path}{where}: invalid YAML: {problem}") from None
     if not isinstance(data, dict):
         raise error(f"{path}: {shape}")
     try:

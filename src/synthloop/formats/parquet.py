@@ -64,7 +64,7 @@ def iter_rows(path: str | Path, batch_size: int = 1024) -> Iterator[dict | BadRo
         try:
             reader = pq.ParquetFile(file)
         except (OSError, pa.ArrowException) as err:
-            raise ParquetReadError(f"{file}: not a readable Parquet file ({err})") from None
+            raise ParquetReadError(f"{file}: not a readable Parquet file ({_one_line(err)})") from None
         missing = [name for name in SCHEMA.names if name not in reader.schema_arrow.names]
         if missing:
             raise ParquetReadError(f"{file}: no column {', '.join(missing)} (a canonical dataset has "
@@ -74,7 +74,7 @@ def iter_rows(path: str | Path, batch_size: int = 1024) -> Iterator[dict | BadRo
             try:
                 batch = next(batches, None)
             except (OSError, pa.ArrowException) as err:
-                raise ParquetReadError(f"{file}: row {row}: cannot read ({err})") from None
+                raise ParquetReadError(f"{file}: row {row}: cannot read ({_one_line(err)})") from None
             if batch is None:
                 break
             yield from _convert(batch, file, row)
@@ -92,7 +92,11 @@ def _convert(batch: pa.RecordBatch, file: Path, first_row: int) -> Iterator[dict
         try:
             yield from from_table(one)
         except (KeyError, TypeError, ValueError, pa.ArrowException) as err:
-            yield BadRow(file, first_row + row, f"{type(err).__name__}: {err}", one.to_pylist()[0])
+            yield BadRow(file, first_row + row, f"{type(err).__name__}: {_one_line(err)}", one.to_pylist()[0])
+
+
+def _one_line(err: Exception) -> str:
+    return " ".join(str(err).split())  # Arrow's messages can span lines
 
 
 def read_samples(path: str | Path) -> Iterator[dict]:
