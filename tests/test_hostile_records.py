@@ -90,3 +90,13 @@ def test_truncated_parquet_names_the_file(tmp_path, keep):
     file.write_bytes(data[:int(len(data) * keep)])
     code, output = convert(folder, tmp_path / "o.jsonl", "parquet")
     assert code != 0 and f"{file}: not a readable Parquet file" in output
+
+
+def test_truncated_json_list_names_the_line_and_leaves_no_output(tmp_path):
+    src = tmp_path / "cut.json"
+    records = [{"id": f"r{i}", "conversations": TURNS} for i in range(5)]
+    text = "[\n" + ",\n".join(json.dumps(r) for r in records) + "\n]\n"
+    src.write_text(text[:text.index('"r3"') + 10])
+    code, output = convert(src, tmp_path / "o.json")
+    assert code == 2 and f"{src}: line 5 column" in output and "malformed JSON" in output
+    assert not (tmp_path / "o.json").exists()
