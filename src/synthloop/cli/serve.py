@@ -30,8 +30,8 @@ def serve(
     """Serve MODEL at http://HOST:PORT/v1 (/v1/models, /v1/chat/completions with images and logprobs)."""
     import uvicorn
 
-    from synthloop.models.server import build_app
     from synthloop.models.protocols import ModelError
+    from synthloop.models.server import build_app
     from synthloop.models.server_request import Limits
     from synthloop.models.uri import load_model
 
