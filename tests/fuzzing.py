@@ -45,7 +45,8 @@ HOSTILE = [DEEP, "\ud800", 2**70, ["a", "b"], None, True, -1, 1e308, "", "<image
 TURNS = [{"from": "human", "value": "<image>\nWhat is it?"}, {"from": "gpt", "value": "A red square."},
          {"from": "human", "value": "Sure?"}, {"from": "gpt", "value": "Yes."}]
 RECIPE = {"inputs": [{"format": "llava", "path": "data.jsonl", "image_root": "images/"}],
-          "ops": [{"image_size": {"min_side": 8}}, {"exact_dedup": {"on": "image"}}, {"text_length": {"max_words": 90}}],
+          "ops": [{"image_size": {"min_side": 8}}, {"exact_dedup": {"on": "image"}},
+                  {"text_length": {"max_words": 90}}],
           "output": {"format": "parquet", "path": "out/"}, "run_dir": "runs/x",
           "executor": {"workers": 1, "batch_size": 64}, "seed": 3}
 
@@ -229,7 +230,8 @@ def recipe_case(world: Path, rng: random.Random, case: int, outcomes: Outcomes, 
     else:
         data = deepened(yaml.safe_dump(mutate_json(RECIPE, rng), sort_keys=False)).encode()
         if rng.random() < 0.3:  # a duplicate key, an alias bomb or deep nesting
-            data += rng.choice([b"seed: 4\n", b"a: &a [1, 1, 1, 1, 1, 1, 1, 1]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a]\n"
+            data += rng.choice([b"seed: 4\n",
+                                b"a: &a [1, 1, 1, 1, 1, 1, 1, 1]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a]\n"
                                 b"c: &c [*b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c]\n",
                                 b"deep: " + b"[" * 3000 + b"]" * 3000 + b"\n"])
     path = world / "cases" / f"recipe{case}.yaml"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import io
+import json
 import os
 import random
 import signal
@@ -92,7 +93,8 @@ def test_llava_images_written_beside_the_file_move_with_it(tmp_path):
     assert convert(tmp_path / "in", tmp_path / "train.json", "--from", "parquet", "--to", "llava")[0] == 0
     assert visible(tmp_path) == ["in", "train.json", "train_images"]
     back = list(registry.read("llava", tmp_path / "train.json"))
-    assert [len(list((tmp_path / "train_images").iterdir())), back[0]["images"][0]["path"]] == [2, "train_images/s0_0.png"]
+    assert len(list((tmp_path / "train_images").iterdir())) == 2
+    assert back[0]["images"][0]["path"] == "train_images/s0_0.png"
 
 
 def test_readers_skip_staging_folders_and_markers(tmp_path):
@@ -103,13 +105,13 @@ def test_readers_skip_staging_folders_and_markers(tmp_path):
 
 def tar_of(n: int) -> bytes:
     buffer = io.BytesIO()
+    turns = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         for i in range(n):
-            for name, data in ((f"{i:03d}.json", f'{{"id": "t{i}", "messages": [{{"role": "user", "content": "q"}}, '
-                                                 f'{{"role": "assistant", "content": "a"}}], "images": []}}'.encode()),):
-                info = tarfile.TarInfo(name)
-                info.size = len(data)
-                tar.addfile(info, io.BytesIO(data))
+            data = json.dumps({"id": f"t{i}", "messages": turns, "images": []}).encode()
+            info = tarfile.TarInfo(f"{i:03d}.json")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
     return buffer.getvalue()
 
 

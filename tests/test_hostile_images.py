@@ -36,7 +36,8 @@ def png_bomb(width=30000, height=30000) -> bytes:
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b"")
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 16))
+            + chunk(b"IEND", b""))
 
 
 @pytest.fixture
@@ -57,8 +58,8 @@ def hostile(tmp_path):
     (root / "bomb.png").write_bytes(png_bomb())
     refs = {"good": "good.png", "inner_link": "inner_link.png", "dotdot": "../outside.png",
             "absolute": str(outside), "escape": "escape.png", "fifo": "fifo.png", "zero": "/dev/zero",
-            "empty": "empty.png", "text": "text.png", "truncated": "truncated.png", "bomb": "bomb.png", "missing": "nope.png",
-            "dir": "sub", "nested_dotdot": "sub/../../outside.png"}
+            "empty": "empty.png", "text": "text.png", "truncated": "truncated.png", "bomb": "bomb.png",
+            "missing": "nope.png", "dir": "sub", "nested_dotdot": "sub/../../outside.png"}
     lines = [json.dumps({"id": sid, "image": path, "conversations": [
         {"from": "human", "value": "<image>\nWhat is it?"}, {"from": "gpt", "value": "A square."}]})
         for sid, path in refs.items()]

@@ -129,7 +129,8 @@ def test_synthloop_serve_builtin_checkpoint_matches_direct_calls(tmp_path):
     port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     server = subprocess.Popen([sys.executable, "-c", "from synthloop.cli import app; app()", "serve", str(tmp_path / "ckpt"),
-                               "--port", str(port), "--device", "cpu", "--max-logprobs", "300"], env=env,
+                               "--port", str(port), "--device", "cpu",
+                               "--max-logprobs", "300"], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         url = f"http://127.0.0.1:{port}/v1"

@@ -21,7 +21,7 @@ def serve(
     device: str = typer.Option("auto", help="cpu, cuda, cuda:N or auto."),
     max_batch: int = typer.Option(64, help="Most concurrent requests answered in one model batch."),
     api_key: str | None = typer.Option(None, envvar=API_KEY_ENV, show_default=False,
-                                       help="Require 'Authorization: Bearer KEY' (default: none, or from the env var)."),
+                                       help="Require 'Authorization: Bearer KEY' (default: the env var, or none)."),
     max_body_mb: float = typer.Option(20.0, min=0.001, help="Largest request body (413 past it)."),
     max_images: int = typer.Option(16, min=0, help="Most images in one request."),
     max_pixels: int = typer.Option(4096 * 4096, min=1, help="Most pixels in one image."),

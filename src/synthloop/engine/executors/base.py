@@ -22,7 +22,8 @@ class ExecutorSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: str = "local"
     batch_size: int = Field(default=256, ge=1, le=1_000_000)
-    shard_rows: int | None = Field(default=None, ge=1, le=100_000_000, description="samples per shard; default 8 batches")
+    shard_rows: int | None = Field(default=None, ge=1, le=100_000_000,
+                                   description="samples per shard; default 8 batches")
 
     @property
     def rows_per_shard(self) -> int:
