@@ -163,3 +163,15 @@ def test_a_killed_convert_leaves_no_output_that_reads_as_complete(tmp_path):
         assert same_as_reference()
         assert not [p for p in tmp_path.iterdir() if ".staging" in p.name]  # the killed one's leftovers removed
     assert cut_short >= 1
+
+
+def test_paths_rebased_to_the_output_folder_survive_the_move(tmp_path):
+    (tmp_path / "data" / "img").mkdir(parents=True)
+    Image.new("RGB", (4, 4), "red").save(tmp_path / "data" / "img" / "a.png")
+    src = tmp_path / "data" / "in.jsonl"
+    src.write_text('{"id": "a", "image": "img/a.png", "conversations": [{"from": "human", "value": "<image>hi"}, '
+                   '{"from": "gpt", "value": "yo"}]}\n')
+    assert convert(src, tmp_path / "out" / "train.jsonl", "--from", "llava", "--to", "dj")[0] == 0
+    (sample,) = registry.read("dj", tmp_path / "out" / "train.jsonl", tmp_path / "out")
+    assert sample["images"][0]["path"] == "../data/img/a.png"
+    assert (tmp_path / "out" / sample["images"][0]["path"]).resolve() == (tmp_path / "data" / "img" / "a.png")

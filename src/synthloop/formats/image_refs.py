@@ -10,6 +10,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from synthloop.formats.staged import destination_folder
 from synthloop.images import ImageError, ImageRoot, decode_opened, image_bytes, open_image
 
 IMAGE_SUFFIXES = {"jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff"}
@@ -53,7 +54,7 @@ def image_paths(sample: dict, out_file: Path, image_root: str | Path | None = No
     relative to it is rebased to the output file's folder (where Data-Juicer and LLaMA-Factory resolve them);
     an absolute one is kept; an image with bytes but no path is saved in `<stem>_images/` beside the file."""
     folder = out_file.parent
-    prefix = _relative_prefix(str(getattr(image_root, "folder", image_root) or ""), str(folder))
+    prefix = _relative_prefix(str(getattr(image_root, "folder", image_root) or ""), str(destination_folder(folder)))
     paths = []
     for i, ref in enumerate(sample["images"]):
         path = ref.get("path")

@@ -15,17 +15,25 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 COMPLETE_MARKER = "_SUCCESS"
+STAGING = re.compile(r"\..+\.staging-\d+")
 HIDDEN_PREFIXES = (".", "_")
 
 
 class OutputExists(FileExistsError):
     """The output (or a file the writer would put beside it) exists and overwriting was not asked for."""
+
+
+def destination_folder(folder: Path) -> Path:
+    """The folder what is written in `folder` ends up in: its parent for a staging folder (so paths a
+    writer makes relative to its output's folder stay right after the move)."""
+    return folder.parent if STAGING.fullmatch(folder.name) else folder
 
 
 def is_hidden(path: Path, root: Path) -> bool:
