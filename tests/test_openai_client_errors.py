@@ -6,7 +6,7 @@ import socket
 import httpx
 import pytest
 
-from synthloop.models.openai import OpenAIChatModel, redacted_url
+from synthloop.models.backends.openai import OpenAIChatModel, redacted_url
 from synthloop.models.protocols import Request
 from synthloop.models.uri import ModelError
 
