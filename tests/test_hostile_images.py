@@ -125,7 +125,7 @@ def test_run_quarantines_hostile_references_as_input(hostile, tmp_path):
     ledger = run(Recipe.model_validate(spec), progress=False)
     assert ledger["input"] == 14 and ledger["output"] == 2
     assert ledger["input"] == ledger["output"] + ledger["dropped"] + ledger["quarantined"]
-    rows = {r["id"]: r for r in pq.read_table(tmp_path / "quarantine").to_pylist()}
+    rows = {r["id"]: r for r in pq.read_table(tmp_path / "run" / "quarantine").to_pylist()}
     by_input = {sid for sid, r in rows.items() if r["op"] == "input"}
     assert by_input == {"dotdot", "nested_dotdot", "absolute", "escape", "zero"}
     for sid, reason in QUARANTINE_REASONS.items():
