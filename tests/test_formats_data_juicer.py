@@ -62,4 +62,4 @@ def test_the_llava_recipe_image_token_round_trips(tmp_path):
     assert first["text"].startswith("[[human]]: <image>\nWhat colour") and "<__dj__image>" not in first["text"]
     assert [s["messages"] for s in registry.read("dj", out)] == [s["messages"] for s in _original()]
     with pytest.raises(FormatError, match="image token '<img>'"):
-        registry.write("dj", _original(), out, image_token="<img>")
+        registry.write("dj", _original(), tmp_path / "other.jsonl", image_token="<img>")
