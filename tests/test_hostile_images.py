@@ -82,7 +82,9 @@ def test_convert_quarantines_every_hostile_reference(hostile, tmp_path, to):
                                       "--image-root", str(root), "--quarantine", str(bad)])
     assert result.exit_code == 0, result.output
     assert "read 14, written 3, quarantined 11" in result.output  # truncated.png has a good header
-    reasons = {row["id"]: row["reason"] for row in map(orjson.loads, bad.read_bytes().splitlines())}
+    rows = [orjson.loads(line) for line in bad.read_bytes().splitlines()]
+    assert {row["file"] for row in rows} == {str(out)}  # the output's name, not its staging folder's
+    reasons = {row["id"]: row["reason"] for row in rows}
     assert set(reasons) == set(QUARANTINE_REASONS)
     for sid, reason in QUARANTINE_REASONS.items():
         assert reason in reasons[sid] and "\n" not in reasons[sid], (sid, reasons[sid])

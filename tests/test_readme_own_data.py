@@ -25,13 +25,15 @@ def walkthrough() -> tuple[list[list[str]], str]:
 
 
 def _fixture(folder: Path) -> list[dict]:
-    """3 photos x 3 questions, one question asked twice, a text-only conversation, a broken image file."""
+    """3 photos x 3 questions, one question asked twice, a text-only conversation, a truncated image file
+    (convert checks headers, so it reaches the run, whose image_decodable decodes it)."""
     (folder / "images").mkdir()
     rng = np.random.default_rng(0)
     for k in range(3):
         pixels = Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).resize((64, 48), Image.BICUBIC)
         pixels.save(folder / "images" / f"photo{k}.jpg", quality=90)
-    (folder / "images" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")
+    photo = (folder / "images" / "photo0.jpg").read_bytes()
+    (folder / "images" / "broken.jpg").write_bytes(photo[:len(photo) // 2])  # its header reads, its pixels do not
     questions = ["Is there a dog? Answer the question using a single word or phrase.",
                  "How many people are there? Answer the question using a single word or phrase.",
                  "Briefly describe the content of the image."]

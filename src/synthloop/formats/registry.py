@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -88,11 +90,20 @@ def write(fmt: str, samples: Iterable[dict], path: str | Path, image_root: str |
         samples = _padded(samples, Path(path), image_root, on_bad)
     try:
         with staged_output(path, overwrite) as staged:
-            return WRITERS[fmt](samples, staged, on_bad, image_root, **options)
+            named = partial(_named_as, on_bad, str(staged), str(path))
+            try:
+                return WRITERS[fmt](samples, staged, named, image_root, **options)
+            except FormatError as err:
+                raise FormatError(str(err).replace(str(staged), str(path))) from None
     except OutputExists as err:
         raise FormatError(str(err)) from None
     except OSError as err:  # a full disk, a read-only folder
         raise FormatError(f"{path}: cannot write: {err.strerror or err}") from None
+
+
+def _named_as(on_bad: OnBad, staged: str, path: str, rejected: Rejected) -> None:
+    """Report a writer's rejection under the output's own name, not its staging name."""
+    on_bad(replace(rejected, file=rejected.file.replace(staged, path)))
 
 
 def _padded(samples: Iterable[dict], path: Path, image_root: str | Path | None, on_bad: OnBad) -> Iterator[dict]:
