@@ -18,9 +18,10 @@ from functools import partial
 from pathlib import Path
 
 import orjson
+import pyarrow.parquet as pq
 
 from synthloop.engine.mixture import drawn
-from synthloop.formats.parquet import BadRow, iter_rows
+from synthloop.formats.parquet import BadRow, iter_rows, parquet_files
 from synthloop.images import ImageError, ImageRoot
 
 
@@ -96,7 +97,10 @@ def known_total(inputs: list) -> int | None:
     drawn whole (row counts from the files' metadata); None otherwise."""
     if any(spec.format != "parquet" or spec.weight is not None or spec.cap is not None for spec in inputs):
         return None
-    return sum(pq.ParquetFile(file).metadata.num_rows for spec in inputs for file in parquet_files(spec.path))
+    try:
+        return sum(pq.ParquetFile(file).metadata.num_rows for spec in inputs for file in parquet_files(spec.path))
+    except (OSError, ValueError):  # an unreadable file: the reader names it when it gets there
+        return None
 
 
 def _iter_parquet(path: str) -> Iterator[dict | InputReject]:
