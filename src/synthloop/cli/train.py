@@ -16,7 +16,8 @@ def train_command(
     stage: str = typer.Option("both", help="1 (projector on captions), 2 (instruction tuning) or both."),
     epochs: int = typer.Option(1, min=1, help="Passes over the data per stage."),
     max_samples: int | None = typer.Option(None, help="Budget: the most samples the data may hold."),
-    global_batch_size: int = typer.Option(64, help="Budget: samples per optimiser step."),
+    global_batch_size: int = typer.Option(16, help="Budget: samples per optimiser step (16: enough steps for a "
+                                          "few epochs of a few thousand samples to answer; docs/experiments.md)."),
     seed: int = typer.Option(0, help="Seed for weights and data order."),
     time_budget: float | None = typer.Option(None, help="Stop training after this many seconds."),
     vision: str | None = typer.Option(None, help="conv (from scratch, the default) or efficientnet-lite0 "

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pydantic import Field
+
 from synthloop.models.protocols import SafetyClassifier
 from synthloop.ops.base import Batch, Drop, Filter, Quarantine, register
 from synthloop.ops.model_op import ModelParams, image_requests
@@ -17,7 +19,8 @@ class Safety(ModelParams, Filter):
     protocol: ClassVar[type] = SafetyClassifier
     pixels: ClassVar[int | None] = 0
     model: str = "pkg:nudenet"
-    max_unsafe: float = 0.5
+    max_unsafe: float = Field(0.85, ge=0, le=1, description="drop above this score (0.85: no false positive on "
+                              "226 safe photos and scenes, see docs/experiments.md)")
 
     @property
     def score_key(self) -> str:
