@@ -31,7 +31,9 @@ class ArraySideFile:
         self.writer: pq.ParquetWriter | None = None
 
     def without_arrays(self, sample: dict) -> dict:
-        meta = sample.get("meta") or {}
+        meta = sample.get("meta")
+        if not meta:
+            return sample
         bulky = [key for key, value in meta.items() if is_bulky(value)]
         if not bulky:
             return sample

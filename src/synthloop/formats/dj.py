@@ -42,7 +42,7 @@ from synthloop.formats.common import (
     sample_id,
     split_extras,
 )
-from synthloop.formats.image_refs import image_paths
+from synthloop.formats.image_refs import ImagePaths
 from synthloop.sample import IMAGE_TOKEN, new_sample
 
 DJ_IMAGE = "<__dj__image>"
@@ -63,12 +63,14 @@ def encode_text(messages: list[dict], image_token: str = DJ_IMAGE) -> str:
     """Turns -> Data-Juicer text with `image_token` for each image (`<__dj__image>`, Data-Juicer's default,
     or `<image>`, its LLaVA recipe's); raises ValueError for what would not read back as these turns."""
     chunks = []
+    every_turn_tagged = True
     for number, message in enumerate(messages, 1):
         content = message["content"]
         if DJ_IMAGE in content or DJ_EOC in content:
             raise ValueError(f"turn {number} contains a Data-Juicer special token")
         chunks.append(TAGS[message["role"]] + content.replace(IMAGE_TOKEN, image_token) + DJ_EOC)
-    if all(TAG_AT_LINE_START.search(m["content"]) for m in messages):
+        every_turn_tagged = every_turn_tagged and "]]: " in content and bool(TAG_AT_LINE_START.search(content))
+    if every_turn_tagged:
         raise ValueError("every turn holds a line-start role tag, so the text would read back as "
                          "Data-Juicer's converter layout (several turns per chunk)")
     return SEPARATOR.join(chunks)
@@ -160,11 +162,12 @@ def write(samples: Iterable[dict], path: str | Path, on_bad: OnBad, image_root: 
     if image_token not in (DJ_IMAGE, IMAGE_TOKEN):
         raise FormatError(f"image token {image_token!r}: Data-Juicer's are {DJ_IMAGE} and {IMAGE_TOKEN}")
     path = Path(path)
+    paths_of = ImagePaths(path, image_root)
     arrays = ArraySideFile(path)
     with JsonRecordWriter(path) as writer:
         for sample in samples:
             try:
-                record = sample_to_record(arrays.without_arrays(sample), image_paths(sample, path, image_root),
+                record = sample_to_record(arrays.without_arrays(sample), paths_of(sample),
                                           image_token)
             except ValueError as err:
                 on_bad(Rejected(str(path), str(err), sample_id=sample["id"], record=sample))

@@ -1,7 +1,7 @@
 """Where an export's images go: `keep` their paths, `copy` the files beside the output, or `embed` the bytes.
 
 - `keep`: paths stay references to the files (path-based writers then store them relative to the
-  output file's folder, see `image_refs.image_paths`);
+  output file's folder, see `image_refs.ImagePaths`);
 - `copy`: each image file is copied to `<stem>_images/` beside the output, named by its content hash
   (the same image once), and referenced from there, so the output moves as one folder;
 - `embed`: the bytes replace the path; path-based writers save them in `<stem>_images/` by sample id,

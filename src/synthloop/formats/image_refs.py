@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 import io
 import os
-import posixpath
 from pathlib import Path
 
 from PIL import Image
@@ -49,30 +47,30 @@ def with_image_bytes(sample: dict, image_root: ImageRoot | str | Path | None) ->
     return {**sample, "images": images}
 
 
-def image_paths(sample: dict, out_file: Path, image_root: str | Path | None = None) -> list[str]:
-    """Paths of a sample's images for a path-based format written to `out_file`. With `image_root`, a path
-    relative to it is rebased to the output file's folder (where Data-Juicer and LLaMA-Factory resolve them);
-    an absolute one is kept; an image with bytes but no path is saved in `<stem>_images/` beside the file."""
-    folder = out_file.parent
-    prefix = _relative_prefix(str(getattr(image_root, "folder", image_root) or ""), str(destination_folder(folder)))
-    paths = []
-    for i, ref in enumerate(sample["images"]):
-        path = ref.get("path")
-        if not path:
-            path = _save(ref, f"{sample['id']}_{i}", folder / f"{out_file.stem}_images").relative_to(folder).as_posix()
-        elif prefix and not os.path.isabs(path):
-            path = posixpath.normpath(posixpath.join(prefix, path))
-        paths.append(path)
-    return paths
+class ImagePaths:
+    """Paths of each sample's images for a path-based format written to `out_file`. With `image_root`, a
+    path relative to it is rebased to the output file's folder (where Data-Juicer and LLaMA-Factory resolve
+    them); an absolute one is kept; an image with bytes but no path is saved in `<stem>_images/` beside it."""
 
+    def __init__(self, out_file: Path, image_root: str | Path | None = None):
+        self.folder = out_file.parent
+        self.saved = self.folder / f"{out_file.stem}_images"
+        root = getattr(image_root, "folder", image_root)  # an issue-25 ImageRoot or a folder
+        # relative to where the file ends up (a staging folder's parent, formats.staged)
+        end_folder = os.path.abspath(destination_folder(self.folder))
+        prefix = os.path.relpath(os.path.abspath(root), end_folder) if root else "."
+        self.prefix = "" if prefix == "." else Path(prefix).as_posix()
 
-@functools.lru_cache(maxsize=64)
-def _relative_prefix(image_root: str, folder: str) -> str:
-    """How to reach `image_root` from `folder` ("" for the same folder, or when no root is known)."""
-    if not image_root:
-        return ""
-    prefix = Path(os.path.relpath(os.path.abspath(image_root), os.path.abspath(folder or "."))).as_posix()
-    return "" if prefix == "." else prefix
+    def __call__(self, sample: dict) -> list[str]:
+        paths = [ref.get("path") for ref in sample["images"]]
+        if not self.prefix and all(paths):
+            return paths  # type: ignore[return-value]
+        for i, (ref, path) in enumerate(zip(sample["images"], paths, strict=True)):
+            if not path:
+                paths[i] = _save(ref, f"{sample['id']}_{i}", self.saved).relative_to(self.folder).as_posix()
+            elif self.prefix and not path.startswith("/"):
+                paths[i] = f"{self.prefix}/{path}"  # not normalised: a path may name a symlink's parent
+        return paths  # type: ignore[return-value]
 
 
 def _save(ref: dict, name: str, folder: Path) -> Path:

@@ -25,7 +25,7 @@ from synthloop.formats.common import (
     sample_id,
     split_extras,
 )
-from synthloop.formats.image_refs import image_paths
+from synthloop.formats.image_refs import ImagePaths
 from synthloop.sample import new_sample
 
 TO_ROLE = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"}
@@ -46,11 +46,13 @@ def record_to_sample(record: object, fallback_id: str, source: str) -> dict:
         messages = [{"role": TO_ROLE[turn["from"]], "content": turn["value"]} for turn in turns]
     except (KeyError, TypeError):
         raise ValueError(_turn_problem(turns)) from None
-    if record.get("video") or record.get("audio"):
-        raise ValueError("holds a video or audio; synthloop carries images only")
     image = record.get("image")
-    if image is None and "images" in record:
-        raise ValueError("has 'images', not 'image': LLaMA-Factory's sharegpt layout; read it with --from sharegpt")
+    if image is None or len(record) > 3:  # not the common {id, image, conversations}
+        if record.get("video") or record.get("audio"):
+            raise ValueError("holds a video or audio; synthloop carries images only")
+        if image is None and "images" in record:
+            raise ValueError("has 'images', not 'image': LLaMA-Factory's sharegpt layout; read it with --from "
+                             "sharegpt")
     paths = [] if image is None else [image] if isinstance(image, str) else image
     if not isinstance(paths, list) or not all(isinstance(p, str) and p for p in paths):
         raise ValueError("'image' must be a path or a list of paths")
@@ -93,9 +95,10 @@ def write(samples: Iterable[dict], path: str | Path, on_bad: OnBad, image_root: 
     """Write a JSON list (`.json`) or JSONL; images with bytes but no path are saved beside the file."""
     del on_bad, image_root  # every valid sample has a LLaVA form; paths stay relative to the image root
     path = Path(path)
+    paths_of = ImagePaths(path)
     with JsonRecordWriter(path) as writer:
         for sample in samples:
-            writer.write(sample_to_record(sample, image_paths(sample, path)))
+            writer.write(sample_to_record(sample, paths_of(sample)))
     return writer.count
 
 

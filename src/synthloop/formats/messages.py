@@ -29,7 +29,7 @@ from synthloop.formats.common import (
     sample_id,
     split_extras,
 )
-from synthloop.formats.image_refs import image_paths
+from synthloop.formats.image_refs import ImagePaths
 from synthloop.sample import IMAGE_TOKEN, ROLES, new_sample
 
 KNOWN = ("id", "messages", "images", "task", "qtype", "source", "meta", "scores")
@@ -105,10 +105,11 @@ def read(path: str | Path, image_root: str | Path | None = None) -> Iterator[dic
 def write(samples: Iterable[dict], path: str | Path, on_bad: OnBad, image_root: str | Path | None = None) -> int:
     del on_bad
     path = Path(path)
+    paths_of = ImagePaths(path, image_root)
     arrays = ArraySideFile(path)
     with JsonRecordWriter(path) as writer:
         for sample in samples:
-            writer.write(sample_to_record(arrays.without_arrays(sample), image_paths(sample, path, image_root)))
+            writer.write(sample_to_record(arrays.without_arrays(sample), paths_of(sample)))
     arrays.close()
     return writer.count
 

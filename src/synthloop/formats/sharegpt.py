@@ -32,7 +32,7 @@ from synthloop.formats.common import (
     sample_id,
     split_extras,
 )
-from synthloop.formats.image_refs import image_paths
+from synthloop.formats.image_refs import ImagePaths
 from synthloop.sample import new_sample
 
 DEFAULT_TAGS = {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt",
@@ -130,10 +130,11 @@ def read(path: str | Path, image_root: str | Path | None = None) -> Iterator[dic
 
 def write(samples: Iterable[dict], path: str | Path, on_bad: OnBad, image_root: str | Path | None = None) -> int:
     path = Path(path)
+    paths_of = ImagePaths(path, image_root)
     with JsonRecordWriter(path) as writer:
         for sample in samples:
             try:
-                record = sample_to_record(sample, image_paths(sample, path, image_root))
+                record = sample_to_record(sample, paths_of(sample))
             except ValueError as err:
                 on_bad(Rejected(str(path), str(err), sample_id=sample["id"], record=sample))
                 continue
