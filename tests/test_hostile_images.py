@@ -154,3 +154,18 @@ def test_size_cap(tmp_path, monkeypatch):
     monkeypatch.setattr(synthloop.images, "MAX_IMAGE_BYTES", 100)
     with pytest.raises(ImageError, match="bytes > the 100-byte limit"):
         image_bytes({"bytes": None, "path": "big.png"}, tmp_path)
+
+
+def test_run_with_absolute_paths_allowed_still_reads_no_device_or_fifo(hostile, tmp_path):
+    data, root = hostile
+    lines = [line for line in data.read_text().splitlines() if '"id": "zero"' in line or '"id": "good"' in line]
+    lines.append(lines[0].replace('"id": "good"', '"id": "fifo_abs"').replace('"good.png"', f'"{root / "fifo.png"}"'))
+    data.write_text("\n".join(lines) + "\n")
+    spec = {"inputs": [{"format": "llava", "path": str(data), "image_root": str(root), "allow_absolute_paths": True}],
+            "ops": [{"image_decodable": {}}], "output": {"path": str(tmp_path / "out")},
+            "run_dir": str(tmp_path / "run")}
+    ledger = run(Recipe.model_validate(spec), progress=False)
+    assert (ledger["input"], ledger["output"], ledger["quarantined"]) == (3, 1, 2)
+    rows = {r["id"]: r for r in pq.read_table(tmp_path / "run" / "quarantine").to_pylist()}
+    assert rows["zero"]["op"] == rows["fifo_abs"]["op"] == "image_decodable"
+    assert "not a regular file" in rows["zero"]["error"] and "not a regular file" in rows["fifo_abs"]["error"]

@@ -100,3 +100,15 @@ def test_truncated_json_list_names_the_line_and_leaves_no_output(tmp_path):
     code, output = convert(src, tmp_path / "o.json")
     assert code == 2 and f"{src}: line 5 column" in output and "malformed JSON" in output
     assert not (tmp_path / "o.json").exists()
+
+
+def test_truncated_parquet_input_to_a_run_is_one_line(tmp_path):
+    folder, file = parquet_dataset(tmp_path, 200)
+    file.write_bytes(file.read_bytes()[:file.stat().st_size // 2])
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"inputs: [{{format: parquet, path: {folder}}}]\noutput: {{path: {tmp_path / 'out'}}}\n"
+                      f"run_dir: {tmp_path / 'run'}\n")
+    result = CliRunner().invoke(app, ["run", str(recipe)])
+    assert result.exit_code == 2 and result.exception is None or isinstance(result.exception, SystemExit)
+    assert f"error: {file}: not a readable Parquet file" in " ".join(result.output.split())
+    assert "Traceback" not in result.output
