@@ -100,9 +100,10 @@ def train_and_evaluate(pool: list[dict], benchmark: list[dict], folder: Path, sp
     from synthloop.train.trainer import train
 
     epochs = spec.epochs if init is None else spec.warm_start_epochs
-    with contextlib.redirect_stdout(io.StringIO()):  # model loaders print progress lines
+    # model loaders print progress lines on stdout; the training bars go to stderr (the demo trains for minutes)
+    with contextlib.redirect_stdout(io.StringIO()):
         checkpoint = train(pool, folder / "ckpt", stage=spec.stage, epochs=epochs, max_samples=spec.max_samples,
-                           global_batch_size=spec.global_batch_size, seed=seed, show_progress=False, init=init,
+                           global_batch_size=spec.global_batch_size, seed=seed, show_progress=True, init=init,
                            **spec.settings)
         results = evaluate(load_checkpoint(checkpoint), benchmark, folder / "eval")
     return Evaluation(float(results["overall"]), {q: float(a) for q, a in results["per_qtype"].items()},
