@@ -84,6 +84,8 @@ def test_ocrvqa_numbers_train_questions_and_takes_the_extension_from_the_url(wor
     assert [s["id"] for s in samples] == ["ocrvqa_0", "ocrvqa_1"]  # the split-3 book is left out
     assert as_record(samples[1]) == {"id": "ocrvqa_1", "image": "ocrvqa/1400013011.jpg", "conversations": [
         {"from": "human", "value": f"<image>\nIs this book related to Law?{SUFFIX}"}, {"from": "gpt", "value": "No"}]}
+    with pytest.raises(FormatError, match=r"dataset.json, sample #2, id '0000000002': image ocrvqa/0000000002.jpg is not"):
+        read(world, "ocrvqa", split="test")  # split 3: its image is not in the fixture's folder
 
 
 def test_docvqa_dvqa_vgqa(world):
@@ -142,6 +144,16 @@ def test_llava_sets_are_kept_and_renumbered(tmp_path, world):
                                                               "conversations": turns[:2]}]))
     (tmp_path / "detail_description.json").write_text(json.dumps([{"id": "1", "image": "visual_genome/1.jpg",
                                                                     "conversations": turns[:2]}] * 2))
+    (tmp_path / "llava_v1_5_mix665k.json").write_text(json.dumps(
+        [{"id": "x", "conversations": [{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Hello."}]},
+         {"id": "y", "image": "visual_genome/1.jpg", "conversations": turns},
+         {"id": "z", "conversations": turns}]))  # an <image> without an image
+    rejected = []
+    mix = list(ingest("llava_v1.5", [tmp_path / "llava_v1_5_mix665k.json"], images, on_bad=rejected.append))
+    assert [(r.index, r.reason) for r in rejected] == [(3, "1 <image> placeholder(s) but 0 image(s)")]
+    assert [(s["id"], s["images"], s["qtype"]) for s in mix] == [
+        ("llava_v1.5_0", [], "single_turn"),
+        ("llava_v1.5_1", [{"bytes": None, "path": "visual_genome/1.jpg"}], "multi_turn")]
     svit = list(ingest("svit", [tmp_path / "conversation.json", tmp_path / "detail_description.json"], images))
     assert [s["id"] for s in svit] == ["svit_conversation_0", "svit_detail_0", "svit_detail_1"]
 
@@ -151,3 +163,11 @@ def test_image_paths_cannot_leave_the_image_folder(tmp_path, world):
         {"from": "human", "value": "<image>\nHi"}, {"from": "gpt", "value": "Hello."}]}]))
     with pytest.raises(FormatError, match=r"x.json, sample #1: image path '../secret.jpg' leaves the image folder"):
         list(ingest("sharegpt4v", [tmp_path / "x.json"], world[0]))
+
+
+def test_a_literal_image_token_in_a_question_is_rejected(tmp_path, world):
+    path = tmp_path / "train_qa.json"
+    path.write_text(json.dumps([{"image": "bar_train_00000000.png", "question": "Is <image> a bar?", "answer": "no",
+                                 "question_type": "structure", "bbox_answer": [], "question_id": 7}]))
+    with pytest.raises(FormatError, match=r"train_qa.json, sample #1, id '7': the question or answer holds a literal"):
+        list(ingest("dvqa", [path], world[0]))

@@ -146,6 +146,8 @@ def one_turn(sample_id: str, image: str, prompt: str, answer: str, *, task: str,
     """A single-image question and its answer; `<image>` leads the prompt as in DataOptim's files,
     unless the prompt places it itself (Shikra's templates)."""
     user = f"{IMAGE_TOKEN}\n{prompt}" if image_first else prompt
+    if user.count(IMAGE_TOKEN) != 1 or IMAGE_TOKEN in answer:
+        raise RecordError(f"the question or answer holds a literal {IMAGE_TOKEN}")
     messages = [{"role": "user", "content": user}, {"role": "assistant", "content": answer}]
     return new_sample(sample_id, messages, [{"bytes": None, "path": image}], task=task, qtype=qtype, source=source,
                       meta=meta)

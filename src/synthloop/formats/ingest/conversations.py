@@ -26,6 +26,7 @@ from synthloop.formats.common import Rejected, iter_json_records
 from synthloop.formats.ingest.common import RecordError, Where
 from synthloop.formats.ingest.multiple_choice import coco_2014_candidates
 from synthloop.formats.ingest.registry import Context, convert_each, register
+from synthloop.sample import SampleError, validate_sample
 
 BARE_COCO = re.compile(r"(\d{12})\.jpg")
 
@@ -45,6 +46,10 @@ def _read_file(path: Path, ctx: Context, prefix: str) -> Iterator[dict | Rejecte
             raise RecordError(str(err)) from None
         paths = [ctx.image(*_candidates(ref["path"])) for ref in sample["images"]]
         sample["meta"]["original_id"] = sample["id"]
+        try:
+            validate_sample(sample)
+        except SampleError as err:
+            raise RecordError(str(err).split(": ", 1)[-1]) from None
         turns = sum(1 for m in sample["messages"] if m["role"] == "user")
         yield {**sample, "id": f"{prefix}_{next(numbers)}", "images": [{"bytes": None, "path": p} for p in paths],
                "task": "dialogue", "qtype": "multi_turn" if turns > 1 else "single_turn"}

@@ -11,7 +11,8 @@ Official schemas and DataOptim's ids and images:
 - OCR-VQA `dataset.json` (ocr-vqa.github.io; its loadDataset.py reads it): `{asin: {"imageURL",
   "questions", "answers", "title", "authorName", "genre", "split"}}`, split 1 train, 2 val, 3
   test; DataOptim: `ocrvqa_<n>` numbering the train questions from 0 (`ocrvqa_801672`, the last
-  of 801,673), image `ocrvqa/<asin><extension of imageURL>`. `qtype` is `ocr`; `--split` 1/2/3.
+  of 801,673), image `ocrvqa/<asin><extension of imageURL>`. `qtype` is `ocr`; `--split` train
+  (1), val (2) or test (3).
 - DocVQA (docvqa.org/datasets, task 1): `{"data": [{"questionId", "question", "image":
   "documents/<name>.png", "docId", "answers", "question_types", ...}]}`; image `docvqa/<name>.png`
   (DataOptim's layout); id `docvqa_<questionId>` (DataOptim's example lists no DocVQA id: assumed).
@@ -62,13 +63,16 @@ def read_textvqa(files: list[Path], ctx: Context) -> Iterator[dict | Rejected]:
     yield from each_item(path, "data.item", "TextVQA questions", "question_id", convert)
 
 
-@register("ocrvqa", ("dataset.json",), "ocrvqa/", split="1")
+OCRVQA_SPLITS = {"train": "1", "val": "2", "test": "3"}
+
+
+@register("ocrvqa", ("dataset.json",), "ocrvqa/", split="train")
 def read_ocrvqa(files: list[Path], ctx: Context) -> Iterator[dict | Rejected]:
     path = files[0]
     numbers = count()
 
     def convert(record: dict, where: Where) -> Iterator[dict]:
-        if str(field(record, "split")) != ctx.split:
+        if str(field(record, "split")) != OCRVQA_SPLITS.get(ctx.split or "", ctx.split):
             return
         questions, answers = field(record, "questions"), field(record, "answers")
         if not isinstance(questions, list) or not isinstance(answers, list) or len(questions) != len(answers):
