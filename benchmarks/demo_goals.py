@@ -27,7 +27,7 @@ from synthloop.formats.parquet import read_samples  # noqa: E402
 from synthloop.lab import demo  # noqa: E402
 from synthloop.loop.decontaminate import BenchmarkIndex, decontaminate  # noqa: E402
 from synthloop.loop.recipe import TrainSpec  # noqa: E402
-from synthloop.loop.rounds import Evaluation, load_pool, read_bad_cases, train_and_evaluate  # noqa: E402
+from synthloop.loop.round_parts import Evaluation, load_pool, read_bad_cases, train_and_evaluate  # noqa: E402
 from synthloop.sample import SampleError, validate_sample  # noqa: E402
 
 

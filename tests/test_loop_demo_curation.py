@@ -4,11 +4,16 @@ and the demo command's options and summary."""
 from __future__ import annotations
 
 import orjson
+from loop_small import samples_digest
 from typer.testing import CliRunner
 
 from synthloop.cli import app
 from synthloop.formats.parquet import read_samples
 from synthloop.lab import demo
+
+# The curated samples of the small noisy pool below (seed 1): a change of this digest is a change of the
+# curation's results; make it deliberately and paste the new digest here.
+CURATED_SHA256 = "c5b043474426f61b3c58ca25b9eb4522b0b4251c84cfca74531be0e2ba93efca"
 
 
 def test_demo_curation_catches_the_mechanical_noise(tmp_path, monkeypatch):
@@ -24,6 +29,7 @@ def test_demo_curation_catches_the_mechanical_noise(tmp_path, monkeypatch):
     assert curation["precision"] > 0.8
     kept = list(read_samples(curated))
     assert len(kept) == curation["curated"] == 160
+    assert samples_digest(kept) == CURATED_SHA256
     assert not any(s["meta"].get("noise") in ("corrupt_image", "empty_answer") for s in kept)
     demo.write_dataoptim(curated, tmp_path / "dataoptim")
     assert (tmp_path / "dataoptim" / "ids.txt").read_text().split() == [s["id"] for s in kept]

@@ -10,7 +10,9 @@ from PIL import Image
 from synthloop.loop.allocate import adaptive_bad_case_allocation, uniform_allocation
 from synthloop.loop.decontaminate import BenchmarkIndex, decontaminate
 from synthloop.loop.recipe import LoopRecipe, LoopRecipeError
-from synthloop.loop.rounds import replay_pool
+from synthloop.formats.parquet import write_samples
+from synthloop.loop.pool import Pool
+from synthloop.loop.round_parts import replay_pool
 from synthloop.sample import new_sample
 
 
@@ -107,15 +109,46 @@ def test_loop_recipe_errors_name_the_key_and_line(tmp_path):
         LoopRecipe.from_yaml(recipe)
 
 
-def test_replay_draws_from_the_pool_and_keeps_all_new_data():
-    pool = [{"id": f"p{i}"} for i in range(50)]
-    new = [{"id": f"n{i}"} for i in range(7)]
-    assert replay_pool(pool, new, None, seed=0) == pool + new
+def test_replay_draws_from_the_pool_and_keeps_all_new_data(tmp_path):
+    image = [{"bytes": png((9, 9, 9)), "path": None}]
+    pool_samples = [vqa(f"p{i}", "What?", image[0]["bytes"]) for i in range(50)]
+    write_samples(pool_samples[:30], tmp_path / "a", shard_rows=7)  # a pool spans folders and files
+    write_samples(pool_samples[30:], tmp_path / "b")
+    write_samples([vqa(f"n{i}", "What?", image[0]["bytes"]) for i in range(7)], tmp_path / "new")
+    pool, new = Pool([tmp_path / "a", tmp_path / "b"]), Pool([tmp_path / "new"])
+    ids = lambda samples: [s["id"] for s in samples]  # noqa: E731
+    assert len(pool) == 50 and ids(replay_pool(pool, new, None, seed=0)) == ids(pool_samples) + ids(new)
     drawn = replay_pool(pool, new, 20, seed=0)
-    assert len(drawn) == 27 and drawn[20:] == new
-    assert len({s["id"] for s in drawn[:20]}) == 20 and all(s in pool for s in drawn[:20])
+    assert len(drawn) == 27 and ids(drawn[20:]) == ids(new)
+    # the draw is random.Random(seed).sample over the pool, as when the pool was a list in memory
+    assert ids(drawn[:20]) == ids(__import__("random").Random(0).sample(pool_samples, 20))
     assert drawn == replay_pool(pool, new, 20, seed=0) and drawn != replay_pool(pool, new, 20, seed=1)
-    assert sorted(s["id"] for s in replay_pool(pool, new, 80, seed=0)[:50]) == sorted(s["id"] for s in pool)
+    assert sorted(ids(replay_pool(pool, new, 80, seed=0)[:50])) == sorted(ids(pool_samples))
+    assert pool.column("id") == ids(pool_samples) and Pool([tmp_path / "missing"]).take([]) == []
+
+
+SETTINGS_RECIPE = "run_dir: out\nseed_pool: {world: 10}\nbenchmark: {world: 5}\ntrain:\n  epochs: 2\n  settings:\n"
+
+
+@pytest.mark.parametrize(("settings", "error"), [
+    ("    d_model: 64\n    drop_backgrund: true\n", r"loop.yaml line 8: train.settings.drop_backgrund: unknown key"),
+    ("    loss_unit: word\n", r"line 7: train.settings.loss_unit: Input should be 'sample'"),
+    ("    d_model: wide\n", r"line 7: train.settings.d_model: Input should be a valid integer"),
+    ("    aux_losses: {grounding: {weight: 1.0}, refrents: {}}\n",
+     r"line 6: train.settings: unknown auxiliary loss\(es\) refrents"),
+])
+def test_a_training_setting_typo_or_bad_value_fails_when_the_recipe_is_read(tmp_path, settings, error):
+    import synthloop.lab.probes  # noqa: F401  (registers the auxiliary losses, as the CLI does)
+
+    (tmp_path / "loop.yaml").write_text(SETTINGS_RECIPE + settings)
+    with pytest.raises(LoopRecipeError, match=error):
+        LoopRecipe.from_yaml(tmp_path / "loop.yaml")
+
+
+def test_training_settings_reach_the_trainer_typed(tmp_path):
+    (tmp_path / "loop.yaml").write_text(SETTINGS_RECIPE + "    d_model: 64\n    stage1_modules: [projector]\n")
+    assert LoopRecipe.from_yaml(tmp_path / "loop.yaml").train.overrides == {"d_model": 64,
+                                                                             "stage1_modules": ("projector",)}
 
 
 def test_shipped_loop_recipe_is_valid():

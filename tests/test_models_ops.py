@@ -238,25 +238,6 @@ def test_grounded_generate_prompt_filters_and_balanced_answers(stub):
     assert aok["messages"][1]["content"] == "two" and aok["meta"]["rationales"] == ["Two cubes are listed."]
 
 
-def test_model_synthesizer_feeds_the_loop_with_judged_targeted_samples(stub):
-    from synthloop.loop.synthesize import Synthesizer
-    from synthloop.models.synthesizer import ModelSynthesizer
-    from synthloop.ops.mappers.grounded_generate import GroundedGenerate
-
-    stub.reply = lambda r: ("Question: How many? Options: (A) one (B) two (C) three (D) four Answer: (A) "
-                            "Explanation: Answer: red")  # 'Answer: red' in the judge prompt makes the stub say Yes
-    pool = [qa_sample(i, "red") for i in range(5)]
-    synthesizer = ModelSynthesizer(pool, GroundedGenerate(model="builtin:stub"), Judge(model="builtin:stub", high=1.0),
-                                   qtypes=("color", "count", "shape"))
-    assert isinstance(synthesizer, Synthesizer)
-    made = synthesizer.synthesize({"count": 3, "color": 2, "shape": 0}, seed=7,
-                                  bad_cases={"count": [qa_sample(9, "three")]})
-    assert [s["qtype"] for s in made] == ["color"] * 2 + ["count"] * 3
-    assert len({s["id"] for s in made}) == 5 and all("judge_p" in s["scores"] for s in made)
-    again = synthesizer.synthesize({"count": 3, "color": 2}, seed=7, bad_cases={})
-    assert [s["id"] for s in again] == [s["id"] for s in made]  # same seed, same parents
-
-
 def test_model_cache_dedups_keys_and_survives_reopen(tmp_path):
     from synthloop.models.cache import ModelCache, cache_key
 

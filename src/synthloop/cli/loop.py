@@ -18,7 +18,11 @@ def _schema() -> str:
 
 @app.command(help="Train on the curated seed pool, then run targeted synthesis rounds beside a uniform baseline "
                   "arm.\n\nThe recipe (YAML; unknown keys are errors naming the key and line):\n\n" + _schema())
-def loop(recipe: Path = typer.Argument(..., help="Loop recipe YAML (schema above; recipes/loop_world.yaml).")) -> None:
+def loop(recipe: Path = typer.Argument(..., help="Loop recipe YAML (schema above; recipes/loop_world.yaml)."),
+         resume: bool = typer.Option(False, help="Continue a killed run in the recipe's run_dir from its last "
+                                                 "finished step (same output as an uninterrupted run).")) -> None:
+    import synthloop.lab.loop_world  # noqa: F401  (registers the world's pools and synthesizer)
+
     import synthloop.lab.probes  # noqa: F401  (a recipe's training settings may name the lab's auxiliary losses)
     from synthloop.loop.recipe import LoopRecipe, LoopRecipeError
     from synthloop.loop.rounds import LoopRunError, run_loop
@@ -28,7 +32,7 @@ def loop(recipe: Path = typer.Argument(..., help="Loop recipe YAML (schema above
     except LoopRecipeError as err:
         fail(str(err))
     try:
-        result = run_loop(parsed, log=typer.echo)
+        result = run_loop(parsed, log=typer.echo, resume=resume)
     except LoopRunError as err:
         fail(str(err))
     for entry in result["rounds"]:

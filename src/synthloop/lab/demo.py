@@ -20,6 +20,7 @@ from pathlib import Path
 import orjson
 import pyarrow.parquet as pq
 
+import synthloop.lab.loop_world  # noqa: F401  (registers the world pools and synthesizer the loop recipe names)
 import synthloop.lab.probes  # noqa: F401  (registers the auxiliary losses TRAIN names)
 from synthloop.formats.parquet import parquet_files, read_samples, write_samples
 from synthloop.loop.recipe import LoopRecipe

@@ -18,13 +18,16 @@ train: {epochs: 3, global_batch_size: 32, warm_start: true, warm_start_epochs: 1
 
 from __future__ import annotations
 
+from dataclasses import fields
+from functools import cache
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, get_type_hints
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from synthloop.engine.recipe import Executor, StrictModel, executor_spec, resolve_op
-from synthloop.engine.yaml_lines import load_validated
+from synthloop.engine.yaml_lines import error_message, load_validated
 
 
 class LoopRecipeError(ValueError):
@@ -82,18 +85,54 @@ class SynthesisSpec(StrictModel):
         return _resolve_ops(ops)
 
 
+@cache
+def _settings_model() -> type[BaseModel]:
+    """`TinyVLMConfig` and `TrainConfig` fields as one strict model, each optional: what a recipe leaves
+    out keeps the trainer's default, and a misspelt key or a wrong type fails when the recipe is read.
+    Built on first use: it imports the trainer (torch), which reading the CLI's help should not."""
+    from synthloop.models.tinyvlm.network import TinyVLMConfig
+    from synthloop.train.trainer import TrainConfig, split_overrides
+
+    definitions = {}
+    for config in (TinyVLMConfig, TrainConfig):
+        hints = get_type_hints(config)
+        definitions.update({f.name: (hints[f.name] | None, None) for f in fields(config)})
+
+    def trainer_checks(settings: BaseModel) -> BaseModel:
+        split_overrides(settings.model_dump(exclude_none=True))  # the configs' own checks (auxiliary losses, ...)
+        return settings
+
+    return create_model("TrainSettings", __config__=ConfigDict(extra="forbid"),
+                        __validators__={"trainer_checks": model_validator(mode="after")(trainer_checks)}, **definitions)
+
+
 class TrainSpec(StrictModel):
     stage: Literal["1", "2", "both"] = "2"
     epochs: int = Field(default=2, ge=1)
     global_batch_size: int = Field(default=32, ge=1)
     max_samples: int | None = Field(default=None, ge=1)
-    settings: dict[str, Any] = {}  # TinyVLMConfig / TrainConfig overrides
+    settings: dict[str, Any] = {}  # TinyVLMConfig / TrainConfig overrides, checked by `_settings_model`
     # Rounds after the first continue from their arm's previous checkpoint for `warm_start_epochs` over
     # the arm's whole pool, instead of training a new model from scratch for `epochs`. With `replay`, a
     # warm round trains on the round's new data plus that many samples drawn from the arm's earlier pool.
     warm_start: bool = False
     warm_start_epochs: int = Field(default=1, ge=1)
     replay: int | None = Field(default=None, ge=0)
+
+    @property
+    def overrides(self) -> dict[str, Any]:
+        """The settings the recipe gives, as `train(**overrides)` takes them."""
+        return self.settings
+
+    @field_validator("settings")
+    @classmethod
+    def _typed_settings(cls, settings: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return _settings_model().model_validate(settings).model_dump(exclude_none=True)
+        except ValidationError as err:
+            first = err.errors()[0]  # the key below `settings` travels in the context, for its line
+            raise PydanticCustomError("section", "{message}", {"message": error_message(first),
+                                                               "path": list(first["loc"])}) from None
 
     @model_validator(mode="after")
     def _replay_needs_warm_start(self) -> Self:

@@ -105,6 +105,19 @@ def _added(run: RunFiles) -> str:
             + _table(["arm / round", *groups, "total"], rows))
 
 
+# The funnel's stages in order (`synthloop.loop.funnel`, a layer above the report, writes them).
+FUNNEL_FIELDS = ("asked", "generated", "quarantined", "judged_out", "filtered", "deduped", "capped", "decontaminated",
+                 "added")
+
+
+def _round_funnels(run: RunFiles) -> str:
+    entries = [e for e in (run.loop or {}).get("rounds", []) if "funnel" in e]
+    if not entries:
+        return "<p>No synthesis rounds in this run directory.</p>"
+    rows = [[e["arm"], e["round"], *[e["funnel"].get(field, "") for field in FUNNEL_FIELDS]] for e in entries]
+    return _table(["arm", "round", *FUNNEL_FIELDS], rows)
+
+
 def _thumbnail(data: bytes | None) -> str:
     if data is None:
         return "<div>(no image)</div>"
@@ -143,6 +156,7 @@ SECTIONS = (("summary", "Summary", _summary), ("funnel", "Ledger funnel per op",
             ("scores", "Score distributions and thresholds", _histograms),
             ("accuracy", "Per-qtype accuracy per round (loop and baseline)", _accuracy),
             ("added", "Data added per qtype per round", _added),
+            ("rounds", "Synthesis funnel per round and arm (asked to added)", _round_funnels),
             ("gallery", "Kept and dropped samples", _gallery), ("recipe", "Resolved recipe", _recipes))
 
 
