@@ -68,6 +68,15 @@ def test_parquet_pool_embeds_images_and_keeps_gold_answers(world):
     assert sample["meta"]["answers"] == ["yes"] * 10 and sample["qtype"] == "yes/no"
 
 
+def test_an_existing_pool_is_refused_unless_overwrite_replaces_it(world):
+    tmp_path, images, files = world
+    args = ("ingest", "vqav2", *files["vqav2"], "--images", images, "--out", tmp_path / "pool")
+    assert invoke(*args).exit_code == 0
+    refused = invoke(*args)
+    assert refused.exit_code != 0 and "--overwrite" in refused.output and "Traceback" not in refused.output
+    assert invoke(*args, "--overwrite").stdout == "vqav2: read 1, written 1, quarantined 0\n"
+
+
 def test_same_seed_same_bytes_other_seed_other_prompts(world):
     tmp_path, images, files = world
     outputs = []

@@ -31,6 +31,7 @@ CASES = [  # (id, question, answer) -> (task, qtype, source)
       "the man in red"), ("reg", "text", "refcoco")),
     (("llava_8", "Please provide the bounding box coordinate of the region this sentence describes: red car.",
       "[0.1, 0.2, 0.5, 0.6]"), ("rec", "box", "llava")),
+    (("ref3rec_12", "The dog on the left.", "[0.1, 0.2, 0.5, 0.6]"), ("rec", "box", "ref3rec")),
     (("gqa_9", "What colour is the car?", "red"), ("vqa", "text", "gqa")),
     (("llava_10", "What do you see?", "A long scene.", "Why?", "Because."), ("dialogue", "text", "llava")),
     (("user_11", "What is shown?", "A street with many shops."), ("vqa", "text", "")),

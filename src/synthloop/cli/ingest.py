@@ -39,6 +39,7 @@ def ingest(
         None, help="Quarantine bad records here (JSONL) and go on; without it a bad record stops the ingest. "
                    "Records whose image is missing are always quarantined (default: OUT.quarantine.jsonl)."),
     list_datasets: bool = typer.Option(False, "--list", help="List the datasets and the files each expects."),
+    overwrite: bool = typer.Option(False, help="Replace an existing output whole (refused by default)."),
 ) -> None:
     """Convert a public dataset's annotation files to training samples with DataOptim's prompts and ids."""
     if list_datasets:
@@ -62,7 +63,7 @@ def ingest(
             task = progress.add_task(f"{dataset} -> {to}", total=None)
             samples = ingest_dataset(dataset, src, images, seed=seed, split=split, on_bad=on_bad)
             written = registry.write(to, _counted(samples, read, progress, task), out, images,
-                                     on_bad=sink.writer_rejected)
+                                     on_bad=sink.writer_rejected, overwrite=overwrite)
     except FormatError as err:
         fail(str(err))
     finally:

@@ -35,7 +35,7 @@ PREFIX_TASKS = {
     **dict.fromkeys(("coco", "flickr30k", "textcaps", "textocr"), "caption"),
     **dict.fromkeys(("vqav2", "okvqa", "ocrvqa", "gqa", "textvqa", "vgqa", "docvqa", "dvqa"), "vqa"),
     **dict.fromkeys(("aokvqa", "scienceqa"), "mcvqa"),
-    **dict.fromkeys(("refcoco", "refcocop", "refcocog", "shikra"), "grounding"),
+    **dict.fromkeys(("refcoco", "refcocop", "refcocog", "ref3rec", "ref3reg", "shikra"), "grounding"),
     **dict.fromkeys(("llava", "svit", "sharegpt4v"), "dialogue"),
 }
 CAPTION_PROMPTS = {normalize(p) for p in (  # DataOptim's captioning instructions
