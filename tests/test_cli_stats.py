@@ -31,3 +31,17 @@ def test_stats_on_a_missing_path_is_one_line(tmp_path):
     result = runner.invoke(app, ["stats", str(tmp_path / "nope")])
     assert result.exit_code == 2
     assert result.output == f"error: {tmp_path / 'nope'}: no such file or folder\n"
+
+
+def test_stats_image_tokens_from_a_processor_folder_and_a_one_line_error_for_a_bad_one(tmp_path):
+    from test_select_tokens import llava_processor_folder
+
+    samples = noisy_samples(6)
+    data = write_dataset(tmp_path / "data", samples)
+    folder = llava_processor_folder(tmp_path / "processor")  # 21 tokens per image
+    result = runner.invoke(app, ["stats", str(data), "--json", "--no-image-sizes", "--image-tokens", str(folder)])
+    assert result.exit_code == 0, result.output
+    words = sum(len(m["content"].replace("<image>", "").split()) for s in samples for m in s["messages"])
+    assert json.loads(result.stdout)["tokens"]["total"] == words + 21 * sum(len(s["images"]) for s in samples)
+    result = runner.invoke(app, ["stats", str(data), "--image-tokens", str(tmp_path / "nope")])
+    assert result.exit_code == 2 and result.output.count("\n") == 1 and "neither a number nor a folder" in result.output

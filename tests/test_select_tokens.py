@@ -60,3 +60,58 @@ def test_an_unloadable_tokenizer_is_a_recipe_error(tmp_path):
     with pytest.raises(RecipeError, match=where + "tokenizer .*nope.: not a folder") as err:
         Recipe.from_yaml(tmp_path / "r.yaml")
     assert "\n" not in str(err.value)
+
+
+def llava_processor_folder(folder):
+    """A tiny LLaVA processor (CLIP crop 40x32, patch 8, one CLS token: 21 tokens) saved as a Hugging Face folder."""
+    import transformers
+
+    image_processor = transformers.CLIPImageProcessorPil(size={"shortest_edge": 48}, crop_size={"height": 40, "width": 32})
+    transformers.LlavaProcessor(image_processor=image_processor, tokenizer=tiny_tokenizer(), patch_size=8,
+                                vision_feature_select_strategy="full", num_additional_image_tokens=1,
+                                ).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def llava_processor_dir(tmp_path_factory):
+    return llava_processor_folder(tmp_path_factory.mktemp("processor"))
+
+
+def test_image_tokens_from_a_processor_folder_is_the_processors_own_expansion(llava_processor_dir):
+    from PIL import Image
+    from transformers import AutoProcessor
+
+    processor = AutoProcessor.from_pretrained(llava_processor_dir)
+    inputs = processor(images=[Image.new("RGB", (90, 60), "red")], text=["<image>\nIs it red?"])
+    expanded = inputs["input_ids"][0].count(processor.image_token_id)
+    assert expanded == 5 * 4 + 1  # (40 // 8) * (32 // 8) patches + CLS
+    op = op_class("random")(budget_tokens=100, image_tokens=str(llava_processor_dir))
+    assert op.image_tokens == expanded
+    assert op.count_tokens([{"messages": [{"role": "user", "content": "<image>"}], "images": ["a.png", "b.png"]}]) \
+        == [2 * expanded]
+
+
+def test_image_tokens_from_a_llava_model_config_counts_cls_only_with_full(tmp_path):
+    import transformers
+
+    for strategy, expected in (("full", 17), ("default", 16)):
+        config = transformers.LlavaConfig(vision_config=transformers.CLIPVisionConfig(image_size=32, patch_size=8),
+                                          vision_feature_select_strategy=strategy)
+        config.save_pretrained(tmp_path / strategy)
+        assert op_class("random")(image_tokens=str(tmp_path / strategy)).image_tokens == expected
+
+
+def test_a_folder_that_is_no_fixed_resolution_processor_is_a_recipe_error(tmp_path, tokenizer_dir):
+    import transformers
+
+    transformers.Qwen2VLImageProcessorPil().save_pretrained(tmp_path / "qwen")
+    data = write_dataset(tmp_path / "data", noisy_samples(2))
+    where = r"r.yaml line \d+: ops\[0\].random.image_tokens: image_tokens "
+    for folder, problem in ((tokenizer_dir, ".*: not a Hugging Face processor or model folder"), (tmp_path / "nope", ".*nope.: neither a number nor a folder"),
+                            (tmp_path / "qwen", ".*is not a fixed-resolution LLaVA processor")):
+        ops = [{"random": {"budget_tokens": 10, "image_tokens": str(folder)}}]
+        (tmp_path / "r.yaml").write_text(yaml.safe_dump(recipe_dict(tmp_path, data, ops)))
+        with pytest.raises(RecipeError, match=where + problem) as err:
+            Recipe.from_yaml(tmp_path / "r.yaml")
+        assert "\n" not in str(err.value)

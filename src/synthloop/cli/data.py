@@ -20,7 +20,7 @@ from synthloop.formats.image_copies import MODES, place_images
 from synthloop.formats.stats import DatasetStats, compute_stats
 from synthloop.images import ImageError, ImageRoot
 from synthloop.models.protocols import ModelError
-from synthloop.models.token_count import sample_lengths
+from synthloop.models.token_count import image_token_count, sample_lengths
 
 PROGRESS_EVERY = 1000
 READ_HELP = ", ".join(names("read"))
@@ -189,7 +189,8 @@ def stats(
     image_sizes: bool = typer.Option(True, help="Read image headers for sizes."),
     tokenizer: str | None = typer.Option(None, help="Count tokens with this tokenizer (folder or 'smollm2'); "
                                          "default: whitespace words."),
-    image_tokens: int = typer.Option(0, min=0, help="Tokens per image added to each sample's length (576: LLaVA-1.5)."),
+    image_tokens: str = typer.Option("0", help="Tokens per image added to each sample's length (576: LLaVA-1.5), "
+                                     "or a LLaVA processor/model folder to read it from."),
     as_json: bool = typer.Option(False, "--json", help="Print the statistics as JSON."),
 ) -> None:
     """Counts by source, task and qtype; turns; tokens (percentiles); images per sample; image sizes."""
@@ -197,7 +198,8 @@ def stats(
         fail(f"{data}: no such file or folder")
     try:
         fmt = from_format or registry.detect(data)
-        lengths = partial(sample_lengths, tokenizer=tokenizer, image_tokens=image_tokens)
+        per_image = image_token_count(int(image_tokens) if image_tokens.isdigit() else image_tokens)
+        lengths = partial(sample_lengths, tokenizer=tokenizer, image_tokens=per_image)
         result = compute_stats(registry.read(fmt, data, _default_image_root(data, image_root)),
                                _default_image_root(data, image_root), image_sizes, lengths)
     except (FormatError, ModelError) as err:

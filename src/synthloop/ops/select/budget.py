@@ -13,7 +13,7 @@ import orjson
 import pyarrow as pa
 from pydantic import Field, field_validator, model_validator
 
-from synthloop.models.token_count import load_tokenizer, sample_lengths
+from synthloop.models.token_count import image_token_count, load_tokenizer, sample_lengths
 from synthloop.models.protocols import ModelError
 from synthloop.ops.base import Selector
 
@@ -22,14 +22,16 @@ class BudgetedSelector(Selector):
     """A selector with a budget: `budget` samples or `budget_tokens` tokens (at most one).
 
     Tokens are counted by `tokenizer` (a local Hugging Face tokenizer folder or `smollm2`; none:
-    whitespace words) plus `image_tokens` per image (`models.token_count`). With neither budget,
+    whitespace words) plus `image_tokens` per image (a number, or a LLaVA processor/model folder whose
+    count is read when the recipe loads; `models.token_count`). With neither budget,
     every candidate the selector ranks is kept (useful for `score_range` bands).
     """
 
     budget: int | None = Field(default=None, ge=0, description="samples to keep")
     budget_tokens: int | None = Field(default=None, ge=0, description="tokens to keep (see tokenizer, image_tokens)")
     tokenizer: str | None = Field(default=None, description="tokenizer folder or 'smollm2'; none: whitespace words")
-    image_tokens: int = Field(default=0, ge=0, description="tokens per image, e.g. 576 for LLaVA-1.5 at 336 px")
+    image_tokens: int | str = Field(default=0, description="tokens per image, e.g. 576 for LLaVA-1.5 at 336 px, "
+                                    "or a LLaVA processor/model folder")
 
     @field_validator("tokenizer")
     @classmethod
@@ -40,6 +42,17 @@ class BudgetedSelector(Selector):
             except ModelError as err:
                 raise ValueError(str(err)) from None
         return value
+
+    @field_validator("image_tokens")
+    @classmethod
+    def _counts(cls, value: int | str) -> int:
+        try:
+            count = image_token_count(value)
+        except ModelError as err:
+            raise ValueError(str(err)) from None
+        if count < 0:
+            raise ValueError("image_tokens must be >= 0")
+        return count
 
     def count_tokens(self, samples: list[dict]) -> list[int]:
         if self.tokenizer is None and self.image_tokens == 0:
