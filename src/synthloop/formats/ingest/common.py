@@ -14,11 +14,10 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import ijson
 
@@ -81,7 +80,7 @@ def texts(records: Any, name: str, where: str) -> list[str]:
         values = [record[name] for record in records]
     except (KeyError, TypeError, IndexError):
         values = None
-    if not values or not all(type(value) is str and value for value in values):
+    if not values or not all(values) or set(map(type, values)) != {str}:
         if not isinstance(records, list) or not records:
             raise RecordError(f"{where} must be a non-empty list")
         return [text_field(record, name) for record in records]
@@ -93,9 +92,9 @@ def most_common(answers: Sequence[str]) -> str:
     return Counter(answers).most_common(1)[0][0]
 
 
-@dataclass(frozen=True)
-class Where:
-    """Where a record is: its file and its 1-based position there (or its key in a keyed file)."""
+class Where(NamedTuple):
+    """Where a record is: its file and its 1-based position there (or its key in a keyed file).
+    A NamedTuple, as one is made per record (a frozen dataclass costs a few times more)."""
 
     file: Path
     index: int
@@ -155,7 +154,12 @@ def one_turn(sample_id: str, image: str, prompt: str, answer: str, *, task: str,
 
 def short_answer(question: str) -> str:
     """DataOptim's open-ended VQA prompt: the question, then the short-answer instruction."""
-    return dataoptim("short_answer").format(question=question.strip())
+    return _short_answer_template().format(question=question.strip())
+
+
+@cache
+def _short_answer_template() -> str:
+    return dataoptim("short_answer")
 
 
 def box_text(box: Sequence[float], width: float, height: float) -> tuple[list[float], str]:

@@ -7,6 +7,7 @@ costs one listing per folder, not a million `stat` calls.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from PIL import Image
@@ -33,9 +34,12 @@ class ImageFolder:
         except (FileNotFoundError, NotADirectoryError):
             return frozenset()
 
-    def first(self, candidates: list[str]) -> str | None:
+    def first(self, candidates: Sequence[str]) -> str | None:
         """The first of `candidates` that exists, or None."""
-        return next((path for path in candidates if self.has(path)), None)
+        for path in candidates:
+            if self.has(path):
+                return path
+        return None
 
     def size(self, path: str) -> tuple[int, int]:
         """(width, height) from the image header; raises OSError if it cannot be read."""

@@ -35,7 +35,7 @@ class Context:
         for path in candidates:
             if path.startswith("/") or ".." in path and ".." in path.split("/"):
                 raise RecordError(f"image path {path!r} leaves the image folder")
-        found = self.images.first(list(candidates))
+        found = self.images.first(candidates)
         if found is None:
             raise ImageNotFound(self.images.missing(candidates))
         return found
