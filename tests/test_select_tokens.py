@@ -92,13 +92,24 @@ def test_image_tokens_from_a_processor_folder_is_the_processors_own_expansion(ll
         == [2 * expanded]
 
 
-def test_image_tokens_from_a_llava_model_config_counts_cls_only_with_full(tmp_path):
+def test_image_tokens_from_a_llava_model_config_is_the_models_own_feature_count(tmp_path):
+    import torch
     import transformers
 
+    vision = transformers.CLIPVisionConfig(hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                           num_attention_heads=2, image_size=32, patch_size=8)
+    text = transformers.LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                    num_attention_heads=2, num_key_value_heads=2)
     for strategy, expected in (("full", 17), ("default", 16)):
-        config = transformers.LlavaConfig(vision_config=transformers.CLIPVisionConfig(image_size=32, patch_size=8),
+        config = transformers.LlavaConfig(vision_config=vision, text_config=text, image_token_index=3,
                                           vision_feature_select_strategy=strategy)
         config.save_pretrained(tmp_path / strategy)
+        model = transformers.LlavaForConditionalGeneration(config).eval()
+        with torch.no_grad():
+            features = model.get_image_features(pixel_values=torch.zeros(1, 3, 32, 32))
+        features = getattr(features, "pooler_output", features)
+        features = features[0] if isinstance(features, (list, tuple)) else features
+        assert features.shape[-2] == expected
         assert op_class("random")(image_tokens=str(tmp_path / strategy)).image_tokens == expected
 
 
