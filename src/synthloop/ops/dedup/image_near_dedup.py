@@ -42,7 +42,7 @@ class ImageNearDedup(SameImage, ColumnarDedup):
     name: ClassVar[str] = "image_near_dedup"
     pixels: ClassVar[int | None] = 64  # pHash reads a 32x32 resize; 64 leaves room for a clean reduce
     grey: ClassVar[bool] = True
-    max_hamming: int = Field(8, ge=0, le=64)
+    max_hamming: int = Field(8, ge=0, le=64, description="pHash bit distance at or under which images are duplicates")
 
     def key_type(self) -> pa.DataType:
         return pa.list_(pa.uint64())

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import Any, ClassVar, Literal
 
 import numpy as np
+from pydantic import Field
 from scipy.cluster.vq import kmeans2
 
 from synthloop.models.protocols import ImageEmbedder, TextEmbedder
@@ -27,11 +28,12 @@ DIGEST = 16  # bytes of conversation digest before the vector, when keyed
 class SemanticDedup(SameImage, ModelParams, Dedup):
     name: ClassVar[str] = "semantic_dedup"
     pixels: ClassVar[int | None] = 224
-    model: str = "pkg:efficientnet-lite0"
-    source: Literal["image", "text"] = "image"
-    threshold: float = 0.85  # EfficientNet-Lite0: 90% crops score >= 0.9, unrelated photos <= 0.35
-    cluster_size: int = 1000  # about this many samples per k-means cluster (pairwise work is per cluster)
-    seed: int = 0
+    model: str = Field("pkg:efficientnet-lite0", description="embedding model URI")
+    source: Literal["image", "text"] = Field("image", description="embed the first image or the text")
+    # EfficientNet-Lite0: 90% crops score >= 0.9, unrelated photos <= 0.35
+    threshold: float = Field(0.85, description="cosine similarity at or above which samples are duplicates")
+    cluster_size: int = Field(1000, description="about this many samples per k-means cluster")
+    seed: int = Field(0, description="k-means seed")
 
     def uses_images(self) -> bool:
         return self.source == "image"

@@ -29,11 +29,11 @@ class TextMinhashDedup(ColumnarDedup):
     pairs and the drops."""
 
     name: ClassVar[str] = "text_minhash_dedup"
-    threshold: float = Field(0.8, gt=0, le=1)
-    ngram: int = Field(5, ge=1)
-    num_perm: int = Field(128, ge=8, le=1024)
-    seed: int = 0
-    role: Role = "all"
+    threshold: float = Field(0.8, gt=0, le=1, description="estimated Jaccard similarity that marks duplicates")
+    ngram: int = Field(5, ge=1, description="word n-gram length of the shingles")
+    num_perm: int = Field(128, ge=8, le=1024, description="MinHash permutations")
+    seed: int = Field(0, description="MinHash seed")
+    role: Role = Field("all", description="whose turns count: all, user or assistant")
 
     def key(self, batch: Batch) -> list[bytes | None]:
         shingle_sets = [shingles(sample_text(sample, self.role), self.ngram) for sample in batch.samples]

@@ -21,8 +21,8 @@ class ImageAspectRatio(ImageMeasureFilter):
     name: ClassVar[str] = "image_aspect_ratio"
     measure_name: ClassVar[str] = "aspect ratio"
     worst = max
-    min_ratio: float = Field(1.0, ge=1.0)
-    max_ratio: float | None = Field(3.0, ge=1.0)
+    min_ratio: float = Field(1.0, ge=1.0, description="smallest long/short side ratio kept")
+    max_ratio: float | None = Field(3.0, ge=1.0, description="largest long/short side ratio kept; none: no limit")
 
     def measure(self, batch: Batch, i: int, j: int) -> float:
         w, h = batch.size(i, j)

@@ -35,7 +35,7 @@ class ImageBlur(ImageMeasureFilter):
     measure_name: ClassVar[str] = "Laplacian variance"
     pixels: ClassVar[int | None] = 0
     grey: ClassVar[bool] = True
-    min_variance: float = Field(100.0, ge=0)
+    min_variance: float = Field(100.0, ge=0, description="drop images whose Laplacian variance is below this")
 
     def measure(self, batch: Batch, i: int, j: int) -> float:
         return laplacian_variance(batch.image(i, j))

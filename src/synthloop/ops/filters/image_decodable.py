@@ -24,7 +24,8 @@ class ImageDecodable(Filter):
     name: ClassVar[str] = "image_decodable"
     pixels: ClassVar[int | None] = 1  # any scale will do (see above)
     grey: ClassVar[bool] = True  # and any mode
-    max_pixels: int = Field(MAX_PIXELS, gt=0, le=MAX_PIXELS)  # the engine refuses larger images anyway
+    # the engine refuses larger images anyway
+    max_pixels: int = Field(MAX_PIXELS, gt=0, le=MAX_PIXELS, description="drop images with more pixels than this")
 
     def compute(self, batch: Batch) -> list[bool | Quarantine]:
         def check(batch: Batch, i: int, j: int) -> None:

@@ -16,8 +16,8 @@ class ImageFileSize(ImageMeasureFilter):
 
     name: ClassVar[str] = "image_file_size"
     measure_name: ClassVar[str] = "file size (bytes)"
-    min_bytes: int = Field(0, ge=0)
-    max_bytes: int | None = Field(None, gt=0)
+    min_bytes: int = Field(0, ge=0, description="smallest image file kept")
+    max_bytes: int | None = Field(None, gt=0, description="largest image file kept; none: no limit")
 
     def measure(self, batch: Batch, i: int, j: int) -> float:
         return float(len(batch.image_bytes(i, j)))

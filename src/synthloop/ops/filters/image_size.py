@@ -18,10 +18,10 @@ class ImageSize(Filter):
     """
 
     name: ClassVar[str] = "image_size"
-    min_side: int = Field(0, ge=0)
-    max_side: int | None = Field(None, gt=0)
-    min_pixels: int = Field(0, ge=0)
-    max_pixels: int | None = Field(None, gt=0)
+    min_side: int = Field(0, ge=0, description="smallest shorter side kept (px)")
+    max_side: int | None = Field(None, gt=0, description="largest longer side kept (px); none: no limit")
+    min_pixels: int = Field(0, ge=0, description="fewest pixels kept")
+    max_pixels: int | None = Field(None, gt=0, description="most pixels kept; none: no limit")
 
     def compute(self, batch: Batch) -> list[list[tuple[int, int]] | Quarantine]:
         sizes = per_image(batch, Batch.size)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from PIL import Image
+from pydantic import Field
 
 from synthloop.models.protocols import ImageTextScorer
 from synthloop.images import ImageError
@@ -34,8 +35,8 @@ class ImageTextScore(ModelParams, Filter):
     name: ClassVar[str] = "image_text_score"
     protocol: ClassVar[type] = ImageTextScorer
     pixels: ClassVar[int | None] = 0
-    min_score: float | None = None
-    min_box_px: int = 8
+    min_score: float | None = Field(None, description="drop below this clip_score; none: score only")
+    min_box_px: int = Field(8, description="REC boxes smaller than this on a side are dropped")
 
     @property
     def score_key(self) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from typing import ClassVar
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from synthloop.models.protocols import Judge as JudgeProtocol
 from synthloop.ops.base import Batch, Drop, Filter, Quarantine, register
@@ -26,8 +26,8 @@ class Judge(ModelParams, Filter):
     name: ClassVar[str] = "judge"
     protocol: ClassVar[type] = JudgeProtocol
     pixels: ClassVar[int | None] = 0
-    low: float = 0.5
-    high: float = 0.7
+    low: float = Field(0.5, description="lowest P(Yes) kept")
+    high: float = Field(0.7, description="highest P(Yes) kept")
 
     @model_validator(mode="after")
     def _band(self) -> Judge:

@@ -18,7 +18,7 @@ class Safety(ModelParams, Filter):
     name: ClassVar[str] = "safety"
     protocol: ClassVar[type] = SafetyClassifier
     pixels: ClassVar[int | None] = 0
-    model: str = "pkg:nudenet"
+    model: str = Field("pkg:nudenet", description="safety classifier URI")
     max_unsafe: float = Field(0.85, ge=0, le=1, description="drop above this score (0.85: no false positive on "
                               "226 safe photos and scenes, see docs/experiments.md)")
 

@@ -24,9 +24,9 @@ class SpecialCharRatio(Filter):
     """Score `special_char_ratio` over the text of `role` (see `text_length` for what the text is)."""
 
     name: ClassVar[str] = "special_char_ratio"
-    min_ratio: float = Field(0.0, ge=0, le=1)
-    max_ratio: float = Field(0.25, ge=0, le=1)
-    role: Role = "all"
+    min_ratio: float = Field(0.0, ge=0, le=1, description="lowest special-character share kept")
+    max_ratio: float = Field(0.25, ge=0, le=1, description="highest special-character share kept")
+    role: Role = Field("all", description="whose turns count: all, user or assistant")
 
     def compute(self, batch: Batch) -> list[float]:
         return [special_ratio(sample_text(sample, self.role)) for sample in batch.samples]

@@ -17,11 +17,11 @@ class TextLength(Filter):
     Scores: `text_chars`, `text_words`."""
 
     name: ClassVar[str] = "text_length"
-    min_chars: int = Field(0, ge=0)
-    max_chars: int | None = Field(None, ge=0)
-    min_words: int = Field(0, ge=0)
-    max_words: int | None = Field(None, ge=0)
-    role: Role = "all"
+    min_chars: int = Field(0, ge=0, description="fewest characters kept")
+    max_chars: int | None = Field(None, ge=0, description="most characters kept; none: no limit")
+    min_words: int = Field(0, ge=0, description="fewest words kept")
+    max_words: int | None = Field(None, ge=0, description="most words kept; none: no limit")
+    role: Role = Field("all", description="whose turns count: all, user or assistant")
 
     def compute(self, batch: Batch) -> list[tuple[int, int]]:
         values = []

@@ -30,9 +30,9 @@ class TextRepetition(Filter):
     """Score `text_repetition` over the text of `role` (see `text_length` for what the text is)."""
 
     name: ClassVar[str] = "text_repetition"
-    n: int = Field(3, ge=1)
-    max_ratio: float = Field(0.5, ge=0, le=1)
-    role: Role = "all"
+    n: int = Field(3, ge=1, description="n-gram length")
+    max_ratio: float = Field(0.5, ge=0, le=1, description="highest share of repeated n-grams kept")
+    role: Role = Field("all", description="whose turns count: all, user or assistant")
 
     def compute(self, batch: Batch) -> list[float]:
         return [repetition_ratio(sample_text(sample, self.role), self.n) for sample in batch.samples]

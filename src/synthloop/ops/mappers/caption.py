@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
+from pydantic import Field
+
 from synthloop.models.protocols import Generator
 from synthloop.ops.base import Batch, Mapper, Outcome, Quarantine, register
 from synthloop.ops.model_op import ModelParams, image_requests
@@ -17,12 +19,12 @@ class Caption(ModelParams, Mapper):
     name: ClassVar[str] = "caption"
     protocol: ClassVar[type] = Generator
     pixels: ClassVar[int | None] = 0
-    prompt: str = "Describe the image briefly."
-    n: int = 1
-    mode: Literal["replace", "add", "keep"] = "add"
-    max_new_tokens: int = 48
-    temperature: float = 0.0  # > 0 with n > 1 gives different captions (seed + k for caption k)
-    seed: int = 0
+    prompt: str = Field("Describe the image briefly.", description="instruction given with the image")
+    n: int = Field(1, description="captions per image")
+    mode: Literal["replace", "add", "keep"] = Field("add", description="replace the input, follow it, or go to meta")
+    max_new_tokens: int = Field(48, description="most tokens generated per reply")
+    temperature: float = Field(0.0, description="sampling temperature; > 0 with n > 1 gives different captions")
+    seed: int = Field(0, description="seed; caption k uses seed + k")
 
     def process(self, batch: Batch) -> list[Outcome]:
         user = f"{IMAGE_TOKEN}\n{self.prompt}"

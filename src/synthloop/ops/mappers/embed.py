@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, Literal
 
 import numpy as np
+from pydantic import Field
 
 from synthloop.models.protocols import ImageEmbedder, TextEmbedder
 from synthloop.ops.base import Batch, Mapper, Outcome, register
@@ -20,9 +21,10 @@ def sample_text(sample: dict) -> str:
 class Embed(ModelParams, Mapper):
     name: ClassVar[str] = "embed"
     pixels: ClassVar[int | None] = 224
-    model: str = "pkg:efficientnet-lite0"
-    source: Literal["image", "text"] = "image"
-    decimals: int = 4  # rounding keeps the JSON in `meta` compact
+    model: str = Field("pkg:efficientnet-lite0", description="embedding model URI")
+    source: Literal["image", "text"] = Field("image", description="embed the first image or the text")
+    # rounding keeps the JSON in `meta` compact
+    decimals: int = Field(4, description="rounding of the stored vector")
 
     def uses_images(self) -> bool:
         return self.source == "image"

@@ -10,6 +10,8 @@ import re
 import zlib
 from typing import ClassVar, Literal
 
+from pydantic import Field
+
 from synthloop.formats.boxes import find_boxes
 from synthloop.models.protocols import Generator
 from synthloop.ops.base import Batch, Mapper, Outcome, Quarantine, register
@@ -103,12 +105,12 @@ class GenixerGenerate(ModelParams, Mapper):
     name: ClassVar[str] = "genixer_generate"
     protocol: ClassVar[type] = Generator
     pixels: ClassVar[int | None] = 0
-    task_type: TaskType = "common_vqa"
-    n: int = 1
-    keep_parent: bool = False
-    max_new_tokens: int = 96
-    temperature: float = 0.0
-    seed: int = 0
+    task_type: TaskType = Field("common_vqa", description="Genixer task type to generate")
+    n: int = Field(1, description="samples generated per image")
+    keep_parent: bool = Field(False, description="also pass the input sample on")
+    max_new_tokens: int = Field(96, description="most tokens generated per reply")
+    temperature: float = Field(0.0, description="sampling temperature; 0 is greedy")
+    seed: int = Field(0, description="random seed for sampling")
 
     def process(self, batch: Batch) -> list[Outcome]:
         def build(i: int, sample: dict) -> list[dict]:

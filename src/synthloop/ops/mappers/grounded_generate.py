@@ -11,6 +11,8 @@ import re
 import zlib
 from typing import ClassVar, Literal
 
+from pydantic import Field
+
 from synthloop.models.protocols import Generator
 from synthloop.formats.prompts import OPTION_LETTER
 from synthloop.ops.base import Batch, Mapper, Outcome, Quarantine, register
@@ -89,13 +91,13 @@ class GroundedGenerate(ModelParams, Mapper):
     name: ClassVar[str] = "grounded_generate"
     protocol: ClassVar[type] = Generator
     pixels: ClassVar[int | None] = 0
-    qtype: str = ""
-    bad_cases: dict[str, list[dict]] = {}
-    style: Literal["qma", "qmae", "aokvqa"] = "qmae"
-    with_image: bool = True
-    max_new_tokens: int = 160
-    temperature: float = 0.0
-    seed: int = 0
+    qtype: str = Field("", description="target question type; empty: each sample's own qtype")
+    bad_cases: dict[str, list[dict]] = Field({}, description="qtype -> samples the model got wrong, shown as examples")
+    style: Literal["qma", "qmae", "aokvqa"] = Field("qmae", description="output style: QMA, QMAE or A-OKVQA")
+    with_image: bool = Field(True, description="show the generator the image, not only its captions and boxes")
+    max_new_tokens: int = Field(160, description="most tokens generated per reply")
+    temperature: float = Field(0.0, description="sampling temperature; 0 is greedy")
+    seed: int = Field(0, description="random seed for sampling")
 
     def _prompt(self, sample: dict) -> str:
         qtype = self.qtype or sample["qtype"] or "general"

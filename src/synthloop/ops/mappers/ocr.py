@@ -8,6 +8,8 @@ import difflib
 import re
 from typing import ClassVar
 
+from pydantic import Field
+
 from synthloop.models.cache import cache_key
 from synthloop.models.protocols import ModelError, Ocr as OcrProtocol
 from synthloop.models.uri import load_model
@@ -30,8 +32,8 @@ class Ocr(ModelParams, Mapper):
     name: ClassVar[str] = "ocr"
     protocol: ClassVar[type] = OcrProtocol
     pixels: ClassVar[int | None] = 0
-    model: str = "pkg:rapidocr"
-    second_model: str | None = "pkg:tesseract"  # skipped when not installed
+    model: str = Field("pkg:rapidocr", description="OCR model URI")
+    second_model: str | None = Field("pkg:tesseract", description="second OCR engine; skipped when not installed")
 
     def _read(self, uri: str, engine: object, requests: list, hashes: list[list[str]]) -> list[list[dict]]:
         def compute(indices: list[int]) -> list[list[dict]]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import copy
 from typing import ClassVar, Literal
 
+from pydantic import Field
+
 from synthloop.models.protocols import Request, Generator
 from synthloop.ops.base import Batch, Mapper, Outcome, Quarantine, register
 from synthloop.ops.model_op import ModelParams
@@ -32,12 +34,12 @@ class Rewrite(ModelParams, Mapper):
 
     name: ClassVar[str] = "rewrite"
     protocol: ClassVar[type] = Generator
-    model: str = "pkg:smollm2"
-    target: Literal["question", "answer"] = "question"
-    mode: Literal["replace", "add"] = "replace"
-    max_new_tokens: int = 48
-    temperature: float = 0.0
-    seed: int = 0
+    model: str = Field("pkg:smollm2", description="text LLM URI")
+    target: Literal["question", "answer"] = Field("question", description="rewrite the question or the answer")
+    mode: Literal["replace", "add"] = Field("replace", description="replace the text or add a rewritten copy")
+    max_new_tokens: int = Field(48, description="most tokens generated per reply")
+    temperature: float = Field(0.0, description="sampling temperature; 0 is greedy")
+    seed: int = Field(0, description="random seed for sampling")
 
     def _turn(self, sample: dict) -> int | None:
         role = "user" if self.target == "question" else "assistant"

@@ -82,8 +82,8 @@ def diversity_order(x: np.ndarray, tokens: np.ndarray, method: str, clusters: in
 @register
 class DiversitySelector(BudgetedSelector):
     name: ClassVar[str] = "diversity"
-    method: Literal["kcenter", "cluster"] = "kcenter"
-    clusters: int = Field(default=16, ge=1)
+    method: Literal["kcenter", "cluster"] = Field("kcenter", description="farthest-first, or k-means round-robin")
+    clusters: int = Field(default=16, ge=1, description="k-means clusters (method cluster)")
 
     def select(self, candidates: pa.Table, seed: int) -> list[str]:
         x, tokens = embeddings(candidates), token_counts(candidates)

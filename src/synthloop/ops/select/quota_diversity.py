@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
+from pydantic import Field
+
 from synthloop.ops.base import register
 from synthloop.ops.select.stratified import StratifiedSelector
 
@@ -11,4 +13,4 @@ from synthloop.ops.select.stratified import StratifiedSelector
 @register
 class QuotaDiversitySelector(StratifiedSelector):
     name: ClassVar[str] = "quota_diversity"
-    within: Literal["random", "kcenter", "cluster"] = "kcenter"
+    within: Literal["random", "kcenter", "cluster"] = Field("kcenter", description="how to pick inside a group")

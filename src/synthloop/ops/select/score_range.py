@@ -11,7 +11,7 @@ from typing import ClassVar, Literal, Self
 
 import numpy as np
 import pyarrow as pa
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from synthloop.ops.base import register
 from synthloop.ops.select.budget import (
@@ -26,10 +26,10 @@ from synthloop.ops.select.budget import (
 @register
 class ScoreRangeSelector(BudgetedSelector):
     name: ClassVar[str] = "score_range"
-    score: str
-    mode: Literal["top", "bottom", "band"] = "band"
-    low: float = -np.inf
-    high: float = np.inf
+    score: str = Field(description="score name in meta, e.g. judge_p")
+    mode: Literal["top", "bottom", "band"] = Field("band", description="keep the top, the bottom, or [low, high]")
+    low: float = Field(-np.inf, description="band lower bound")
+    high: float = Field(np.inf, description="band upper bound")
 
     @model_validator(mode="after")
     def _mode_needs(self) -> Self:

@@ -54,10 +54,10 @@ def largest_remainder(weights: dict[str, float], total: int, capacity: dict[str,
 @register
 class StratifiedSelector(BudgetedSelector):
     name: ClassVar[str] = "stratified"
-    by: Literal["source", "task", "qtype"] = "qtype"
-    proportions: dict[str, float] | None = None  # None: equal shares for every group present
-    within: Literal["random", "kcenter", "cluster"] = "random"
-    clusters: int = Field(default=8, ge=1)
+    by: Literal["source", "task", "qtype"] = Field("qtype", description="sample field that defines the groups")
+    proportions: dict[str, float] | None = Field(None, description="group -> share of the budget; none: equal shares")
+    within: Literal["random", "kcenter", "cluster"] = Field("random", description="how to pick inside a group")
+    clusters: int = Field(default=8, ge=1, description="k-means clusters (within cluster)")
 
     @model_validator(mode="after")
     def _needs_budget(self) -> Self:
