@@ -1,4 +1,4 @@
-"""The small protocols every model stage goes through (DESIGN.md "Models").
+"""The small protocols every model stage goes through (docs/design.md "Models").
 
 Every method takes a whole batch: backends batch requests, and no op loops over samples calling
 a model one at a time. A request is the images of a sample plus chat messages whose `<image>`

@@ -1,4 +1,4 @@
-"""Model URIs (DESIGN.md "Models") and `load_model`, which turns one into a loaded backend.
+"""Model URIs (docs/design.md "Models") and `load_model`, which turns one into a loaded backend.
 
     builtin:PATH                  a TinyVLM checkpoint trained by synthloop
     hf:<hub id or local path>     a transformers model (image-text-to-text, causal LM, CLIP)

@@ -1,6 +1,6 @@
 """What an op is: typed parameters (pydantic) and one batch method, executor-agnostic.
 
-Kinds (DESIGN.md "Ops"):
+Kinds (docs/design.md "Ops"):
 - `Mapper.process(batch)` -> one outcome per input sample: a list of 0..N output samples,
   a `Drop`, or a `Quarantine`.
 - `Filter.compute(batch)` -> one value per sample (or a `Quarantine`); the base class stores it in
