@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -57,8 +58,14 @@ def run_one(src: Path, fmt: str, dst: Path) -> None:
     """Child process: convert and print samples/s and peak RSS as one JSON line."""
     from synthloop.formats import registry
 
+    print_measured(lambda: registry.write(fmt, registry.read("llava", src), dst, image_root=src.parent))
+
+
+def print_measured(work: Callable[[], int]) -> None:
+    """Run `work` (it returns its sample count) and print the count, wall and CPU seconds and this
+    process's peak RSS as one JSON line (benchmarks/ingest.py shares it)."""
     start, cpu_start = time.perf_counter(), time.process_time()
-    count = registry.write(fmt, registry.read("llava", src), dst, image_root=src.parent)
+    count = work()
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(orjson.dumps({"samples": count, "seconds": seconds, "cpu_seconds": cpu_seconds,

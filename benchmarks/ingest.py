@@ -12,11 +12,9 @@ a busy shared machine does not distort) and the peak RSS. Flat RSS across N show
 from __future__ import annotations
 
 import argparse
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import orjson
@@ -60,13 +58,10 @@ def run_one(folder: Path) -> None:
     from synthloop.formats import registry
     from synthloop.formats.ingest import ingest
 
-    start, cpu_start = time.perf_counter(), time.process_time()
+    from convert import print_measured  # benchmarks/convert.py: this script's folder is on sys.path
+
     samples = ingest("vqav2", [folder / "questions.json", folder / "annotations.json"], folder / "images")
-    count = registry.write("llava", samples, folder / "vqav2.jsonl")
-    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(orjson.dumps({"samples": count, "seconds": seconds, "cpu_seconds": cpu_seconds,
-                        "peak_rss_mib": peak_mib}).decode())
+    print_measured(lambda: registry.write("llava", samples, folder / "vqav2.jsonl"))
 
 
 def main() -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
@@ -63,12 +64,23 @@ def _placed(samples: Iterable[dict], dst: Path, mode: str, root: Path, on_bad: O
             on_bad(Rejected(str(dst), str(err), sample_id=sample["id"], record=sample))
 
 
-def _counted(samples: Iterable[dict], counter: list[int], progress: Progress, task: int) -> Iterator[dict]:
-    for sample in samples:
-        counter[0] += 1
-        if counter[0] % PROGRESS_EVERY == 0:
-            progress.update(task, completed=counter[0])
-        yield sample
+@contextmanager
+def sample_progress(description: str, counter: list[int]) -> Iterator[Callable[[Iterable[dict]], Iterator[dict]]]:
+    """A transient spinner (only on a terminal) over a stream of samples: yields `counted`, which passes
+    samples through, adding each to `counter[0]` and to the spinner's count."""
+    with Progress(SpinnerColumn(), TextColumn("{task.description} {task.completed} samples"),
+                  TimeElapsedColumn(), console=console, transient=True,
+                  disable=not console.is_terminal) as progress:
+        task = progress.add_task(description, total=None)
+
+        def counted(samples: Iterable[dict]) -> Iterator[dict]:
+            for sample in samples:
+                counter[0] += 1
+                if counter[0] % PROGRESS_EVERY == 0:
+                    progress.update(task, completed=counter[0])
+                yield sample
+
+        yield counted
 
 
 @app.command()
@@ -99,15 +111,12 @@ def convert(
     sink = _Quarantine(quarantine) if quarantine else None
     read = [0]
     try:
-        with Progress(SpinnerColumn(), TextColumn("{task.description} {task.completed} samples"),
-                      TimeElapsedColumn(), console=console, transient=True,
-                      disable=not console.is_terminal) as progress:
-            task = progress.add_task(f"{from_format} -> {to_format}", total=None)
+        with sample_progress(f"{from_format} -> {to_format}", read) as counted:
             samples = registry.read(from_format, src, root, on_bad=sink.reader_rejected if sink else None,
                                     **({"columns": columns} if columns else {}))
             if images != "keep":
                 samples = _placed(samples, dst, images, root, sink.writer_rejected if sink else raise_on_bad)
-            written = registry.write(to_format, _counted(samples, read, progress, task), dst,
+            written = registry.write(to_format, counted(samples), dst,
                                      root if images == "keep" else dst.parent,  # placed images are under dst's folder
                                      on_bad=sink.writer_rejected if sink else None, pad_boxes=pad_boxes,
                                      overwrite=overwrite,

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from synthloop.cli.app import app, console, fail
-from synthloop.cli.data import WRITE_HELP, _counted, _Quarantine
+from synthloop.cli.app import app, fail
+from synthloop.cli.data import WRITE_HELP, _Quarantine, sample_progress
 from synthloop.formats import registry
 from synthloop.formats.common import FormatError, Rejected
 from synthloop.formats.ingest import DATASETS, ingest as ingest_dataset
@@ -57,12 +56,9 @@ def ingest(
 
     read = [0]
     try:
-        with Progress(SpinnerColumn(), TextColumn("{task.description} {task.completed} samples"),
-                      TimeElapsedColumn(), console=console, transient=True,
-                      disable=not console.is_terminal) as progress:
-            task = progress.add_task(f"{dataset} -> {to}", total=None)
+        with sample_progress(f"{dataset} -> {to}", read) as counted:
             samples = ingest_dataset(dataset, src, images, seed=seed, split=split, on_bad=on_bad)
-            written = registry.write(to, _counted(samples, read, progress, task), out, images,
+            written = registry.write(to, counted(samples), out, images,
                                      on_bad=sink.writer_rejected, overwrite=overwrite)
     except FormatError as err:
         fail(str(err))
