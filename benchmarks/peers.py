@@ -13,6 +13,8 @@ The peers pin other versions of datasets and transformers, so each runs in its o
   `data/parser.py` and `data/converter.py`, loaded from the checkout (LLaMA-Factory does not install here:
   torchvision has no CPU build), on our `sharegpt` output and its `dataset_info.json`.
 - DataOptim's `tools/expand_to_square.py` from the checkout, against our `--pad-boxes`.
+- LLaVA's `scripts/convert_sqa_to_llava.py` (QCM-LEA) from the checkout, against `ingest scienceqa` on the
+  ScienceQA fixture (its `fire` import, used only by its command line, is stubbed).
 A peer that is not given is reported as skipped.
 """
 
@@ -29,9 +31,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from ingest_fixtures import write_images, write_scienceqa  # noqa: E402
 from test_formats_fixture import VARIED_RECORDS, write_fixture  # noqa: E402
 
-from synthloop.formats import registry  # noqa: E402
+from synthloop.formats import llava, registry  # noqa: E402
+from synthloop.formats.ingest import ingest  # noqa: E402
 
 # samples dj_to_llava.py accepts: one distinct image, human/gpt pairs, no role tags inside turns
 DJ_TO_LLAVA_IDS = ("coco_1", "instruct_4", "shikra_5")
@@ -181,6 +185,30 @@ def dataoptim_cell(script: Path, work: Path, fixture: Path, python: str) -> tupl
     return not bad, f"{len(theirs)} records, differing: {bad or 'none'}"
 
 
+LLAVA_SQA = """
+import json, sys, types
+sys.modules.setdefault("fire", types.ModuleType("fire"))
+sys.path.insert(0, sys.argv[1])
+from convert_sqa_to_llava import convert_to_llava
+base, ours = sys.argv[2], json.loads(sys.argv[3])
+convert_to_llava(base, "trainval")
+theirs = [r for r in json.load(open(base + "/llava_trainval_QCM-LEA.json")) if "image" in r]
+mapped = [{**r, "id": "scienceqa_" + r["id"], "image": "scienceqa/" + r["image"]} for r in theirs]
+bad = [a["id"] for a, b in zip(mapped, ours) if a != b]
+ok = not bad and len(mapped) == len(ours)
+print(json.dumps({"ok": ok, "detail": f"{len(mapped)} records (ours {len(ours)}), differing: {bad or 'none'}"}))
+"""
+
+
+def llava_scienceqa_cell(scripts: Path, work: Path) -> tuple[bool, str]:
+    """convert_sqa_to_llava.py on the ScienceQA fixture (image problems; ids and paths in DataOptim's layout)
+    against our ingest of the same files."""
+    files = write_scienceqa(work / "scienceqa")
+    samples = ingest("scienceqa", files, write_images(work / "scienceqa_images"), split="trainval")
+    ours = [llava.sample_to_record(s, [ref["path"] for ref in s["images"]]) for s in samples]
+    return run_script(sys.executable, LLAVA_SQA, str(scripts), str(files[0].parent), json.dumps(ours))
+
+
 def expected_renders(fixture: Path) -> dict[str, str]:
     return {s["id"]: "".join(f"{m['role']}: {m['content']}\n" for m in s["messages"])
             for s in registry.read("llava", fixture)}
@@ -193,6 +221,7 @@ def main() -> None:
     parser.add_argument("--data-juicer", type=Path, help="modelscope/data-juicer checkout (dj_to_llava.py)")
     parser.add_argument("--llama-factory", type=Path, help="hiyouga/LLaMA-Factory checkout")
     parser.add_argument("--dataoptim", type=Path, help="BAAI-DCAI/DataOptim checkout (tools/expand_to_square.py)")
+    parser.add_argument("--llava", type=Path, help="haotian-liu/LLaVA checkout (scripts/convert_sqa_to_llava.py)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="peers_"))
     fixture = write_fixture(work / "src")
@@ -237,6 +266,8 @@ def main() -> None:
         ("DataOptim", "llava --pad-boxes", "tools/expand_to_square.py",
          args.dataoptim and (lambda: dataoptim_cell(args.dataoptim / "tools/expand_to_square.py", work, fixture,
                                                     args.dj_python or sys.executable))),
+        ("LLaVA (source)", "ingest scienceqa", "scripts/convert_sqa_to_llava.py QCM-LEA",
+         args.llava and (lambda: llava_scienceqa_cell(args.llava / "scripts", work))),
     ]
     print(f"{'tool':24} {'our format':26} {'check':48} result")
     for tool, fmt, check, cell in cells:

@@ -68,6 +68,7 @@ IMAGES = {  # path under --images -> (width, height)
     "open_images/011e7e629fb9ae7b.jpg": (64, 64), "open_images/03b2dbb7dff0e32d.jpg": (64, 64),
     "ocrvqa/1400013011.jpg": (40, 64), "visual_genome/2327022.jpg": (64, 48), "visual_genome/1.jpg": (64, 48),
     "docvqa/ffbf0023_4.png": (48, 64), "dvqa/bar_train_00000000.png": (64, 64),
+    "scienceqa/1/image.png": (64, 48), "scienceqa/2/image.png": (48, 48), "scienceqa/6/image.png": (48, 48),
 }
 
 
@@ -179,6 +180,7 @@ def annotation_files(folder: Path) -> dict[str, list[Path]]:
             {"image": "bar_train_00000000.png", "question": "What is the label of the third bar from the left?",
              "answer": "bowl", "question_type": "structure", "bbox_answer": [88, 200, 30, 12],
              "question_id": 3, "template_id": "label_third"}])],
+        "scienceqa": write_scienceqa(folder / "scienceqa"),
         "ref3rec": [write_refcoco(folder / "REC_ref3_train.jsonl")],
         "ref3reg": [folder / "REC_ref3_train.jsonl"],
     }
@@ -195,3 +197,41 @@ def write_refcoco(path: Path) -> Path:
     ]
     path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
     return path
+
+
+SCIENCEQA_NORTH = {  # problem 1: lupantech/ScienceQA README.md's example fields (@ 2cbf831), the first train pid
+    "question": "Which of these states is farthest north?",
+    "choices": ["West Virginia", "Louisiana", "Arizona", "Oklahoma"], "answer": 0, "hint": "", "image": "image.png",
+    "task": "closed choice", "grade": "grade2", "subject": "social science", "topic": "geography",
+    "category": "Geography", "skill": "Read a map: cardinal directions",
+    "lecture": "Maps have four cardinal directions, or main directions. Those directions are north, south, east, and "
+               "west.\nA compass rose is a set of arrows that point to the cardinal directions. A compass rose usually "
+               "shows only the first letter of each cardinal direction.\nThe north arrow points to the North Pole. On "
+               "most maps, north is at the top of the map.",
+    "solution": "To find the answer, look at the compass rose. Look at which way the north arrow is pointing. West "
+                "Virginia is farthest north.",
+    "split": "train"}
+
+
+def write_scienceqa(folder: Path) -> list[Path]:
+    """ScienceQA's problems.json and pid_splits.json: problem 1 as the README shows it, a made-up
+    image problem with a hint, five choices, an empty lecture, double spaces and an escaped newline
+    (problem 2), a text-only train problem (9, left out) and a val problem (6)."""
+    problems = {
+        "1": SCIENCEQA_NORTH,
+        "2": {"question": "Which animal's  feet are also adapted for swimming?", "choices": [
+            "sea otter", "tokay gecko", "sloth", "emu", "penguin"], "answer": 4, "hint": "  Figure: sturgeon.  ",
+            "image": "image.png", "task": "closed choice", "grade": "grade4", "subject": "natural science",
+            "topic": "biology", "category": "Adaptations", "skill": "Animal adaptations: feet, hands, and flippers",
+            "lecture": "", "solution": "Look at the picture.\\nThe penguin has flippers.", "split": "train"},
+        "6": {**SCIENCEQA_NORTH, "question": "Which of these states is farthest south?", "split": "val"},
+        "9": {"question": "Which tense does the sentence use?\nMona will print her name with care.",
+              "choices": ["present tense", "future tense", "past tense"], "answer": 1, "hint": "", "image": None,
+              "task": "closed choice", "grade": "grade2", "subject": "language science", "topic": "verbs",
+              "category": "Verb tense", "skill": "Is the sentence in the past, present, or future tense?",
+              "lecture": "Present tense verbs tell you about something that is happening now.", "solution": "",
+              "split": "train"},
+    }
+    splits = {"train": ["1", "2", "9"], "val": ["6"], "test": [], "trainval": ["1", "2", "6", "9"],
+              "minitrain": ["1"], "minival": ["6"], "minitest": []}
+    return [_dump(folder / "problems.json", problems), _dump(folder / "pid_splits.json", splits)]

@@ -31,6 +31,8 @@ def test_list_names_each_dataset_with_its_files():
     assert [line.split(":")[0] for line in lines] == sorted(DATASETS)
     assert "vqav2: v2_OpenEnded_mscoco_train2014_questions.json + v2_mscoco_train2014_annotations.json; " \
            "images in coco/; --split train2014 by default" in lines
+    assert "scienceqa: problems.json + pid_splits.json; images in scienceqa/<pid>/ (image.png); " \
+           "--split train by default" in lines
 
 
 def test_pool_resolves_a_standard_submission_in_id_order(world):

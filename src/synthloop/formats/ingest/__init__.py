@@ -8,6 +8,7 @@ from synthloop.formats.ingest import (  # noqa: F401  (registers the datasets)
     grounding,
     multiple_choice,
     scene_vqa,
+    science_qa,
     text_vqa,
     vqa,
 )
