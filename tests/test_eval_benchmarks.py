@@ -155,6 +155,7 @@ def test_mmbench_tsv_with_circular_copies(tmp_path):
     # VLMEvalKit's order: per option count, all originals, then all first copies, ...
     rotated = circular_copies(samples[:2])
     assert [s["meta"]["index"] for s in rotated] == [0, 1_000_000, 2_000_000, 1, 1_000_001]
+    assert all(s["meta"]["circular_index"] == s["meta"]["index"] for s in rotated)  # the runner's CircularEval key
     # Copy k moves option j to (j - k) % n: "blue" moves from B to A, red from A to C.
     assert rotated[1]["meta"]["options"] == {"A": "blue", "B": "green", "C": "red"}
     assert rotated[1]["meta"]["answer"] == "A"

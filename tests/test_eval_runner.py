@@ -151,21 +151,21 @@ def test_bad_cases_are_the_first_per_qtype_in_input_order(tmp_path):
     assert [row["id"] for row in rows] == [s["id"] for s in bench]
 
 
-def test_mmbench_rows_report_circular_accuracy():
+def test_circular_index_rows_report_circular_accuracy():
+    # Any benchmark reader's rows enter CircularEval through `meta["circular_index"]` (MMBench's reader sets it).
     options = {"A": "circle", "B": "square"}
-    bench = [sample(f"mmbench_{i}", f"q{i}", None, "mcvqa", "shape", {"index": i, "answer": a, "options": options})
+    bench = [sample(f"mc_{i}", f"q{i}", None, "mcvqa", "shape", {"circular_index": i, "answer": a, "options": options})
              for i, a in [(0, "A"), (1_000_000, "B"), (1, "A"), (1_000_001, "B")]]
-    for s in bench:
-        s["source"] = "mmbench"
     replies = {"q0": "A", "q1000000": "B", "q1": "A", "q1000001": "A"}
     results = evaluate(StubModel(replies), bench)
     assert results["overall"] == 0.75 and results["circular"] == 0.5
+    plain = sample("x", "q0", None, "mcvqa", "shape", {"index": 0, "answer": "A", "options": options})
+    assert "circular" not in evaluate(StubModel(replies), [plain])  # an `index` alone is not CircularEval
     # A rotation that fails (here: its image cannot be read) makes its question wrong, as in VLMEvalKit;
     # a rotation whose base row is absent is left out.
     bench[1]["images"] = [{"bytes": b"not an image", "path": None}]
-    orphan = sample("mmbench_1000002", "q1000002", None, "mcvqa", "shape",
-                    {"index": 1_000_002, "answer": "A", "options": options})
-    orphan["source"] = "mmbench"
+    orphan = sample("mc_1000002", "q1000002", None, "mcvqa", "shape",
+                    {"circular_index": 1_000_002, "answer": "A", "options": options})
     results = evaluate(StubModel({**replies, "q1000002": "A"}), bench + [orphan])
     assert results["errors"] == 1 and results["circular"] == 0.0
 

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from synthloop.ops import op_class
 from synthloop.ops.select.diversity import coverage_radius
-from synthloop.ops.select.stratified import largest_remainder
+from synthloop.apportion import largest_remainder
 
 
 def candidates(n: int, qtypes: list[str] | None = None, scores: list[dict] | None = None,

@@ -1,7 +1,7 @@
 """Score a model on benchmark samples; write results, predictions, bad cases and per-type weights.
 
 Outputs in `out` (DataEngine's evaluation layout, MLLM-DataEngine `engine_pipeline/data_demo`):
-- `results.json`: `{"overall", "per_qtype", "per_task", "n", "errors"}` (+ `"circular"` for MMBench);
+- `results.json`: `{"overall", "per_qtype", "per_task", "n", "errors"}` (+ `"circular"` with CircularEval rows);
 - `samples.jsonl`: one line per sample: id, task, qtype, prediction, score, gold (or error);
 - `bad_case_<qtype>.json`: `{qtype: [case, ...]}`, cases scored below `bad_threshold`, each with
   DataEngine's fields (idx, question, choices, correct_choice_idx, direct_answers, model_answer,
@@ -152,17 +152,18 @@ def _predict(model: Any, requests: list[Request], samples: list[dict], likelihoo
 
 def _row(sample: dict) -> dict:
     row = {"id": sample["id"], "task": sample["task"], "qtype": sample["qtype"], "source": sample["source"]}
-    if sample["source"] == "mmbench" and "index" in sample["meta"]:
-        row["index"] = sample["meta"]["index"]  # for CircularEval
+    if "circular_index" in sample["meta"]:  # a benchmark reader's CircularEval row (MMBench's)
+        row["index"] = sample["meta"]["circular_index"]
     return row
 
 
 def summarize(rows: Iterable[dict]) -> dict:
     """Mean score overall, per qtype and per task over the scored rows (micro averages).
 
-    With MMBench rows (`index`), `circular` is VLMEvalKit's CircularEval over the questions whose base
-    row is there: a question counts only if every row of it scored 1, and a row that has gold but
-    failed (unreadable image, rejected by the model) counts as a wrong rotation, not as no rotation.
+    With CircularEval rows (`index`, from a sample's `circular_index`), `circular` is VLMEvalKit's
+    CircularEval over the questions whose base row is there: a question counts only if every row of it
+    scored 1, and a row that has gold but failed (unreadable image, rejected by the model) counts as a
+    wrong rotation, not as no rotation.
     """
     per_qtype: dict[str, list[float]] = defaultdict(list)
     per_task: dict[str, list[float]] = defaultdict(list)

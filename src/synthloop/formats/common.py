@@ -168,6 +168,16 @@ def read_json_samples(path: str | Path, to_sample: Callable[[Any, str], dict]) -
             yield Rejected(str(path), str(err), raw.line, raw.index, sid, raw.record)
 
 
+def json_reader_with_source(to_sample: Callable[[Any, str, str], dict]) -> Callable[..., Iterator[dict | Rejected]]:
+    """A format's `read` over JSON/JSONL whose `to_sample(record, fallback_id, source)` takes the file's stem
+    as the samples' source; paths stay relative (only formats that embed images load them)."""
+    def read(path: str | Path, image_root: str | Path | None = None) -> Iterator[dict | Rejected]:
+        del image_root
+        source = Path(path).stem
+        return read_json_samples(path, lambda record, fallback: to_sample(record, fallback, source))
+    return read
+
+
 def sample_id(record: dict, fallback: str) -> str:
     """The record's id as a string, `fallback` when it has none; ValueError for an id of another type."""
     value = record.get("id")

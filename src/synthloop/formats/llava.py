@@ -11,17 +11,16 @@ name (DataOptim ships one file per source); LLaVA output carries no task/qtype/s
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
 from synthloop.formats.catalog import register
 from synthloop.formats.common import (
     JsonRecordWriter,
     OnBad,
-    Rejected,
     canonical_meta,
     extra_fields,
-    read_json_samples,
+    json_reader_with_source,
     sample_id,
     split_extras,
 )
@@ -85,10 +84,7 @@ def sample_to_record(sample: dict, paths: list[str]) -> dict:
     return record
 
 
-def read(path: str | Path, image_root: str | Path | None = None) -> Iterator[dict | Rejected]:
-    del image_root  # paths stay relative; only formats that embed images load them
-    source = Path(path).stem
-    return read_json_samples(path, lambda record, fallback: record_to_sample(record, fallback, source))
+read = json_reader_with_source(record_to_sample)
 
 
 def write(samples: Iterable[dict], path: str | Path, on_bad: OnBad, image_root: str | Path | None = None) -> int:

@@ -13,7 +13,7 @@ Bulky arrays in `meta` (embeddings) go to a side file (`formats.arrays`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
 from synthloop.formats.arrays import ArraySideFile
@@ -21,11 +21,10 @@ from synthloop.formats.catalog import register
 from synthloop.formats.common import (
     JsonRecordWriter,
     OnBad,
-    Rejected,
     canonical_meta,
     extra_fields,
+    json_reader_with_source,
     optional_fields,
-    read_json_samples,
     sample_id,
     split_extras,
 )
@@ -96,10 +95,7 @@ def sample_to_record(sample: dict, paths: list[str]) -> dict:
     return record
 
 
-def read(path: str | Path, image_root: str | Path | None = None) -> Iterator[dict | Rejected]:
-    del image_root  # paths stay relative; only formats that embed images load them
-    source = Path(path).stem
-    return read_json_samples(path, lambda record, fallback: record_to_sample(record, fallback, source))
+read = json_reader_with_source(record_to_sample)
 
 
 def write(samples: Iterable[dict], path: str | Path, on_bad: OnBad, image_root: str | Path | None = None) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from synthloop.ops.select.stratified import largest_remainder
+from synthloop.apportion import largest_remainder
 
 
 def adaptive_bad_case_allocation(error_rates: dict[str, float], bad_case_counts: dict[str, int], budget: int,

@@ -50,7 +50,8 @@ def read_mmbench(path: str | Path) -> list[dict]:
 
     `meta` holds `index`, `question`, `answer` (letter; absent on the test split), `options`
     (`{letter: text}` for the option cells that are not missing), `hint`, `category`, `l2-category`,
-    `split`, `source`. An image cell may instead hold the index of the row whose image it shares
+    `split`, `source`, and `circular_index` (= `index`: the evaluation runner scores such rows by
+    CircularEval). An image cell may instead hold the index of the row whose image it shares
     (VLMEvalKit's files do this for circular copies). Errors name the file and row (1 = first data row).
     """
     path = Path(path)
@@ -71,8 +72,8 @@ def read_mmbench(path: str | Path) -> list[dict]:
         options = {letter: str(row[letter]) for letter in letters if row[letter] is not None}
         question = "" if row["question"] is None else str(row["question"])
         hint = None if row.get("hint") is None else str(row["hint"])
-        meta = {"index": index, "question": question, "options": options, "hint": hint,
-                **{key: row.get(key) for key in _META_COLUMNS if key in row}}
+        meta = {"index": index, "circular_index": index, "question": question, "options": options,
+                "hint": hint, **{key: row.get(key) for key in _META_COLUMNS if key in row}}
         prompt = f"{hint}\n{question}" if hint is not None else question
         answer = None if row.get("answer") is None else str(row["answer"])
         if answer:
@@ -133,7 +134,7 @@ def _rotated(sample: dict, k: int, offset: int) -> dict:
     n = len(letters)
     options = {letters[j]: texts[(j + k) % n] for j in range(n)}
     index = meta["index"] + k * offset
-    copy_meta = {**meta, "index": index, "options": options}
+    copy_meta = {**meta, "index": index, "circular_index": index, "options": options}
     answer = None
     if meta.get("answer") is not None:
         answer = copy_meta["answer"] = letters[(letters.index(meta["answer"]) - k) % n]
