@@ -119,3 +119,31 @@ def test_convert_copies_images_beside_the_output(tmp_path):
     assert len(paths) == 2 and all(p.startswith("train_images/") and (out.parent / p).is_file() for p in paths)
     result = invoke("convert", src, out, "--from", "llava", "--to", "sharegpt", "--images", "all")
     assert result.exit_code != 0 and "--images 'all': expected one of keep, copy, embed" in result.stderr
+
+
+def test_a_killed_image_copy_leaves_no_file_that_a_later_copy_trusts(tmp_path, monkeypatch):
+    import io
+    from pathlib import Path
+
+    import pytest
+    from PIL import Image
+
+    from synthloop.formats.image_copies import place_images
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(buffer, format="PNG")
+    sample = {"id": "s", "images": [{"bytes": buffer.getvalue(), "path": None}]}
+    out = tmp_path / "train.json"
+    write_bytes = Path.write_bytes
+
+    def killed_half_way(path, data):
+        write_bytes(path, data[: len(data) // 2])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Path, "write_bytes", killed_half_way)
+    with pytest.raises(KeyboardInterrupt):
+        place_images(sample, out, "copy")
+    monkeypatch.undo()
+    assert [p.name for p in (tmp_path / "train_images").iterdir() if not p.name.startswith(".")] == []
+    copied = place_images(sample, out, "copy")["images"][0]["path"]
+    assert (tmp_path / copied).read_bytes() == buffer.getvalue()
