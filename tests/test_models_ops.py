@@ -251,7 +251,6 @@ def test_model_cache_dedups_keys_and_survives_reopen(tmp_path):
     assert keys[0] == keys[2] != keys[1] != cache_key("m", "k", "b", ["h"], t=1)
     cache = ModelCache(tmp_path)
     assert cache.cached(keys, compute) == [{"i": 0}, {"i": 1}, {"i": 0}] and calls == [[0, 1]]
-    cache.close()
     reopened = ModelCache(tmp_path)
     assert reopened.cached(keys, compute) == [{"i": 0}, {"i": 1}, {"i": 0}] and calls == [[0, 1]]
     off = ModelCache(None)

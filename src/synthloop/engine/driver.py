@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from functools import partial
-from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeElapsedColumn
@@ -27,6 +26,7 @@ from synthloop.engine.resolve import resolve_stage
 from synthloop.engine.rundir import RunDir, read_json, write_json
 from synthloop.engine.worker import ShardTask, Worker
 from synthloop.ops.base import Op
+from synthloop.storage import Location
 
 
 def run(recipe: Recipe, resume: bool = False, progress: bool = True, force: bool = False) -> Ledger:
@@ -56,7 +56,8 @@ def run(recipe: Recipe, resume: bool = False, progress: bool = True, force: bool
     ledger["sources"] = read_json(rundir.input_marker).get("sources", [])
     out = recipe.output
     if exports(out.format, out.images):
-        ledger["export"] = export_shards(rundir.output, out.format, Path(out.path), out.images, rundir.quarantine)
+        ledger["export"] = export_shards(rundir.output, out.format, Location.of(out.path).local, out.images,
+                                         rundir.quarantine.local)
     write_json(rundir.ledger_file, dict(ledger))
     return ledger
 

@@ -23,8 +23,9 @@ from synthloop.formats import registry
 from synthloop.formats.catalog import FORMATS
 from synthloop.formats.common import Rejected
 from synthloop.formats.image_copies import place_images
-from synthloop.formats.parquet import read_samples
 from synthloop.images import ImageError
+from synthloop.sample import from_table
+from synthloop.storage import Location
 
 
 def exports(output_format: str, images: str) -> bool:
@@ -57,6 +58,8 @@ def export(samples: Iterator[dict], output_format: str, path: Path, images: str,
             "rejected_path": str(rejected_file)}
 
 
-def export_shards(shards: Path, output_format: str, path: Path, images: str, quarantine: Path) -> dict:
-    return export(read_samples(shards) if any(shards.rglob("*.parquet")) else iter(()), output_format, path,
-                  images, quarantine)
+def export_shards(shards: Location, output_format: str, path: Path, images: str, quarantine: Path) -> dict:
+    """Export the canonical shards (on any filesystem) to the local `path`."""
+    samples = (sample for part in shards.files(".parquet") for batch in part.parquet().iter_batches(1024)
+               for sample in from_table(batch))
+    return export(samples, output_format, path, images, quarantine)

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import orjson
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from synthloop.engine.rundir import read_parquet
 from synthloop.ops.base import Quarantine
+from synthloop.storage import Location
 
 EMBEDDING = "embedding"  # meta key an embedding op stores its vector under
 
@@ -62,7 +61,7 @@ class PartKeys:
     parts' rows in shard order (`offsets[j]` is shard j's first row) and position k is row `rows[k]`.
     Memory: 16 bytes per row plus one part's keys at a time (and the keys `take` returns)."""
 
-    def __init__(self, parts: list[Path], offsets: np.ndarray, rows: np.ndarray):
+    def __init__(self, parts: list[Location], offsets: np.ndarray, rows: np.ndarray):
         self.parts, self.offsets, self.rows = parts, offsets, rows
         self.position = np.full(offsets[-1], -1, np.int64)
         self.position[rows] = np.arange(len(rows))
@@ -89,5 +88,5 @@ class PartKeys:
             picked.append(chosen)
             pieces.append(self._read(j).take(pa.array(rows[chosen] - self.offsets[j])))
         if not pieces:
-            return pa.array([], pq.read_schema(self.parts[0]).field("key").type)
+            return pa.array([], Location.of(self.parts[0]).parquet().schema_arrow.field("key").type)
         return pa.concat_arrays(pieces).take(pa.array(np.argsort(np.concatenate(picked))))

@@ -16,7 +16,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from synthloop.engine.rundir import RunDir, read_parquet
-from synthloop.formats.parquet import write_table_atomic
 from synthloop.ops.merge_turns import merge_turns
 
 
@@ -40,7 +39,7 @@ def write_merges(rundir: RunDir, k: int, ids: pa.Array, offsets: np.ndarray, tar
     for j in np.unique(target_shards).tolist():
         part = table.filter(pa.array(target_shards == j))
         order = pc.sort_indices(part, [("survivor", "ascending"), ("absorbed", "ascending")])
-        write_table_atomic(part.take(order), rundir.merged_part(k, j))
+        rundir.merged_part(k, j).write_parquet(part.take(order))
 
 
 def apply_merges(rundir: RunDir, k: int, j: int, samples: list[dict]) -> None:

@@ -16,7 +16,6 @@ into the stage's resolved marker.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -27,9 +26,9 @@ from synthloop.engine.ledger import json_text, survivor_of
 from synthloop.engine.merge import write_merges
 from synthloop.engine.plan import Stage
 from synthloop.engine.rundir import RunDir, read_parquet, write_json
-from synthloop.formats.parquet import write_table_atomic
 from synthloop.ops.base import Dedup, Op, Selector
 from synthloop.ops.dedup_resolve import ColumnarDedup, Duplicates, duplicate_drop
+from synthloop.storage import Location
 
 NOT_SELECTED = "not selected"
 
@@ -72,7 +71,7 @@ def resolve_stage(rundir: RunDir, stage: Stage, ops: list[Op], shard_count: int,
     return result
 
 
-def _resolve_op(op: Op, op_index: int, parts: list[Path], rows: _Rows, seed: int) -> dict[str, int]:
+def _resolve_op(op: Op, op_index: int, parts: list[Location], rows: _Rows, seed: int) -> dict[str, int]:
     """Resolve one global op over the rows still kept; its counts."""
     active = rows.removed_by < 0
     before = int((~active).sum())
@@ -90,7 +89,7 @@ def _resolve_op(op: Op, op_index: int, parts: list[Path], rows: _Rows, seed: int
             "added": 0}
 
 
-def _parts(rundir: RunDir, stage: Stage, op_index: int, shard_count: int) -> list[Path]:
+def _parts(rundir: RunDir, stage: Stage, op_index: int, shard_count: int) -> list[Location]:
     return [rundir.keys_part(stage.index, op_index, j) for j in range(shard_count)]
 
 
@@ -109,7 +108,7 @@ def _stage_rows(rundir: RunDir, stage: Stage, shard_count: int) -> _Rows:
     return rows
 
 
-def _table(parts: list[Path]) -> pa.Table:
+def _table(parts: list[Location]) -> pa.Table:
     return concat_parts([read_parquet(part) for part in parts])
 
 
@@ -122,7 +121,7 @@ def _quarantine_errors(op_index: int, errors: pa.Array, rows: _Rows, active: np.
     return failed
 
 
-def _resolve_columnar(op: ColumnarDedup, op_index: int, parts: list[Path], rows: _Rows, active: np.ndarray) -> int:
+def _resolve_columnar(op: ColumnarDedup, op_index: int, parts: list[Location], rows: _Rows, active: np.ndarray) -> int:
     errors, has_key = [], []
     for part in parts:
         table = read_parquet(part, ["key", "error"])
@@ -199,7 +198,7 @@ def _write_removals(rundir: RunDir, k: int, rows: _Rows) -> None:
             "survivor": pa.array(survivor, pa.string()),
             "error": pa.array(error, pa.string()),
         })
-        write_table_atomic(table.take(pc.sort_indices(table["id"])), rundir.removed_part(k, shard))
+        rundir.removed_part(k, shard).write_parquet(table.take(pc.sort_indices(table["id"])))
 
 
 def _merge_targets(rows: _Rows) -> dict[int, int]:

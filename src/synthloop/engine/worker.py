@@ -4,13 +4,15 @@ Reads the shard (raw input items for stage 0, the previous stage's part otherwis
 removals the previous stage's global ops decided, runs the stage's per-sample ops batch by
 batch on one `Batch` per batch (pixels decoded once for all of them), computes the compact keys
 of the stage's global ops, and writes its parts; the done marker with its counts comes last.
+An executor may run a stage's ops in several processes (`Worker.run` on a `ShardState`): the
+batches and the order of the audit rows stay those of one pass, so the files are the same.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from synthloop.engine.inputs import InputReject
@@ -19,7 +21,6 @@ from synthloop.engine.ledger import INPUT_OP, dropped_table, json_text, quaranti
 from synthloop.engine.merge import apply_merges
 from synthloop.engine.plan import Stage, decode_mode, decode_side
 from synthloop.engine.rundir import RunDir, read_parquet, write_json
-from synthloop.formats.parquet import write_table_atomic
 from synthloop.ops.base import Batch, Dedup, Drop, Mapper, Op, Quarantine
 from synthloop.sample import SampleError, from_table, new_sample, to_table, validate_sample
 
@@ -33,27 +34,50 @@ class ShardTask:
 
 
 class _Shard:
-    """What one shard produces besides its kept samples."""
+    """What one shard produces besides its kept samples. Removals are kept in the order one pass makes
+    them (batch by batch, op by op), whether the stage's ops ran in one process or in several."""
 
-    def __init__(self, stage: Stage, ops: list[Op]):
+    def __init__(self, stage: Stage, op_names: list[str]):
         self.counts: dict[str, dict[str, int]] = {}
-        self.dropped: list[tuple] = []
-        self.quarantined: list[tuple] = []
-        self.ops = ops
+        self.dropped: list[tuple[tuple[int, int], tuple]] = []  # ((batch, op index), row); (-1, -1) before batches
+        self.quarantined: list[tuple[tuple[int, int], tuple]] = []
+        self.op_names = op_names
         self.stage = stage
+        self.batch = -1  # the batch the ops are working on
 
     def count(self, op_index: int, field: str, n: int = 1) -> None:
         entry = self.counts.setdefault(str(op_index), {"in": 0, "kept": 0, "dropped": 0, "quarantined": 0, "added": 0})
         entry[field] += n
 
     def drop(self, sample: dict, op_index: int, reason: str, value: str, survivor: str | None) -> None:
-        self.dropped.append((sample, op_index, self._name(op_index), reason, value, survivor))
+        self.dropped.append((self._at(op_index), (sample, op_index, self._name(op_index), reason, value, survivor)))
 
     def quarantine(self, sample: dict, op_index: int, error: str) -> None:
-        self.quarantined.append((sample, op_index, self._name(op_index), error))
+        self.quarantined.append((self._at(op_index), (sample, op_index, self._name(op_index), error)))
+
+    def _at(self, op_index: int) -> tuple[int, int]:
+        return (self.batch, op_index) if self.batch >= 0 else (-1, -1)
 
     def _name(self, op_index: int) -> str:
-        return INPUT_OP if op_index < 0 else self.ops[op_index].name
+        return INPUT_OP if op_index < 0 else self.op_names[op_index]
+
+
+def _in_pass_order(rows: list[tuple[tuple[int, int], tuple]]) -> list[tuple]:
+    return [row for _, row in sorted(rows, key=lambda entry: entry[0])]  # stable: ties keep their order
+
+
+@dataclass
+class ShardState:
+    """A shard between the ops of its stage: its batches (sample lists, as the first op saw them cut,
+    narrowed by each op since), the global ops' keys so far and its accounting. Executors that run a
+    stage's ops in several processes pass it from one to the next."""
+
+    stage: Stage
+    shard: int
+    read: int
+    batches: list[list[dict]]
+    record: _Shard
+    keys: dict[int, list] = field(default_factory=dict)
 
 
 class Worker:
@@ -64,12 +88,21 @@ class Worker:
     def __init__(self, ops: list[Op], rundir: RunDir, batch_size: int, decode_ahead: bool = False):
         self.ops, self.rundir, self.batch_size, self.decode_ahead = ops, rundir, batch_size, decode_ahead
         self.ready: set[int] = set()  # ops whose setup() ran in this process
-        for op in ops:
-            op.use_cache_dir(str(rundir.cache.resolve()))
 
     def process(self, task: ShardTask) -> dict[str, Any]:
-        """Run one shard; returns (and stores as its done marker) the shard's counts."""
-        return _process_shard(self, task)
+        """Run one shard through its stage; returns (and stores as its done marker) the shard's counts."""
+        return self.run(task, task.stage.sample_ops + task.stage.global_ops, last=True)
+
+    def run(self, work: ShardTask | ShardState, op_indices: list[int], last: bool) -> ShardState | dict[str, Any]:
+        """Run some of a stage's ops (in stage order: sample ops, then the global ops' keys) on a shard,
+        starting from its task or from the state earlier ops left; with `last`, write the shard's parts
+        and return its counts. Model ops cache their calls per shard (`models.cache`): a redone shard
+        finds what it computed before."""
+        state = work if isinstance(work, ShardState) else _begin(self, work)
+        for op in self.ops:
+            op.use_cache_dir(str(self.rundir.cache_part(state.stage.index, state.shard)))
+        _run_ops(self, state, op_indices)
+        return _finish(self, state) if last else state
 
     def setup(self, op_index: int, op: Op) -> None:
         if op_index not in self.ready:
@@ -77,56 +110,72 @@ class Worker:
             self.ready.add(op_index)
 
 
-def _process_shard(worker: Worker, task: ShardTask) -> dict[str, Any]:
-    ops, rundir, stage, j = worker.ops, worker.rundir, task.stage, task.shard
-    shard = _Shard(stage, ops)
-    if stage.index == 0:
-        read, samples = len(task.items or []), _validated(task.items or [], task.validated, shard)
+def _begin(worker: Worker, task: ShardTask) -> ShardState:
+    """Read the shard: raw input items for stage 0 (validated), the previous stage's part otherwise
+    (less the removals its global ops decided); cut it into batches."""
+    record = _Shard(task.stage, [op.name for op in worker.ops])
+    if task.stage.index == 0:
+        read, samples = len(task.items or []), _validated(task.items or [], task.validated, record)
     else:
-        read, samples = _read_previous(rundir, stage.index, j, shard)
+        read, samples = _read_previous(worker.rundir, task.stage.index, task.shard, record)
+    size = worker.batch_size
+    batches = [samples[start:start + size] for start in range(0, len(samples), size)]
+    return ShardState(task.stage, task.shard, read, batches, record, {i: [] for i in task.stage.global_ops})
+
+
+def _run_ops(worker: Worker, state: ShardState, op_indices: list[int]) -> None:
+    """Run `op_indices` over each batch (pixels decoded at the stage's side and mode, once per batch for
+    all of them): sample ops narrow the batch, global ops add their keys."""
+    ops, stage, record = worker.ops, state.stage, state.record
     stage_ops = [ops[i] for i in stage.sample_ops + stage.global_ops]
     side, mode = decode_side(stage_ops), decode_mode(stage_ops)
-    kept: list[dict] = []
-    keys: dict[int, list] = {i: [] for i in stage.global_ops}
-    prefetch = worker.decode_ahead and bool(stage_ops) and stage_ops[0].pixels is not None
-    for batch in _batches(samples, worker.batch_size, side, mode, prefetch):
-        for op_index in stage.sample_ops:
-            batch = _apply(worker, op_index, ops[op_index], batch, shard)
-        for op_index in stage.global_ops:
+    prefetch = worker.decode_ahead and bool(op_indices) and ops[op_indices[0]].pixels is not None
+    for number, batch in enumerate(_batches(state.batches, side, mode, prefetch)):
+        record.batch = number
+        for op_index in op_indices:
             op = ops[op_index]
-            keys[op_index].extend(_outcomes_or_keys(worker, op_index, op, batch) if isinstance(op, Dedup)
-                                  else batch.samples)
-        kept.extend(batch.samples)
-    for op_index in stage.global_ops:
-        op = ops[op_index]
-        ids = [s["id"] for s in kept]
+            if op_index in state.keys:
+                state.keys[op_index].extend(_outcomes_or_keys(worker, op_index, op, batch) if isinstance(op, Dedup)
+                                            else batch.samples)
+            else:
+                batch = _apply(worker, op_index, op, batch, record)
+        state.batches[number] = batch.samples
+    record.batch = -1
+
+
+def _finish(worker: Worker, state: ShardState) -> dict[str, Any]:
+    """Write the shard's parts (keys, kept samples, audit rows); its done marker with its counts last."""
+    rundir, stage, j, record = worker.rundir, state.stage, state.shard, state.record
+    kept = [sample for batch in state.batches for sample in batch]
+    for op_index, keys in state.keys.items():
+        op = worker.ops[op_index]
         if isinstance(op, Dedup):
-            table = key_table(ids, keys[op_index], op.key_type())
+            table = key_table([s["id"] for s in kept], keys, op.key_type())
         else:
-            table = candidate_table(keys[op_index], op.count_tokens(keys[op_index]))
-        write_table_atomic(table, rundir.keys_part(stage.index, op_index, j))
+            table = candidate_table(keys, op.count_tokens(keys))
+        rundir.keys_part(stage.index, op_index, j).write_parquet(table)
     if kept:
-        write_table_atomic(to_table(kept), rundir.output_part(j) if stage.final else rundir.data_part(stage.index, j))
-    if shard.dropped:
-        write_table_atomic(dropped_table(shard.dropped), rundir.dropped_part(stage.index, j))
-    if shard.quarantined:
-        write_table_atomic(quarantine_table(shard.quarantined), rundir.quarantine_part(stage.index, j))
-    result = {"shard": j, "read": read, "kept": len(kept), "ops": shard.counts}
+        (rundir.output_part(j) if stage.final else rundir.data_part(stage.index, j)).write_parquet(to_table(kept))
+    if record.dropped:
+        rundir.dropped_part(stage.index, j).write_parquet(dropped_table(_in_pass_order(record.dropped)))
+    if record.quarantined:
+        rundir.quarantine_part(stage.index, j).write_parquet(quarantine_table(_in_pass_order(record.quarantined)))
+    result = {"shard": j, "read": state.read, "kept": len(kept), "ops": record.counts}
     write_json(rundir.done_marker(stage.index, j), result)
     return result
 
 
-def _batches(samples: list[dict], size: int, side: int | None, mode: str, prefetch: bool) -> Iterator[Batch]:
-    """The shard's batches in order. With `prefetch` (the stage's first op reads every sample's
-    pixels, and a core is left over), a thread decodes the next batch's images while the ops work
-    on this one: Pillow releases the GIL while it decodes, so decoding hides behind a model's compute."""
-    batches = (Batch(samples[start:start + size], None, side, mode) for start in range(0, len(samples), size))
+def _batches(batches: list[list[dict]], side: int | None, mode: str, prefetch: bool) -> Iterator[Batch]:
+    """The shard's batches in order. With `prefetch` (the first op reads every sample's pixels, and a
+    core is left over), a thread decodes the next batch's images while the ops work on this one:
+    Pillow releases the GIL while it decodes, so decoding hides behind a model's compute."""
+    made = (Batch(samples, None, side, mode) for samples in batches)
     if not prefetch:
-        yield from batches
+        yield from made
         return
     with ThreadPoolExecutor(1, thread_name_prefix="decode") as decoder:
         ready = None
-        for batch in batches:
+        for batch in made:
             decoding = decoder.submit(batch.decode_all)
             if ready is not None:
                 yield ready

@@ -7,7 +7,6 @@ decodes `images` through the Hugging Face `Image` feature.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from synthloop.formats.image_refs import with_image_bytes
 from synthloop.formats.staged import is_hidden
 from synthloop.images import ImageError
 from synthloop.sample import SCHEMA, SampleError, from_table, to_table, validate_sample
+from synthloop.storage import Location
 
 DEFAULT_SHARD_ROWS = 10_000
 
@@ -105,14 +105,10 @@ def read_samples(path: str | Path) -> Iterator[dict]:
 
 
 def write_table_atomic(table: pa.Table, file: str | Path) -> Path:
-    """Write a Parquet file atomically: into a temporary name unique to this process, then renamed, so
-    a killed run never leaves half a file and concurrent writers never share a temporary."""
-    file = Path(file)
-    file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = file.with_name(f"{file.name}.{os.getpid()}.tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    tmp.replace(file)
-    return file
+    """Write a Parquet file atomically (`storage.Location.write_parquet`): a killed run never leaves
+    half a file and concurrent writers never share a temporary."""
+    Location.of(file).write_parquet(table)
+    return Path(file)
 
 
 def write_shard(samples: list[dict], file: str | Path) -> Path:

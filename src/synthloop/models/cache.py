@@ -1,23 +1,34 @@
-"""On-disk model-output cache: a resumed run never pays twice for the same model call.
+"""Model-output cache: a resumed run never pays twice for the same model call.
 
 Keys hash the model URI, the call kind, the prompt, the image content hashes and the decoding
-parameters; values are JSON. Storage is one SQLite file (`<run dir>/cache/models.sqlite`), which
-several worker processes may share: writes are short transactions and WAL mode lets readers in.
+parameters; values are JSON. Storage is a folder of immutable Parquet segments (key, value), one
+per batch of fresh entries, named by the hash of its keys, on any pyarrow filesystem
+(`synthloop.storage`): a local disk, a shared mount or an object store. SQLite would need file
+locks, which object stores lack and network filesystems break (SQLite's WAL mode requires all its
+users on one host), and it could not be shared by workers on several machines.
+
+The engine gives each shard of each stage its own folder (`RUN_DIR/cache/sK-J`), so a folder is
+small (one shard's calls): it is read whole on first use, and written only by the one worker that
+runs the shard (a retried task writes the same segments). A shard that is redone, after a kill or
+with --force, finds every batch it finished. Values never depend on which shards ran first, as a
+cache shared by concurrent workers would make them (a duplicate in another shard is computed in its
+own batch).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import orjson
+import pyarrow as pa
 
-CACHE_DIR_ENV = "SYNTHLOOP_CACHE_DIR"  # the engine points this at `<run dir>/cache`
-CACHE_FILE = "models.sqlite"
+from synthloop.storage import Location
+
+CACHE_DIR_ENV = "SYNTHLOOP_CACHE_DIR"  # a cache folder for ops used outside the engine
 
 
 def cache_key(model: str, kind: str, prompt: Any, image_hashes: Sequence[str] = (), **params: Any) -> str:
@@ -27,11 +38,11 @@ def cache_key(model: str, kind: str, prompt: Any, image_hashes: Sequence[str] = 
 
 
 class ModelCache:
-    """A key -> JSON value store; `ModelCache(None)` keeps nothing (caching disabled)."""
+    """A key -> JSON value store in a folder (path or URI); `ModelCache(None)` keeps nothing."""
 
-    def __init__(self, folder: str | Path | None):
-        self.path = Path(folder) / CACHE_FILE if folder else None
-        self._db: sqlite3.Connection | None = None
+    def __init__(self, folder: str | Path | Location | None):
+        self.folder = Location.of(folder) if folder else None
+        self._entries: dict[str, bytes] | None = None
         self.hits = 0
         self.misses = 0
 
@@ -40,39 +51,27 @@ class ModelCache:
         """The cache in `folder`, else in `$SYNTHLOOP_CACHE_DIR`, else disabled."""
         return cls(folder or os.environ.get(CACHE_DIR_ENV) or None)
 
-    def _connect(self) -> sqlite3.Connection | None:
-        if self.path is None:
-            return None
-        if self._db is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            # No fsync per batch's commit: a killed run keeps every committed batch; only an OS crash
-            # may lose the last few, which a resumed run recomputes.
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("CREATE TABLE IF NOT EXISTS outputs (key TEXT PRIMARY KEY, value BLOB NOT NULL)")
-        return self._db
+    def _load(self) -> dict[str, bytes]:
+        if self._entries is None:
+            self._entries = {}
+            for segment in self.folder.files(".parquet") if self.folder else []:
+                table = segment.read_parquet()
+                self._entries.update(zip(table["key"].to_pylist(), table["value"].to_pylist(), strict=True))
+        return self._entries
 
     def get_many(self, keys: Sequence[str]) -> dict[str, Any]:
-        db = self._connect()
-        if db is None or not keys:
-            return {}
-        found: dict[str, Any] = {}
-        unique = list(dict.fromkeys(keys))
-        for start in range(0, len(unique), 500):  # SQLite caps the number of bound parameters
-            chunk = unique[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for key, value in db.execute(f"SELECT key, value FROM outputs WHERE key IN ({marks})", chunk):
-                found[key] = orjson.loads(value)
-        return found
+        entries = self._load()
+        return {key: orjson.loads(entries[key]) for key in dict.fromkeys(keys) if key in entries}
 
     def put_many(self, items: dict[str, Any]) -> None:
-        db = self._connect()
-        if db is None or not items:
+        if self.folder is None or not items:
             return
-        with db:
-            db.executemany("INSERT OR REPLACE INTO outputs VALUES (?, ?)",
-                           [(key, orjson.dumps(value)) for key, value in items.items()])
+        keys = sorted(items)
+        values = [orjson.dumps(items[key]) for key in keys]
+        name = hashlib.blake2b("".join(keys).encode(), digest_size=12).hexdigest()
+        table = pa.table({"key": pa.array(keys, pa.string()), "value": pa.array(values, pa.binary())})
+        (self.folder / f"part-{name}.parquet").write_parquet(table)
+        self._load().update(zip(keys, values, strict=True))
 
     def cached(self, keys: Sequence[str], compute: Callable[[list[int]], list[Any]]) -> list[Any]:
         """Values for `keys`: cached ones are read, the rest come from one `compute(missing_indices)`
@@ -91,8 +90,3 @@ class ModelCache:
             self.put_many(fresh)
             found.update(fresh)
         return [found[key] for key in keys]
-
-    def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
