@@ -113,8 +113,18 @@ def test_executor_kind_is_local_by_default_and_an_unknown_kind_names_the_known_o
     explicit = Recipe.from_yaml(write(tmp_path, GOOD.replace("{workers: 2,", "{kind: local, workers: 2,")))
     assert recipe.executor.kind == explicit.executor.kind == "local"
     assert recipe.resolved()["executor"] == {"kind": "local", "workers": 2, "batch_size": 64, "shard_rows": None}
-    message = error_of(tmp_path, GOOD.replace("{workers: 2,", "{kind: ray, workers: 2,"))
-    assert "line 8: executor.kind: unknown executor kind 'ray'; known: local" in message
+    message = error_of(tmp_path, GOOD.replace("{workers: 2,", "{kind: spark, workers: 2,"))
+    assert "line 8: executor.kind: unknown executor kind 'spark'; known: local, ray" in message
+
+
+def test_kind_ray_without_ray_installed_says_how_to_install_it(tmp_path, monkeypatch):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ray" else find_spec(name, *a))
+    message = error_of(tmp_path, GOOD.replace("{workers: 2,", "{kind: ray,"))
+    assert "line 8: executor.kind: executor kind ray needs Ray, which is not installed: pip install 'synthloop[ray]'" \
+        in message and "\n" not in message
 
 
 def test_the_recipe_hash_ignores_where_and_how_many_workers_run(tmp_path):

@@ -1,0 +1,169 @@
+"""The Ray executor: a stage's shards on a Ray cluster (`executor: {kind: ray, address: ...}`).
+
+Shards are the unit of work. A stage's ops are cut into segments: consecutive ops without a model run
+as one Ray task per shard (`num_cpus` each); each model op runs in its own pool of `replicas` actors
+that load the model once and hold exactly the resources the recipe gives that op (`ops: {NAME:
+{num_gpus: 0.5, num_cpus: 1, replicas: 2}}`), so an op never shares a GPU it did not ask for. A shard's
+state passes from segment to segment through Ray's object store (the driver holds references only);
+the last segment writes the shard's files to the run directory, which must be a path every node
+reaches (a shared mount) or an object store URI (`synthloop.storage`). At most `in_flight` shards are
+in the cluster at once, which bounds the object store's use; a Ray this run starts itself gets
+`object_store_mb`. Every segment runs `engine.worker` code on the batches one local pass would cut,
+so the files are byte-identical to the local executor's. Ray retries a task or actor call whose
+worker or node was lost (`max_retries`); a retried shard writes the same files. The global ops are
+resolved by the driver between stages, as with every executor.
+
+Ray is optional (`pip install 'synthloop[ray]'`); a recipe naming it without Ray installed is an
+error at its `kind` line.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from synthloop.engine.executors.base import Executor, ExecutorSpec, register
+from synthloop.ops.model_op import ModelParams
+
+INSTALL = "pip install 'synthloop[ray]'"
+
+
+class OpResources(BaseModel):
+    """What one model op's actors ask Ray for."""
+
+    model_config = ConfigDict(extra="forbid")
+    num_gpus: float = Field(0, ge=0, description="GPUs per actor; a fraction shares a GPU with other fractions")
+    num_cpus: float = Field(1, ge=0, description="CPUs per actor")
+    replicas: int = Field(1, ge=1, le=10_000, description="actors in the op's pool (each loads the model once)")
+
+
+class RaySpec(ExecutorSpec):
+    kind: Literal["ray"] = "ray"
+    address: str | None = Field(None, description="auto: the cluster `ray start` runs here; ray://HOST:10001: a "
+                                "remote one; none: start Ray on this machine for the run")
+    num_cpus: float = Field(1, gt=0, description="CPUs per shard task of the ops without a model")
+    in_flight: int | None = Field(None, ge=1, description="shards in the cluster at once; default 2 per CPU")
+    object_store_mb: int | None = Field(None, ge=80, description="object store of a Ray this run starts")
+    max_retries: int = Field(3, ge=0, description="retries of a shard's task or actor call after a lost worker")
+    ops: dict[str, OpResources] = Field(default_factory=dict, description="model op name (or index) -> resources")
+
+    @field_validator("kind")
+    @classmethod
+    def _ray_installed(cls, value: str) -> str:
+        if importlib.util.find_spec("ray") is None:
+            raise ValueError(f"executor kind ray needs Ray, which is not installed: {INSTALL}")
+        return value
+
+
+@register
+class RayExecutor(Executor):
+    spec_class = RaySpec
+
+    def __init__(self, spec: RaySpec, new_worker: Callable[..., Any], modules: list[str]):
+        super().__init__(spec, new_worker, modules)
+        import ray
+
+        self.ray = ray
+        self.started = not ray.is_initialized()
+        if self.started:
+            memory = spec.object_store_mb * 2**20 if spec.object_store_mb else None
+            ray.init(address=spec.address, object_store_memory=None if spec.address else memory,
+                     include_dashboard=False, log_to_driver=False, configure_logging=False)
+        self.in_flight = spec.in_flight or 2 * max(int(ray.cluster_resources().get("CPU", 1)), 1)
+        self.factory = (uuid.uuid4().hex, new_worker)  # the token tells a reused Ray process a new run began
+        self.factory_ref = ray.put(self.factory)
+        self.ops = new_worker().ops  # a worker sets nothing up until it runs
+        known = {op.name for op in self.ops} | {str(i) for i in range(len(self.ops))}
+        if unknown := sorted(set(spec.ops) - known):
+            raise ValueError(f"executor.ops: {unknown[0]} names no op of the recipe (give an op name or index)")
+        self.task = ray.remote(_run_segment).options(num_cpus=spec.num_cpus, max_retries=spec.max_retries)
+        self.pools: dict[int, list[Any]] = {}
+
+    def _segments(self, stage: Any) -> list[tuple[int | None, list[int]]]:
+        """The stage's ops cut into (model op index or None, op indices), in stage order."""
+        segments: list[tuple[int | None, list[int]]] = []
+        for index in stage.sample_ops + stage.global_ops:
+            if self._resources(index) is not None:
+                segments.append((index, [index]))
+            elif segments and segments[-1][0] is None:
+                segments[-1][1].append(index)
+            else:
+                segments.append((None, [index]))
+        return segments or [(None, [])]
+
+    def _resources(self, index: int) -> OpResources | None:
+        op = self.ops[index]
+        given = self.spec.ops.get(str(index), self.spec.ops.get(op.name))
+        return given or (OpResources() if isinstance(op, ModelParams) else None)
+
+    def _pool(self, index: int) -> list[Any]:
+        if index not in self.pools:
+            resources = self._resources(index)
+            actor = self.ray.remote(_SegmentActor).options(
+                num_cpus=resources.num_cpus, num_gpus=resources.num_gpus, max_restarts=self.spec.max_retries,
+                max_task_retries=self.spec.max_retries)
+            self.pools[index] = [actor.remote(self.factory) for _ in range(resources.replicas)]
+        return self.pools[index]
+
+    def _submit(self, work: Any, task: Any, step: int) -> Any:
+        model_op, indices = self._segments(task.stage)[step]
+        last = step == len(self._segments(task.stage)) - 1
+        if model_op is None:
+            return self.task.remote(self.factory_ref, work, indices, last)
+        pool = self._pool(model_op)
+        return pool[task.shard % len(pool)].run.remote(work, indices, last)
+
+    def map_unordered(self, tasks: Iterable[Any]) -> Iterator[dict[str, Any]]:
+        pending: dict[Any, tuple[Any, int]] = {}  # object ref -> (shard task, segment)
+        for task in tasks:
+            pending[self._submit(task, task, 0)] = (task, 0)
+            while len(pending) >= self.in_flight:
+                yield from self._advance(pending)
+        while pending:
+            yield from self._advance(pending)
+
+    def _advance(self, pending: dict[Any, tuple[Any, int]]) -> Iterator[dict[str, Any]]:
+        """Wait for a segment; hand its state to the shard's next segment, or yield the shard's counts."""
+        done, _ = self.ray.wait(list(pending), num_returns=1)
+        for ref in done:
+            task, step = pending.pop(ref)
+            if step + 1 < len(self._segments(task.stage)):
+                pending[self._submit(ref, task, step + 1)] = (task, step + 1)
+            else:
+                yield self.ray.get(ref)
+
+    def close(self) -> None:
+        for pool in self.pools.values():
+            for actor in pool:
+                self.ray.kill(actor)
+        if self.started:
+            self.ray.shutdown()
+
+
+_workers: dict[str, Any] = {}  # run token -> this Ray worker process's engine worker
+
+
+def _worker(new_worker: tuple[str, Callable[..., Any]]) -> Any:
+    token, make = new_worker
+    if token not in _workers:
+        _workers.clear()  # a process Ray reuses for another run drops the previous run's ops
+        _workers[token] = make()
+    return _workers[token]
+
+
+def _run_segment(new_worker: tuple[str, Callable[..., Any]], work: Any, indices: list[int], last: bool) -> Any:
+    return _worker(new_worker).run(work, indices, last)
+
+
+class _SegmentActor:
+    """One replica of a model op's pool: an engine worker whose model op loads once, on first use."""
+
+    def __init__(self, new_worker: tuple[str, Callable[..., Any]]):
+        self.worker = _worker(new_worker)
+
+    def run(self, work: Any, indices: list[int], last: bool) -> Any:
+        return self.worker.run(work, indices, last)

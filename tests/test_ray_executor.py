@@ -1,0 +1,105 @@
+"""The Ray executor on a two-node local Ray cluster writes what the local executor writes, byte for byte
+(output, ledger, audit files, model cache), and a run whose driver is killed resumes to the same bytes.
+
+The model op's floats depend on torch's thread count, so the local run uses one thread, as the Ray
+actor of an op given `num_cpus: 1` does (Ray sets OMP_NUM_THREADS to an actor's CPUs)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+import yaml
+from test_engine_fixtures import noisy_samples, recipe_dict, write_dataset
+
+from synthloop.engine import Recipe, run
+
+pytestmark = pytest.mark.slow
+OPS = [{"image_decodable": {}}, {"image_size": {"min_side": 16}}, {"answer_nonempty": {}},
+       {"exact_dedup": {"on": "image", "same_image": "drop"}}, {"embed": {}},
+       {"image_near_dedup": {"max_hamming": 6, "same_image": "drop"}}, {"text_minhash_dedup": {"threshold": 0.8}},
+       {"random": {"budget": 30}}]
+SHARDING = {"batch_size": 4, "shard_rows": 8}
+NODE = {"num_cpus": 1, "object_store_memory": 80 * 2**20}
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    ray = pytest.importorskip("ray")
+    pytest.importorskip("efficientnet_lite_pytorch")
+    from ray.cluster_utils import Cluster
+
+    two_nodes = Cluster(initialize_head=True, head_node_args={**NODE, "include_dashboard": False})
+    two_nodes.add_node(**NODE)
+    ray.init(address=two_nodes.address, log_to_driver=False)
+    yield two_nodes.address
+    ray.shutdown()
+    two_nodes.shutdown()
+
+
+@pytest.fixture(scope="module")
+def local(tmp_path_factory):
+    """The local executor's run of the recipe (one torch thread): the reference."""
+    import torch
+
+    tmp = tmp_path_factory.mktemp("local")
+    data = write_dataset(tmp / "data", noisy_samples(48))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        run(Recipe.model_validate(recipe_dict(tmp, data, OPS, workers=1, **SHARDING)), progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    return tmp, data
+
+
+def _ray_recipe(tmp: Path, data: Path, address: str) -> dict:
+    spec = recipe_dict(tmp, data, OPS)
+    spec["executor"] = {"kind": "ray", "address": address, **SHARDING, "ops": {"embed": {"num_cpus": 1}}}
+    return spec
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    """Every file a run wrote (Parquet parts, markers, the model cache), the ledger without its paths;
+    not the recipe copy and its hash, which name the run's own paths and executor."""
+    files = {str(p.relative_to(root)): p.read_bytes() for sub in ("out", "run") for p in (root / sub).rglob("*")
+             if p.is_file()}
+    files.pop("run/recipe.yaml")
+    files.pop("run/recipe.hash")
+    ledger = orjson.loads(files.pop("run/ledger.json"))
+    files["ledger"] = orjson.dumps({k: v for k, v in ledger.items() if not k.endswith("_path")})
+    return files
+
+
+def test_two_node_ray_run_writes_the_local_executors_bytes(cluster, local, tmp_path):
+    reference, data = local
+    ledger = run(Recipe.model_validate(_ray_recipe(tmp_path, data, cluster)), progress=False)
+    assert ledger["input"] == 48 and ledger["output"] > 20
+    expected, got = _files(reference), _files(tmp_path)
+    assert sorted(got) == sorted(expected) and any("/cache/s1-" in name for name in got)
+    assert [name for name in expected if got[name] != expected[name]] == []
+
+
+def test_a_killed_ray_driver_resumes_to_the_same_bytes(cluster, local, tmp_path):
+    reference, data = local
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(yaml.safe_dump(_ray_recipe(tmp_path, data, cluster)))
+    synthloop = Path(sys.executable).with_name("synthloop")
+    driver = subprocess.Popen([str(synthloop), "run", str(recipe)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)
+    done = tmp_path / "run" / "stages" / "s1" / "done"
+    while driver.poll() is None and not (done.is_dir() and any(done.iterdir())):
+        time.sleep(0.1)
+    os.killpg(driver.pid, signal.SIGKILL)
+    driver.wait()
+    assert not (tmp_path / "run" / "ledger.json").exists()  # killed mid-run
+    assert len(list(done.iterdir())) < 6  # stage 1 unfinished
+    run(Recipe.from_yaml(recipe), resume=True, progress=False)
+    expected, got = _files(reference), _files(tmp_path)
+    assert [name for name in expected if got.get(name) != expected[name]] == []
