@@ -1,6 +1,7 @@
 import random
 
 import numpy as np
+import pyarrow as pa
 import pytest
 import skimage.data
 from PIL import Image, ImageDraw
@@ -241,3 +242,29 @@ def test_phash_equals_the_textbook_definition_up_to_rounding():
     reference = np.packbits(bits, axis=1).view(">u8").ravel().astype(np.uint64)
     distances = np.bitwise_count(phash(images) ^ reference)
     assert distances.max() <= 2 and (distances == 0).mean() >= 0.8, distances
+
+
+@pytest.mark.parametrize("name, params", [("text_minhash_dedup", {"threshold": 0.7, "role": "assistant"}),
+                                          ("exact_dedup", {"on": "text"})])
+def test_duplicates_among_the_keys_sharing_a_bucket_hash_are_those_among_all(name, params):
+    """What a cluster leaves the driver (engine.executors.ray): only the samples whose bucket hash
+    another shares; resolving those alone finds the same drops, survivors and distances."""
+    from synthloop.ops.dedup_resolve import ArrayKeys, sharing_rows
+
+    rng = random.Random(0)
+    texts = [" ".join(f"w{rng.randrange(400)}" for _ in range(40)) for _ in range(300)]
+    for k in range(0, 90, 2):  # exact copies, near copies (a word changed) and copies of those (chains)
+        words = texts[k if k < 60 else -30].split()
+        words[rng.randrange(40)] = "changed"
+        texts.append(" ".join(words) if k % 4 else texts[k])
+    op = op_class(name)(**params)
+    ids, values = zip(*sorted(keys_of(op, [text_sample(f"s{k:04d}", t) for k, t in enumerate(texts)])), strict=True)
+    values = pa.array(list(values), op.key_type())
+    everything = op.duplicates(ArrayKeys(values))
+    hashes = op.bucket_hashes(values)
+    shared = sharing_rows(hashes.reshape(-1), np.repeat(np.arange(len(values)), hashes.shape[1]))
+    alone = op.duplicates(ArrayKeys(values.take(pa.array(shared))))
+    assert op.bucketed and len(everything.rows) >= 20 and len(shared) < len(values) // 3
+    assert shared[alone.rows].tolist() == everything.rows.tolist()
+    assert shared[alone.survivors].tolist() == everything.survivors.tolist()
+    assert alone.distances.tolist() == everything.distances.tolist()

@@ -77,10 +77,23 @@ def _files(root: Path) -> dict[str, bytes]:
     return files
 
 
-def test_two_node_ray_run_writes_the_local_executors_bytes(cluster, local, tmp_path):
+def test_two_node_ray_run_writes_the_local_executors_bytes(cluster, local, tmp_path, monkeypatch):
+    from synthloop.engine.executors.ray import RayExecutor
+
     reference, data = local
+    grouped, sharing_rows = [], RayExecutor.sharing_rows
+
+    def recording(self, op, keys):
+        shared = sharing_rows(self, op, keys)
+        grouped.append((op.name, len(keys), None if shared is None else len(shared)))
+        return shared
+
+    monkeypatch.setattr(RayExecutor, "sharing_rows", recording)
     ledger = run(Recipe.model_validate(_ray_recipe(tmp_path, data, cluster)), progress=False)
     assert ledger["input"] == 48 and ledger["output"] > 20
+    # exact and MinHash dedup grouped their hashes on the cluster: the driver saw only those sharing one
+    assert [(name, n > shared) for name, n, shared in grouped if shared is not None] == [
+        ("exact_dedup", True), ("text_minhash_dedup", True)]
     expected, got = _files(reference), _files(tmp_path)
     assert sorted(got) == sorted(expected) and any("/cache/s1-" in name for name in got)
     assert [name for name in expected if got[name] != expected[name]] == []

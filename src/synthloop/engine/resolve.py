@@ -15,6 +15,7 @@ into the stage's resolved marker.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,6 +32,7 @@ from synthloop.ops.dedup_resolve import ColumnarDedup, Duplicates, duplicate_dro
 from synthloop.storage import Location
 
 NOT_SELECTED = "not selected"
+Sharing = Callable[[ColumnarDedup, PartKeys], "np.ndarray | None"]
 
 
 @dataclass
@@ -57,13 +59,16 @@ class _Rows:
         return np.searchsorted(self.offsets, rows, side="right") - 1
 
 
-def resolve_stage(rundir: RunDir, stage: Stage, ops: list[Op], shard_count: int, seed: int) -> dict:
+def resolve_stage(rundir: RunDir, stage: Stage, ops: list[Op], shard_count: int, seed: int,
+                  sharing: Sharing | None = None) -> dict:
+    """`sharing(op, keys)`: the positions of `keys` whose bucket hashes another key shares, found where
+    the keys are (an executor's cluster), or None to find the duplicates among all of them here."""
     counts = {str(i): {"in": 0, "kept": 0, "dropped": 0, "quarantined": 0, "added": 0} for i in stage.global_ops}
     if shard_count:
         rows = _stage_rows(rundir, stage, shard_count)
         for op_index in stage.global_ops:
             counts[str(op_index)] = _resolve_op(ops[op_index], op_index, _parts(rundir, stage, op_index, shard_count),
-                                                rows, seed)
+                                                rows, seed, sharing)
         _write_removals(rundir, stage.index, rows)
         write_merges(rundir, stage.index, rows.ids, rows.offsets, _merge_targets(rows))
     result = {"ops": counts}
@@ -71,12 +76,13 @@ def resolve_stage(rundir: RunDir, stage: Stage, ops: list[Op], shard_count: int,
     return result
 
 
-def _resolve_op(op: Op, op_index: int, parts: list[Location], rows: _Rows, seed: int) -> dict[str, int]:
+def _resolve_op(op: Op, op_index: int, parts: list[Location], rows: _Rows, seed: int,
+                sharing: Sharing | None) -> dict[str, int]:
     """Resolve one global op over the rows still kept; its counts."""
     active = rows.removed_by < 0
     before = int((~active).sum())
     if isinstance(op, ColumnarDedup):
-        quarantined = _resolve_columnar(op, op_index, parts, rows, active)
+        quarantined = _resolve_columnar(op, op_index, parts, rows, active, sharing)
     elif isinstance(op, Dedup):
         quarantined = _resolve_dedup(op, op_index, _table(parts), rows, active)
     elif isinstance(op, Selector):
@@ -121,7 +127,8 @@ def _quarantine_errors(op_index: int, errors: pa.Array, rows: _Rows, active: np.
     return failed
 
 
-def _resolve_columnar(op: ColumnarDedup, op_index: int, parts: list[Location], rows: _Rows, active: np.ndarray) -> int:
+def _resolve_columnar(op: ColumnarDedup, op_index: int, parts: list[Location], rows: _Rows, active: np.ndarray,
+                      sharing: Sharing | None) -> int:
     errors, has_key = [], []
     for part in parts:
         table = read_parquet(part, ["key", "error"])
@@ -131,6 +138,8 @@ def _resolve_columnar(op: ColumnarDedup, op_index: int, parts: list[Location], r
     in_play = active & np.concatenate(has_key)
     in_play[failed] = False
     positions = rows.order[in_play[rows.order]]  # rows in play, in id order
+    if sharing is not None and (shared := sharing(op, PartKeys(parts, rows.offsets, positions))) is not None:
+        positions = positions[shared]  # only these can be duplicates or survivors (ColumnarDedup.bucket_hashes)
     found = op.duplicates(PartKeys(parts, rows.offsets, positions))
     dropped, survivors = positions[found.rows], positions[found.survivors]
     rows.remove(dropped, op_index)

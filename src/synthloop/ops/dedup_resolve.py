@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -127,13 +127,34 @@ class SameImage(BaseModel):
 class ColumnarDedup(Dedup):
     """A dedup that resolves over a `Keys` column (its `key_type` says the keys' Arrow type)."""
 
+    bucketed: ClassVar[bool] = False  # True: `bucket_hashes` gives the hashes duplicates share
+
     def duplicates(self, keys: Keys) -> Duplicates:
         """The duplicates among the keys (no nulls: samples without a key are not in play)."""
+        raise NotImplementedError
+
+    def bucket_hashes(self, values: pa.Array) -> np.ndarray:
+        """(n, m) uint64 hashes of the keys such that two samples the op could match share at least one
+        (a key's hash, LSH band hashes), for ops that are `bucketed`. Samples sharing none with any other
+        sample are neither dropped nor survivors, so `duplicates` over just the samples that share one
+        (`sharing_rows`, in id order) finds the same duplicates: a cluster can group the hashes and
+        leave the driver only those samples."""
         raise NotImplementedError
 
     def resolve(self, keys: Iterable[tuple[str, Any]]) -> dict[str, Drop]:
         ids, values = sorted_keys(keys)
         return self.duplicates(ArrayKeys(pa.array(values, self.key_type()))).drops(ids, self.merges())
+
+
+def sharing_rows(hashes: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The distinct `rows` whose entry in `hashes` (flat, one hash per entry) another entry shares."""
+    order = np.argsort(hashes, kind="stable")
+    ordered = hashes[order]
+    same = ordered[1:] == ordered[:-1]
+    shared = np.zeros(len(ordered), bool)
+    shared[1:] |= same
+    shared[:-1] |= same
+    return np.unique(rows[order][shared])
 
 
 def sorted_keys(keys: Iterable[tuple[str, Any]]) -> tuple[list[str], list[Any]]:

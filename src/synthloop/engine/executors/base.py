@@ -46,6 +46,12 @@ class Executor(ABC):
     def map_unordered(self, tasks: Iterable[Any]) -> Iterator[dict[str, Any]]:
         """Each task's result, as tasks complete."""
 
+    def sharing_rows(self, op: Any, keys: Any) -> Any:
+        """For a dedup resolving on the driver (`engine.resolve`): the positions of its keys (`PartKeys`)
+        whose bucket hashes another key shares, found where the workers are; None (this default): the
+        driver looks at all of them."""
+        return None
+
     def close(self) -> None:
         """Release the workers (called once, also when the run fails)."""
 

@@ -11,7 +11,9 @@ in the cluster at once, which bounds the object store's use; a Ray this run star
 `object_store_mb`. Every segment runs `engine.worker` code on the batches one local pass would cut,
 so the files are byte-identical to the local executor's. Ray retries a task or actor call whose
 worker or node was lost (`max_retries`); a retried shard writes the same files. The global ops are
-resolved by the driver between stages, as with every executor.
+resolved by the driver between stages, as with every executor, but exact and MinHash dedup group
+their keys' hashes on the cluster first, so the driver sees only the samples that share one
+(`sharing_rows`).
 
 Ray is optional (`pip install 'synthloop[ray]'`); a recipe naming it without Ray installed is an
 error at its `kind` line.
@@ -24,9 +26,12 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal
 
+import numpy as np
+import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from synthloop.engine.executors.base import Executor, ExecutorSpec, register
+from synthloop.ops.dedup_resolve import sharing_rows
 from synthloop.ops.model_op import ModelParams
 
 INSTALL = "pip install 'synthloop[ray]'"
@@ -67,6 +72,10 @@ class RayExecutor(Executor):
         super().__init__(spec, new_worker, modules)
         import ray
 
+        self.ops = new_worker().ops  # a worker sets nothing up until it runs
+        known = {op.name for op in self.ops} | {str(i) for i in range(len(self.ops))}
+        if unknown := sorted(set(spec.ops) - known):
+            raise ValueError(f"executor.ops: {unknown[0]} names no op of the recipe (give an op name or index)")
         self.ray = ray
         self.started = not ray.is_initialized()
         if self.started:
@@ -76,12 +85,10 @@ class RayExecutor(Executor):
         self.in_flight = spec.in_flight or 2 * max(int(ray.cluster_resources().get("CPU", 1)), 1)
         self.factory = (uuid.uuid4().hex, new_worker)  # the token tells a reused Ray process a new run began
         self.factory_ref = ray.put(self.factory)
-        self.ops = new_worker().ops  # a worker sets nothing up until it runs
-        known = {op.name for op in self.ops} | {str(i) for i in range(len(self.ops))}
-        if unknown := sorted(set(spec.ops) - known):
-            raise ValueError(f"executor.ops: {unknown[0]} names no op of the recipe (give an op name or index)")
         self.task = ray.remote(_run_segment).options(num_cpus=spec.num_cpus, max_retries=spec.max_retries)
         self.pools: dict[int, list[Any]] = {}
+        self.bucket_map = ray.remote(max_retries=spec.max_retries)(_bucket_map)
+        self.bucket_reduce = ray.remote(_bucket_reduce).options(max_retries=spec.max_retries)
 
     def _segments(self, stage: Any) -> list[tuple[int | None, list[int]]]:
         """The stage's ops cut into (model op index or None, op indices), in stage order."""
@@ -134,7 +141,31 @@ class RayExecutor(Executor):
             if step + 1 < len(self._segments(task.stage)):
                 pending[self._submit(ref, task, step + 1)] = (task, step + 1)
             else:
-                yield self.ray.get(ref)
+                yield self._get(ref)
+
+    def _get(self, ref: Any) -> Any:
+        """A task's value; a task's error as the op raised it (not Ray's wrapper with its traceback)."""
+        try:
+            return self.ray.get(ref)
+        except self.ray.exceptions.RayTaskError as err:
+            raise (err.cause if isinstance(err.cause, Exception) else err) from None
+
+    def sharing_rows(self, op: Any, keys: Any) -> np.ndarray | None:
+        """The cluster's part of a dedup resolve: map tasks read the key parts where they are and hash
+        each key into buckets (`ColumnarDedup.bucket_hashes`: the key's hash, MinHash's digest and LSH
+        bands), the buckets are shuffled by hash to reduce tasks, which return the positions whose
+        hash another key shares; the driver then resolves only those (same duplicates, same
+        survivors: `dedup_resolve.sharing_rows`)."""
+        if not op.bucketed or not len(keys):
+            return None
+        cpus = max(int(self.ray.cluster_resources().get("CPU", 1)), 1)
+        buckets = max(2, 2 * cpus)
+        wanted = [keys.position[keys.offsets[j]:keys.offsets[j + 1]] for j in range(len(keys.parts))]
+        jobs = [list(zip(keys.parts[j::4 * cpus], wanted[j::4 * cpus], strict=True)) for j in range(4 * cpus)]
+        op_ref = self.ray.put(op)
+        mapped = [self.bucket_map.options(num_returns=buckets).remote(op_ref, job, buckets) for job in jobs if job]
+        reduced = [self.bucket_reduce.remote(*(outputs[b] for outputs in mapped)) for b in range(buckets)]
+        return np.unique(np.concatenate([np.empty(0, np.int64), *self._get(reduced)]))
 
     def close(self) -> None:
         for pool in self.pools.values():
@@ -167,3 +198,25 @@ class _SegmentActor:
 
     def run(self, work: Any, indices: list[int], last: bool) -> Any:
         return self.worker.run(work, indices, last)
+
+
+def _bucket_map(op: Any, job: list[tuple[Any, np.ndarray]], buckets: int) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """Per bucket: (hash, position) of the wanted keys of these parts (`wanted[row]`: the row's
+    position, -1 when it is not in play)."""
+    found: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(buckets)]
+    for part, wanted in job:
+        chosen = wanted >= 0
+        if not chosen.any():
+            continue
+        hashes = op.bucket_hashes(part.read_parquet(["key"])["key"].combine_chunks().filter(pa.array(chosen)))
+        flat, positions = hashes.reshape(-1), np.repeat(wanted[chosen], hashes.shape[1])
+        bucket = flat % np.uint64(buckets)
+        for b in range(buckets):
+            found[b].append((flat[bucket == b], positions[bucket == b]))
+    empty = (np.empty(0, np.uint64), np.empty(0, np.int64))
+    return tuple((np.concatenate([h for h, _ in pieces] or [empty[0]]), np.concatenate([p for _, p in pieces] or [empty[1]]))
+                 for pieces in found)
+
+
+def _bucket_reduce(*pieces: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    return sharing_rows(np.concatenate([h for h, _ in pieces]), np.concatenate([p for _, p in pieces]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import ClassVar, Literal
 
+import numpy as np
 import pyarrow as pa
 from pydantic import Field, model_validator
 
@@ -26,6 +27,7 @@ class ExactDedup(SameImage, ColumnarDedup):
     text). Key: a 16-byte hash of the parts."""
 
     name: ClassVar[str] = "exact_dedup"
+    bucketed: ClassVar[bool] = True
     on: Literal["image", "text", "both"] = Field("image", description="identical image bytes, text, or both")
 
     @model_validator(mode="after")
@@ -57,3 +59,6 @@ class ExactDedup(SameImage, ColumnarDedup):
 
     def duplicates(self, keys: Keys) -> Duplicates:
         return find_duplicates(fixed_width(all_keys(keys), "<u8"))  # (n, 2): 16 bytes each
+
+    def bucket_hashes(self, values: pa.Array) -> np.ndarray:
+        return fixed_width(values, "<u8")[:, :1]  # the key's first 8 bytes (it is a blake2b hash)

@@ -15,6 +15,9 @@ from synthloop.ops.minhash_lsh import (band_hashes, candidate_pairs, jaccard_dis
 from synthloop.ops.text import Role, sample_text
 
 
+_BAND = np.uint64(0xD6E8FEB86659FD93)  # odd constant: band hashes of different bands differ
+
+
 @register
 class TextMinhashDedup(ColumnarDedup):
     """Shingles are word `ngram`s of the text of `role` (see `text_length`); two samples match when
@@ -29,6 +32,7 @@ class TextMinhashDedup(ColumnarDedup):
     pairs and the drops."""
 
     name: ClassVar[str] = "text_minhash_dedup"
+    bucketed: ClassVar[bool] = True
     threshold: float = Field(0.8, gt=0, le=1, description="estimated Jaccard similarity that marks duplicates")
     ngram: int = Field(5, ge=1, description="word n-gram length of the shingles")
     num_perm: int = Field(128, ge=8, le=1024, description="MinHash permutations")
@@ -48,14 +52,23 @@ class TextMinhashDedup(ColumnarDedup):
     def key_type(self) -> pa.DataType:
         return pa.binary(4 * self.num_perm)
 
-    def duplicates(self, keys: Keys) -> Duplicates:
+    def _digests_and_bands(self, values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+        """Per signature: a 64-bit digest (equal digests: exact duplicates) and its LSH band hashes."""
         bands, rows = lsh_bands(self.threshold, self.num_perm)
+        sigs = fixed_width(values, "<u4")
+        return row_hashes(sigs), band_hashes(sigs, bands, rows)
+
+    def bucket_hashes(self, values: pa.Array) -> np.ndarray:
+        digests, band_keys = self._digests_and_bands(values)
+        band_keys = band_keys ^ (np.arange(1, band_keys.shape[1] + 1, dtype=np.uint64) * _BAND)  # band i's own space
+        return np.column_stack([digests, band_keys])
+
+    def duplicates(self, keys: Keys) -> Duplicates:
+        bands, _ = lsh_bands(self.threshold, self.num_perm)
         digests = np.empty(len(keys), np.uint64)
         band_keys = np.empty((len(keys), bands), np.uint64)
         for positions, values in keys.chunks():
-            sigs = fixed_width(values, "<u4")
-            digests[positions] = row_hashes(sigs)
-            band_keys[positions] = band_hashes(sigs, bands, rows)
+            digests[positions], band_keys[positions] = self._digests_and_bands(values)
 
         def signatures_at(positions: np.ndarray) -> np.ndarray:
             return fixed_width(keys.take(positions), "<u4")
