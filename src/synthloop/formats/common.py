@@ -113,10 +113,10 @@ def _iter_json_list(path: Path) -> Iterator[RawRecord | Rejected]:
     except JsonListError as err:
         raise FormatError(f"{path}: {err}") from None
     except UnicodeDecodeError:
-        raise FormatError(f"{path}: {_utf8_problem(path)}") from None
+        raise FormatError(f"{path}: {utf8_problem(path)}") from None
 
 
-def _utf8_problem(path: Path) -> str:
+def utf8_problem(path: Path) -> str:
     """Where a file stops being UTF-8 (reads the whole file: only on the error path)."""
     data = path.read_bytes()
     try:

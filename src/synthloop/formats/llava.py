@@ -80,7 +80,9 @@ def sample_to_record(sample: dict, paths: list[str]) -> dict:
     elif paths:
         record["image"] = paths
     record["conversations"] = [{"from": FROM_ROLE[m["role"]], "value": m["content"]} for m in sample["messages"]]
-    record.update(extra_fields(sample))
+    extras = extra_fields(sample)
+    if extras:
+        record.update(extras)
     return record
 
 

@@ -16,14 +16,14 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from functools import cache
 from importlib import resources
+from itertools import chain
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import ijson
-
 from synthloop.formats.boxes import format_box, normalize
-from synthloop.formats.common import FormatError, Rejected
-from synthloop.sample import IMAGE_TOKEN, new_sample
+from synthloop.formats.common import FormatError, Rejected, utf8_problem
+from synthloop.formats.json_list import JsonListError, iter_item_batches, iter_pairs
+from synthloop.sample import IMAGE_TOKEN
 
 TEMPLATES = resources.files("synthloop.formats.ingest") / "templates"
 
@@ -78,9 +78,10 @@ def texts(records: Any, name: str, where: str) -> list[str]:
     """`[record[name] for record in records]`, every one a non-empty string, or RecordError."""
     try:
         values = [record[name] for record in records]
+        "".join(values)  # a TypeError unless every value is a string (checked in C, not per value)
     except (KeyError, TypeError, IndexError):
         values = None
-    if not values or not all(values) or set(map(type, values)) != {str}:
+    if not values or "" in values:
         if not isinstance(records, list) or not records:
             raise RecordError(f"{where} must be a non-empty list")
         return [text_field(record, name) for record in records]
@@ -104,52 +105,51 @@ class Where(NamedTuple):
         return Rejected(str(self.file), reason, index=self.index, sample_id=sample_id or self.key, record=record)
 
 
-def _json_problem(path: Path, err: Exception) -> FormatError:
-    first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-    return FormatError(f"{path}: malformed JSON ({first_line})")
-
-
 def stream_items(path: Path, prefix: str) -> Iterator[Any]:
     """The items of the JSON list at `prefix` in `path` ("item" for a top-level list,
-    "questions.item" for `{"questions": [...]}`), streamed: memory holds one item."""
-    with open(path, "rb") as file:
-        try:
-            yield from ijson.items(file, prefix, use_float=True)
-        except ijson.JSONError as err:
-            raise _json_problem(path, err) from None
+    "questions.item" for `{"questions": [...]}`), streamed: memory holds one chunk of the file."""
+    return chain.from_iterable(_named(path, iter_item_batches(path, tuple(prefix.split(".")[:-1]))))
 
 
-def stream_pairs(path: Path, prefix: str = "") -> Iterator[tuple[str, Any]]:
-    """(key, value) of the JSON object at `prefix` in `path` (a top-level object: ""), streamed."""
-    with open(path, "rb") as file:
-        try:
-            yield from ijson.kvitems(file, prefix, use_float=True)
-        except ijson.JSONError as err:
-            raise _json_problem(path, err) from None
+def stream_pairs(path: Path) -> Iterator[tuple[str, Any]]:
+    """(key, value) of the top-level JSON object in `path`, streamed."""
+    return _named(path, iter_pairs(path))
+
+
+def _named(path: Path, values: Iterator[Any]) -> Iterator[Any]:
+    """`values`, with a malformed file's error as one line naming it."""
+    try:
+        yield from values
+    except JsonListError as err:
+        raise FormatError(f"{path}: {err}") from None
+    except UnicodeDecodeError:
+        raise FormatError(f"{path}: {utf8_problem(path)}") from None
 
 
 def require_items(path: Path, prefix: str, what: str) -> Iterator[Any]:
     """`stream_items`, but a file with no items at `prefix` is an error naming what was expected
     (the wrong file given, or the right one cut short)."""
-    seen = False
-    for item in stream_items(path, prefix):
-        seen = True
-        yield item
-    if not seen:
-        where = prefix.removesuffix("item").removesuffix(".") or "the top level"
-        raise FormatError(f"{path}: no {what} at {where!r}; is this the right file?")
+    items = stream_items(path, prefix)
+    for first in items:
+        return chain((first,), items)
+    where = prefix.removesuffix("item").removesuffix(".") or "the top level"
+    raise FormatError(f"{path}: no {what} at {where!r}; is this the right file?")
 
 
 def one_turn(sample_id: str, image: str, prompt: str, answer: str, *, task: str, qtype: str, source: str,
              meta: dict, image_first: bool = True) -> dict:
     """A single-image question and its answer; `<image>` leads the prompt as in DataOptim's files,
-    unless the prompt places it itself (Shikra's templates)."""
-    user = f"{IMAGE_TOKEN}\n{prompt}" if image_first else prompt
-    if user.count(IMAGE_TOKEN) != 1 or IMAGE_TOKEN in answer:
+    unless the prompt places it itself (Shikra's templates). The canonical dict is built here in one
+    step (`new_sample`'s fields and order), as this runs once per ingested sample."""
+    if image_first:
+        user, literal = f"{IMAGE_TOKEN}\n{prompt}", IMAGE_TOKEN in prompt
+    else:
+        user, literal = prompt, prompt.count(IMAGE_TOKEN) != 1
+    if literal or IMAGE_TOKEN in answer:
         raise RecordError(f"the question or answer holds a literal {IMAGE_TOKEN}")
-    messages = [{"role": "user", "content": user}, {"role": "assistant", "content": answer}]
-    return new_sample(sample_id, messages, [{"bytes": None, "path": image}], task=task, qtype=qtype, source=source,
-                      meta=meta)
+    return {"id": sample_id, "images": [{"bytes": None, "path": image}],
+            "messages": [{"role": "user", "content": user}, {"role": "assistant", "content": answer}],
+            "task": task, "qtype": qtype, "source": source, "meta": meta, "scores": {}}
 
 
 def short_answer(question: str) -> str:

@@ -19,14 +19,6 @@ class ImageFolder:
         self._names: dict[str, frozenset[str]] = {}
         self._sizes: dict[str, tuple[int, int]] = {}
 
-    def has(self, path: str) -> bool:
-        """Whether `path` (relative, `/`-separated) names a file under the root."""
-        folder, _, name = path.rpartition("/")
-        names = self._names.get(folder)
-        if names is None:
-            names = self._names[folder] = self._list(folder)
-        return name in names
-
     def _list(self, folder: str) -> frozenset[str]:
         try:
             with os.scandir(self.root / folder) as entries:
@@ -35,9 +27,13 @@ class ImageFolder:
             return frozenset()
 
     def first(self, candidates: Sequence[str]) -> str | None:
-        """The first of `candidates` that exists, or None."""
+        """The first of `candidates` (relative, `/`-separated) that names a file under the root, or None."""
         for path in candidates:
-            if self.has(path):
+            folder, _, name = path.rpartition("/")
+            names = self._names.get(folder)
+            if names is None:
+                names = self._names[folder] = self._list(folder)
+            if name in names:
                 return path
         return None
 

@@ -39,6 +39,7 @@ from synthloop.formats.ingest.common import (
 )
 from synthloop.formats.ingest.registry import Context, convert_each, register
 
+
 def joined(questions_path: Path, annotations_path: Path) -> Iterator[tuple[Where, Any]]:
     """(Where, (question, annotation)) by question_id; a question without an annotation (or the
     reverse) comes out with None for its partner."""
@@ -48,6 +49,17 @@ def joined(questions_path: Path, annotations_path: Path) -> Iterator[tuple[Where
     waiting_a: dict[Any, tuple[int, dict]] = {}
     index = a_index = 0
     for question, annotation in zip_longest(questions, annotations):
+        if not waiting_q and not waiting_a:  # the official files: both in step, every item an object
+            try:
+                qid = question["question_id"]
+                in_step = annotation["question_id"] == qid
+            except (TypeError, KeyError):
+                in_step = False
+            if in_step:
+                index += 1
+                a_index += 1
+                yield Where(questions_path, index, str(qid)), (question, annotation)
+                continue
         if question is not None:
             index += 1
             qid = question.get("question_id") if isinstance(question, dict) else ("#", index)
@@ -74,7 +86,9 @@ def joined(questions_path: Path, annotations_path: Path) -> Iterator[tuple[Where
 
 
 def _read(files: list[Path], ctx: Context, source: str) -> Iterator[dict | Rejected]:
-    def convert(pair: tuple[dict | None, dict | None], where: Where) -> Iterator[dict]:
+    answer_type = "answer_type" if source == "vqav2" else "question_type"
+
+    def convert(pair: tuple[dict | None, dict | None], where: Where) -> list[dict]:
         question, note = pair
         if note is None:
             raise RecordError(f"question_id {where.key}: no annotation (a question without an answer)")
@@ -83,13 +97,12 @@ def _read(files: list[Path], ctx: Context, source: str) -> Iterator[dict | Rejec
         qid = field(question, "question_id")
         image_id = int(field(question, "image_id"))
         answers = texts(field(note, "answers"), "answer", "'answers'")
-        qtype = note.get("answer_type") if source == "vqav2" else note.get("question_type")
         meta = {"question_id": qid, "image_id": image_id, "answers": answers,
                 "question_type": note.get("question_type", ""), "answer_type": note.get("answer_type", "")}
         reply = note.get("multiple_choice_answer") or most_common(answers)
         image = ctx.image(f"coco/COCO_{ctx.split}_{image_id:012d}.jpg")
-        yield one_turn(f"{source}_{qid}", image, short_answer(text_field(question, "question")), reply,
-                       task="vqa", qtype=str(qtype or ""), source=source, meta=meta)
+        return [one_turn(f"{source}_{qid}", image, short_answer(text_field(question, "question")), reply, task="vqa",
+                         qtype=str(note.get(answer_type) or ""), source=source, meta=meta)]
 
     yield from convert_each(joined(files[0], files[1]), convert)
 
