@@ -1,17 +1,23 @@
 """Ingest throughput and memory: synthetic VQAv2-schema files -> DataOptim-style LLaVA JSONL.
 
-    .venv/bin/python benchmarks/ingest.py [--sizes 100000,1000000]
+    .venv/bin/python benchmarks/ingest.py [--sizes 100000,1000000] [--baseline OTHER/src --repeat 5]
 
 For each size N, writes a questions file and an annotations file in VQAv2's official schema (ten
 answers per question, as the real files) with one COCO image name per 5 questions up to COCO
 train2014's 82,783 (empty files: the ingest only checks they exist), then ingests them in a fresh
 process (so the peak RSS is its own) and prints samples/s per wall second and per CPU second (what
-a busy shared machine does not distort) and the peak RSS. Flat RSS across N shows the ingest streams.
+a busy shared machine distorts least) and the peak RSS. Flat RSS across N shows the ingest streams.
+With `--baseline`, another checkout's `src/` (main's, say) ingests the same files, alternating with
+this one's `--repeat` times, so that a change is measured against it in the same minutes; the medians
+are printed and the two outputs compared byte for byte.
 """
 
 from __future__ import annotations
 
 import argparse
+import filecmp
+import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -19,6 +25,7 @@ from pathlib import Path
 
 import orjson
 
+SRC = Path(__file__).resolve().parents[1] / "src"
 COCO_TRAIN_IMAGES = 82_783
 WORDS = ["laptop", "dog", "bus", "kite", "pizza", "clock", "train", "horse"]
 
@@ -53,7 +60,7 @@ def generate(folder: Path, size: int) -> None:
     _write_list(folder / "annotations.json", head, "annotations", (annotation(n) for n in range(size)))
 
 
-def run_one(folder: Path) -> None:
+def run_one(folder: Path, output: str) -> None:
     """Child process: ingest and print samples/s and peak RSS as one JSON line."""
     from synthloop.formats import registry
     from synthloop.formats.ingest import ingest
@@ -61,27 +68,44 @@ def run_one(folder: Path) -> None:
     from convert import print_measured  # benchmarks/convert.py: this script's folder is on sys.path
 
     samples = ingest("vqav2", [folder / "questions.json", folder / "annotations.json"], folder / "images")
-    print_measured(lambda: registry.write("llava", samples, folder / "vqav2.jsonl"))
+    print_measured(lambda: registry.write("llava", samples, folder / output, overwrite=True))
+
+
+def measure(folder: Path, output: str, src: str | None) -> dict:
+    env = {**os.environ, "PYTHONPATH": src} if src else None
+    done = subprocess.run([sys.executable, __file__, "--child", str(folder), output], check=True, capture_output=True,
+                          text=True, env=env)
+    return orjson.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100000,1000000", help="comma-separated question counts")
-    parser.add_argument("--child", metavar="FOLDER", help=argparse.SUPPRESS)
+    parser.add_argument("--baseline", metavar="SRC", help="another checkout's src/ to run alternately with this one's")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each per size; medians are printed")
+    parser.add_argument("--child", nargs=2, metavar=("FOLDER", "OUTPUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        run_one(Path(args.child))
+        run_one(Path(args.child[0]), args.child[1])
         return
+    runs = {"this": str(SRC), "baseline": args.baseline} if args.baseline else {"": None}
     for size in (int(s) for s in args.sizes.split(",")):
         with tempfile.TemporaryDirectory() as tmp:
             generate(Path(tmp), size)
             mib = sum((Path(tmp) / f).stat().st_size for f in ("questions.json", "annotations.json")) / 2**20
-            output = subprocess.run([sys.executable, __file__, "--child", tmp], check=True, capture_output=True,
-                                    text=True).stdout
-            result = orjson.loads(output.strip().splitlines()[-1])
-            print(f"vqav2 {size:>9,} questions ({mib:,.0f} MiB JSON): {result['samples'] / result['seconds']:>8,.0f} "
-                  f"samples/s wall ({result['seconds']:.1f} s), {result['samples'] / result['cpu_seconds']:>8,.0f} "
-                  f"samples/CPU-s, peak RSS {result['peak_rss_mib']:.0f} MiB")
+            results: dict[str, list[dict]] = {label: [] for label in runs}
+            for _ in range(args.repeat):
+                for label, src in runs.items():
+                    results[label].append(measure(Path(tmp), f"vqav2{label}.jsonl", src))
+            for label, measured in results.items():
+                samples, seconds = measured[0]["samples"], statistics.median(r["seconds"] for r in measured)
+                cpu = statistics.median(r["cpu_seconds"] for r in measured)
+                print(f"vqav2 {size:>9,} questions ({mib:,.0f} MiB JSON){' ' + label if label else ''}: "
+                      f"{samples / seconds:>8,.0f} samples/s wall ({seconds:.1f} s), {samples / cpu:>8,.0f} "
+                      f"samples/CPU-s ({cpu:.2f} s), peak RSS {max(r['peak_rss_mib'] for r in measured):.0f} MiB")
+            if args.baseline:
+                same = filecmp.cmp(Path(tmp) / "vqav2this.jsonl", Path(tmp) / "vqav2baseline.jsonl", shallow=False)
+                print(f"outputs byte-identical: {'yes' if same else 'NO'}")
 
 
 if __name__ == "__main__":
