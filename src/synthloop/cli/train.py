@@ -1,4 +1,5 @@
-"""`synthloop train`: train TinyVLM on a canonical Parquet dataset and write a checkpoint."""
+"""`synthloop train`: train a model on a canonical Parquet dataset and write a checkpoint; `--model`'s URI
+scheme picks the trainer (`synthloop.train.trainers`): `builtin` (TinyVLM, the default), `hf:<id or path>`."""
 
 from __future__ import annotations
 
@@ -35,30 +36,48 @@ def train_command(
     referents: float | None = typer.Option(None, help="Weight of the referent attention loss on samples whose "
                                                       "meta.objects give boxes (default: off)."),
     init: Path | None = typer.Option(None, "--init", help="Continue from this checkpoint's weights and tokenizer."),
+    model: str = typer.Option("builtin", "--model", help="The model to train, by URI; its scheme picks the trainer: "
+                              "builtin (a new TinyVLM; builtin:CKPT continues from CKPT) or hf:<id or path> "
+                              "(transformers, with the train-hf extra)."),
+    check_answers: bool = typer.Option(True, help="Fail when a TinyVLM answers none of a draw of its training "
+                                                  "questions (it ends every reply at once)."),
 ) -> None:
-    """Train TinyVLM (LLaVA-style, two stages) on DATA and write config, weights and tokenizer to --out."""
+    """Train a model on DATA and write its checkpoint to --out (TinyVLM: LLaVA-style, two stages)."""
     import synthloop.lab.probes  # noqa: F401  (registers the lab's auxiliary losses)
     from synthloop.sample import SampleError
-    from synthloop.train.trainer import BudgetError, train
+    from synthloop.train.trainers import TrainerError, TrainJob, trainer_class
 
     if stage not in ("1", "2", "both"):
         fail(f"--stage must be 1, 2 or both, not {stage!r}")
+    kind, _, target = model.partition(":")
     try:
-        chosen = {"vision": vision, "drop_background": drop_background, "d_model": d_model,
-                  "image_pos_scale": image_positions}
-        settings: dict = {k: v for k, v in chosen.items() if v is not None}
-        weights = {"judge": judge_probes, "grounding": grounding, "referents": referents}
-        aux_losses = {name: {"weight": w} for name, w in weights.items() if w}
-        if aux_losses:
-            settings["aux_losses"] = aux_losses
-        path = train(data, out, stage=stage, epochs=epochs, max_samples=max_samples,  # type: ignore[arg-type]
-                     global_batch_size=global_batch_size, seed=seed, time_budget_s=time_budget, init=init,
-                     **settings)
-    except (BudgetError, SampleError, FileNotFoundError, ValueError) as err:
+        trainer = trainer_class(kind)
+    except TrainerError as err:
+        fail(f"--model {model}: {err}")
+    chosen = {"vision": vision, "drop_background": drop_background, "d_model": d_model,
+              "image_pos_scale": image_positions}
+    settings: dict = {k: v for k, v in chosen.items() if v is not None}
+    weights = {"judge": judge_probes, "grounding": grounding, "referents": referents}
+    aux_losses = {name: {"weight": w} for name, w in weights.items() if w}
+    if aux_losses:
+        settings["aux_losses"] = aux_losses
+    if kind == "builtin" and target:
+        if init is not None:
+            fail("give the checkpoint to continue from once: --model builtin:CKPT or --init CKPT")
+        init, model = Path(target), "builtin"
+    elif kind != "builtin" and settings:
+        fail(f"--vision, --d-model, --drop-background, --image-positions and the probe weights are TinyVLM "
+             f"settings; the {kind} trainer does not take them")
+    job = TrainJob(data, out, out.with_name(out.name + "-train"), seed=seed, epochs=epochs,
+                   global_batch_size=global_batch_size, max_samples=max_samples, stage=stage, model=model, init=init,
+                   time_budget_s=time_budget)
+    try:
+        trained = trainer(settings).train(job)
+    except (SampleError, FileNotFoundError, ValueError) as err:
         fail(f"{data}: {err}")
-    console.print(f"checkpoint written to {path}")
-    if stage != "1":
-        _check_it_answers(path, data, max_samples, seed)
+    console.print(f"checkpoint written to {out} ({trained.model})")
+    if kind == "builtin" and stage != "1" and check_answers:
+        _check_it_answers(out, data, max_samples, seed)
 
 
 def _check_it_answers(checkpoint: Path, data: Path, max_samples: int | None, seed: int) -> None:

@@ -13,17 +13,16 @@ synthesis:
 rounds: 2
 baseline: true
 train: {epochs: 3, global_batch_size: 32, warm_start: true, warm_start_epochs: 1, replay: 400}  # + settings
+# train: {trainer: command, command: "bash train.sh {data} {out}", format: llava}   # or trainer: hf, model: hf:ID
 ```
 """
 
 from __future__ import annotations
 
-from dataclasses import fields
-from functools import cache
 from pathlib import Path
-from typing import Any, Literal, Self, get_type_hints
+from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from synthloop.engine.recipe import Executor, StrictModel, executor_spec, resolve_op
@@ -85,33 +84,17 @@ class SynthesisSpec(StrictModel):
         return _resolve_ops(ops)
 
 
-@cache
-def _settings_model() -> type[BaseModel]:
-    """`TinyVLMConfig` and `TrainConfig` fields as one strict model, each optional: what a recipe leaves
-    out keeps the trainer's default, and a misspelt key or a wrong type fails when the recipe is read.
-    Built on first use: it imports the trainer (torch), which reading the CLI's help should not."""
-    from synthloop.models.tinyvlm.network import TinyVLMConfig
-    from synthloop.train.trainer import TrainConfig, split_overrides
-
-    definitions = {}
-    for config in (TinyVLMConfig, TrainConfig):
-        hints = get_type_hints(config)
-        definitions.update({f.name: (hints[f.name] | None, None) for f in fields(config)})
-
-    def trainer_checks(settings: BaseModel) -> BaseModel:
-        split_overrides(settings.model_dump(exclude_none=True))  # the configs' own checks (auxiliary losses, ...)
-        return settings
-
-    return create_model("TrainSettings", __config__=ConfigDict(extra="forbid"),
-                        __validators__={"trainer_checks": model_validator(mode="after")(trainer_checks)}, **definitions)
-
-
 class TrainSpec(StrictModel):
+    """Training of each round: the settings every trainer kind shares, and under `settings` (or beside
+    them) the trainer's own, checked by the trainer (`synthloop.train.trainers`)."""
+
+    trainer: str = "builtin"  # builtin (TinyVLM), command (the user's own), hf (transformers + TRL)
+    model: str | None = None  # the model to start from, e.g. hf:llava-hf/llava-1.5-7b-hf (builtin: a new TinyVLM)
     stage: Literal["1", "2", "both"] = "2"
     epochs: int = Field(default=2, ge=1)
     global_batch_size: int = Field(default=32, ge=1)
     max_samples: int | None = Field(default=None, ge=1)
-    settings: dict[str, Any] = {}  # TinyVLMConfig / TrainConfig overrides, checked by `_settings_model`
+    settings: dict[str, Any] = {}  # the trainer's settings (builtin: TinyVLMConfig / TrainConfig overrides)
     # Rounds after the first continue from their arm's previous checkpoint for `warm_start_epochs` over
     # the arm's whole pool, instead of training a new model from scratch for `epochs`. With `replay`, a
     # warm round trains on the round's new data plus that many samples drawn from the arm's earlier pool.
@@ -124,15 +107,32 @@ class TrainSpec(StrictModel):
         """The settings the recipe gives, as `train(**overrides)` takes them."""
         return self.settings
 
-    @field_validator("settings")
+    @model_validator(mode="before")
     @classmethod
-    def _typed_settings(cls, settings: dict[str, Any]) -> dict[str, Any]:
+    def _trainer_settings(cls, data: Any) -> Any:
+        """Check the trainer's settings with the trainer; keys that are not shared ones (`command`,
+        `format`, ...) are the trainer's too."""
+        from synthloop.train.trainers import TrainerError, trainer_class
+
+        if not isinstance(data, dict) or not isinstance(data.get("settings", {}), dict):
+            return data
+        name = data.get("trainer", "builtin")
         try:
-            return _settings_model().model_validate(settings).model_dump(exclude_none=True)
+            trainer = trainer_class(name) if isinstance(name, str) else None
+        except TrainerError as err:
+            raise PydanticCustomError("section", "{message}", {"message": str(err), "path": ["trainer"]}) from None
+        beside = {k: v for k, v in data.items() if k not in cls.model_fields}
+        settings = {**data.get("settings", {}), **beside}
+        if trainer is None:
+            return data
+        try:
+            checked = trainer.check_settings(settings)
         except ValidationError as err:
-            first = err.errors()[0]  # the key below `settings` travels in the context, for its line
-            raise PydanticCustomError("section", "{message}", {"message": error_message(first),
-                                                               "path": list(first["loc"])}) from None
+            first = err.errors()[0]  # its key travels in the context, for its line
+            under = not first["loc"] or first["loc"][0] in data.get("settings", {})
+            where = ["settings", *first["loc"]] if under else list(first["loc"])
+            raise PydanticCustomError("section", "{message}", {"message": error_message(first), "path": where}) from None
+        return {**{k: v for k, v in data.items() if k in cls.model_fields}, "settings": checked}
 
     @model_validator(mode="after")
     def _replay_needs_warm_start(self) -> Self:

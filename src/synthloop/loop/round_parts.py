@@ -14,6 +14,7 @@ from pathlib import Path
 
 import orjson
 
+from synthloop.engine.rundir import write_json
 from synthloop.formats.parquet import read_samples, write_samples
 from synthloop.loop.decontaminate import BenchmarkIndex, decontaminate
 from synthloop.loop.pool import Pool
@@ -82,14 +83,23 @@ def replay_pool(pool: Pool, new: Pool, replay: int | None, seed: int) -> list[di
 
 
 def train_round(samples: list[dict], out: Path, spec: TrainSpec, seed: int, init: Path | None = None) -> None:
-    """Train on `samples` (from scratch, or continuing from checkpoint `init`) into `out`."""
-    from synthloop.train.trainer import train
+    """Train on `samples` (from scratch, or continuing from checkpoint `init`) into `out` with the recipe's
+    trainer; its side files and `trained.json` (the checkpoint's model URI and last loss) go to `out`'s
+    sibling folder `train/`."""
+    from synthloop.train.trainers import TrainJob, make_trainer
 
-    epochs = spec.epochs if init is None else spec.warm_start_epochs
-    # model loaders print progress lines on stdout; the training bars go to stderr (the demo trains for minutes)
-    with contextlib.redirect_stdout(io.StringIO()):
-        train(samples, out, stage=spec.stage, epochs=epochs, max_samples=spec.max_samples,
-              global_batch_size=spec.global_batch_size, seed=seed, show_progress=True, init=init, **spec.overrides)
+    work = out.parent / "train"
+    work.mkdir(parents=True, exist_ok=True)
+    job = TrainJob(samples, out, work, seed=seed, epochs=spec.epochs if init is None else spec.warm_start_epochs,
+                   global_batch_size=spec.global_batch_size, max_samples=spec.max_samples, stage=spec.stage,
+                   model=spec.model, init=init)
+    trained = make_trainer(spec.trainer, spec.settings).train(job)
+    write_json(work / "trained.json", {"model": trained.model, "train_loss": trained.train_loss})
+
+
+def read_trained(folder: Path) -> dict:
+    """A round's `train/trained.json`: the model URI of its checkpoint and its last training loss."""
+    return orjson.loads((folder / "train" / "trained.json").read_bytes())
 
 
 def evaluate_round(checkpoint: Path, benchmark: list[dict], out: Path) -> Evaluation:

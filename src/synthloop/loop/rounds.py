@@ -11,9 +11,9 @@ resumable (`loop.steps`), and `loop.json` holds each round's accuracy and funnel
 Run directory layout:
 
     loop_recipe.yaml  loop.json  steps/
-    round_0/{seed/, curate/, pool/, decontaminated/, decontamination.json, ckpt/, eval/}
+    round_0/{seed/, curate/, pool/, decontaminated/, decontamination.json, train/, ckpt/, eval/}
     <arm>/round_<r>/{synth/, curate/ (engine run: ledger.json, output/, dropped/, quarantine/),
-                     added/, decontaminated/, decontamination.json, ckpt/, eval/}
+                     added/, decontaminated/, decontamination.json, train/ (trained.json, logs), ckpt/, eval/}
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from synthloop.loop.round_parts import (
     evaluate_round,
     load_pool,
     read_evaluation,
+    read_trained,
     replay_pool,
     train_round,
 )
@@ -101,8 +102,8 @@ class _Run:
     def train_and_evaluate(self, name: str, training: Callable[[], list[dict]], folder: Path,
                            init: Path | None) -> Evaluation:
         spec, seed = self.recipe.train, self.recipe.seed
-        self.steps.run(f"{name}/train", [folder / "ckpt"], lambda: train_round(training(), folder / "ckpt", spec, seed,
-                                                                               init))
+        self.steps.run(f"{name}/train", [folder / "ckpt", folder / "train"],
+                       lambda: train_round(training(), folder / "ckpt", spec, seed, init))
         self.steps.run(f"{name}/eval", [folder / "eval"],
                        lambda: evaluate_round(folder / "ckpt", self.benchmark, folder / "eval"))
         return read_evaluation(folder / "eval")
@@ -185,9 +186,9 @@ def _allocation(recipe: LoopRecipe, arm: str, r: int, last: Evaluation, qtypes: 
 
 def _entry(round_index: int, arm: str, evaluation: Evaluation, folder: Path, added: dict[str, int],
            counts: dict[str, int] | None) -> dict:
-    """A round of an arm in `loop.json`; `train_loss` is the last logged loss of its training."""
-    training = read_json(folder / "ckpt" / "training.json")
+    """A round of an arm in `loop.json`; `train_loss` is the last logged loss of its training (None when
+    its trainer logs none)."""
     entry = {"round": round_index, "arm": arm, "overall": round(evaluation.overall, 4),
              "per_qtype": {q: round(a, 4) for q, a in sorted(evaluation.per_qtype.items())},
-             "added": dict(sorted(added.items())), "train_loss": training["stages"][-1]["losses"][-1]}
+             "added": dict(sorted(added.items())), "train_loss": read_trained(folder)["train_loss"]}
     return entry if counts is None else {**entry, "funnel": counts}
