@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 
 import numpy as np
 import pytest
@@ -14,52 +13,16 @@ from synthloop.models.protocols import ModelError
 from synthloop.models.uri import load_model, parse_uri
 
 transformers = pytest.importorskip("transformers")
-CHAT_TEMPLATE = ("{% for m in messages %}{{ m['role'].upper() }}: {% for c in m['content'] %}"
-                 "{% if c['type'] == 'image' %}<image>\n{% else %}{{ c['text'] }}{% endif %}{% endfor %}\n"
-                 "{% endfor %}{% if add_generation_prompt %}ASSISTANT:{% endif %}")
-
-
-def tiny_tokenizer():
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    texts = ["Question: what colour is the cube? Answer: red", "Yes No yes no", "a photo of a cat", "USER ASSISTANT"]
-    tok.train_from_iterator(texts * 10, trainers.BpeTrainer(
-        vocab_size=300, special_tokens=["<pad>", "<s>", "</s>", "<image>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
-    return transformers.PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", bos_token="<s>",
-                                                eos_token="</s>")
-
-
+from tiny_llava import VISION, image_processor, save_tiny_llava, text_config, tiny_tokenizer  # noqa: E402
 @pytest.fixture(scope="module")
 def tiny_models(tmp_path_factory):
-    logging.getLogger("transformers").setLevel(logging.ERROR)
-    transformers.utils.logging.disable_progress_bar()
     root = tmp_path_factory.mktemp("hf")
-    torch.manual_seed(0)
+    save_tiny_llava(root / "llava")
     tokenizer = tiny_tokenizer()
-    vision = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, image_size=32,
-                  patch_size=8)
-    text = dict(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                num_attention_heads=2, max_position_embeddings=512)
-    config = transformers.LlavaConfig(
-        vision_config=transformers.CLIPVisionConfig(**vision),
-        text_config=transformers.LlamaConfig(**text, num_key_value_heads=2, pad_token_id=0, bos_token_id=1,
-                                             eos_token_id=2),
-        image_token_index=tokenizer.convert_tokens_to_ids("<image>"), vision_feature_select_strategy="full")
-    image_processor = transformers.CLIPImageProcessorPil(size={"shortest_edge": 32},
-                                                         crop_size={"height": 32, "width": 32})
-    processor = transformers.LlavaProcessor(image_processor=image_processor, tokenizer=tokenizer, patch_size=8,
-                                            vision_feature_select_strategy="full", chat_template=CHAT_TEMPLATE,
-                                            num_additional_image_tokens=1)
-    transformers.LlavaForConditionalGeneration(config).save_pretrained(root / "llava")
-    processor.save_pretrained(root / "llava")
-    clip_config = transformers.CLIPConfig(text_config=dict(text, max_position_embeddings=32),
-                                          vision_config=vision, projection_dim=16)
+    clip_config = transformers.CLIPConfig(text_config=dict(text_config(tokenizer), max_position_embeddings=32),
+                                          vision_config=VISION, projection_dim=16)
     transformers.CLIPModel(clip_config).save_pretrained(root / "clip")
-    transformers.CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(root / "clip")
+    transformers.CLIPProcessor(image_processor=image_processor(), tokenizer=tokenizer).save_pretrained(root / "clip")
     return root
 
 

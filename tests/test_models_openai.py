@@ -3,6 +3,7 @@ and `synthloop serve` over a tiny TinyVLM checkpoint."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import socket
@@ -10,6 +11,8 @@ import subprocess
 import sys
 import threading
 import time
+
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -123,18 +126,17 @@ def tiny_checkpoint(folder) -> None:
     save_checkpoint(TinyVLM(config), tokenizer, folder)
 
 
-def test_synthloop_serve_builtin_checkpoint_matches_direct_calls(tmp_path):
-    pytest.importorskip("synthloop.models.tinyvlm.checkpoint")
-    tiny_checkpoint(tmp_path / "ckpt")
+@contextlib.contextmanager
+def served(model: str, *options: str) -> Iterator[str]:
+    """`synthloop serve MODEL` on a free loopback port while the block runs; its base URL."""
     port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    server = subprocess.Popen([sys.executable, "-c", "from synthloop.cli import app; app()", "serve", str(tmp_path / "ckpt"),
-                               "--port", str(port), "--device", "cpu",
-                               "--max-logprobs", "300"], env=env,
+    server = subprocess.Popen([sys.executable, "-c", "from synthloop.cli import app; app()", "serve", model,
+                               "--port", str(port), "--device", "cpu", *options], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         url = f"http://127.0.0.1:{port}/v1"
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
                 httpx.get(f"{url}/models", timeout=1)
@@ -142,6 +144,16 @@ def test_synthloop_serve_builtin_checkpoint_matches_direct_calls(tmp_path):
             except httpx.TransportError:
                 assert server.poll() is None, server.stdout.read().decode()
                 time.sleep(0.2)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def test_synthloop_serve_builtin_checkpoint_matches_direct_calls(tmp_path):
+    pytest.importorskip("synthloop.models.tinyvlm.checkpoint")
+    tiny_checkpoint(tmp_path / "ckpt")
+    with served(str(tmp_path / "ckpt"), "--max-logprobs", "300") as url:
         remote = load_model(f"openai:{url}#ckpt")
         local = load_model(f"builtin:{tmp_path / 'ckpt'}")
         reqs = [Request([Image.new("RGB", (64, 64), c)], [{"role": "user", "content": "<image>\nIs it red?"}])
@@ -153,6 +165,3 @@ def test_synthloop_serve_builtin_checkpoint_matches_direct_calls(tmp_path):
         remote.judge_top_logprobs = 300  # an untrained model's Yes/No are not in the top 20
         expected = [yes_probability(t) for t in local.next_token_logprobs(reqs, 300)]
         assert remote.p_yes(reqs) == pytest.approx(expected, abs=1e-4)
-    finally:
-        server.terminate()
-        server.wait(10)

@@ -32,6 +32,7 @@ from synthloop.evaluate.scoring import (
     reference_reply,
     score_prediction,
 )
+from synthloop.evaluate.prediction_cache import PredictionCache
 from synthloop.evaluate.submissions import Submissions
 from synthloop.images import ImageError, decode, image_bytes
 from synthloop.models.protocols import Request
@@ -44,7 +45,8 @@ _OBJECT_ADDRESS = re.compile(r"<[^<>]* at 0x[0-9a-fA-F]+>")
 def evaluate(model: Any, samples: Iterable[dict], out: Path | None = None, batch_size: int = 64, *,
              image_root: str | Path | None = None, max_new_tokens: int = 64,
              mc_scoring: Literal["generate", "likelihood"] = "generate", bad_threshold: float = 0.5,
-             max_bad_cases: int = 500, on_batch: Callable[[int], None] | None = None) -> dict:
+             max_bad_cases: int = 500, on_batch: Callable[[int], None] | None = None,
+             cache: PredictionCache | None = None) -> dict:
     """Score every sample with batched model calls and return `results.json`'s content.
 
     `samples` may be any iterable: it is streamed, so at most two batches of full samples (images
@@ -53,7 +55,8 @@ def evaluate(model: Any, samples: Iterable[dict], out: Path | None = None, batch
     log-likelihood). A sample whose image cannot be read or that has no gold answer is not scored:
     it is counted in `errors` and listed with its error in `samples.jsonl`. Bad cases are the first
     `max_bad_cases` per qtype, in input order, scored below `bad_threshold`. `on_batch(n)` is
-    called after each model call on n samples.
+    called after each model call on n samples. With a `cache`, predictions it holds are not asked
+    again and new ones are added to it as each batch is answered (`prediction_cache`).
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, not {batch_size}")
@@ -66,7 +69,7 @@ def evaluate(model: Any, samples: Iterable[dict], out: Path | None = None, batch
 
     def flush(likelihood: bool) -> None:
         batch, pending[likelihood] = pending[likelihood], []
-        scored = _run_batch(model, [sample for _, sample in batch], likelihood, image_root, max_new_tokens)
+        scored = _run_batch(model, [sample for _, sample in batch], likelihood, image_root, max_new_tokens, cache)
         for (position, sample), row in zip(batch, scored, strict=True):
             rows[position] = row
             submissions.add(position, sample, row)
@@ -102,7 +105,7 @@ def _has_options(sample: dict) -> bool:
 
 
 def _run_batch(model: Any, batch: list[dict], likelihood: bool, image_root: str | Path | None,
-               max_new_tokens: int) -> list[dict]:
+               max_new_tokens: int, cache: PredictionCache | None = None) -> list[dict]:
     """One model call for the batch; a row per sample with its prediction and score, or its error."""
     rows = [_row(sample) for sample in batch]
     requests, ready = [], []
@@ -123,14 +126,14 @@ def _run_batch(model: Any, batch: list[dict], likelihood: bool, image_root: str 
         return rows
     try:
         predictions: list[str | None] = list(_predict(model, requests, [s for _, s in ready], likelihood,
-                                                      max_new_tokens))
+                                                      max_new_tokens, cache))
     except ValueError:
         # One request the model rejects (e.g. longer than its context) fails the whole call:
         # ask again one by one so that only the rejected samples go unscored.
         predictions = []
         for request, (row, sample) in zip(requests, ready):
             try:
-                predictions += _predict(model, [request], [sample], likelihood, max_new_tokens)
+                predictions += _predict(model, [request], [sample], likelihood, max_new_tokens, cache)
             except ValueError as err:
                 row["error"] = f"sample {sample['id']!r}: the model rejected it: {err}"
                 predictions.append(None)
@@ -141,8 +144,24 @@ def _run_batch(model: Any, batch: list[dict], likelihood: bool, image_root: str 
     return rows
 
 
-def _predict(model: Any, requests: list[Request], samples: list[dict], likelihood: bool,
-             max_new_tokens: int) -> list[str]:
+def _predict(model: Any, requests: list[Request], samples: list[dict], likelihood: bool, max_new_tokens: int,
+             cache: PredictionCache | None) -> list[str]:
+    """The model's answers, those the cache holds read from it, the others asked and added to it."""
+    if cache is None:
+        return _ask(model, requests, samples, likelihood, max_new_tokens)
+    keys = [cache.key(sample, [request.messages, option_candidates(sample) if likelihood else None],
+                      likelihood=likelihood, max_new_tokens=max_new_tokens)
+            for request, sample in zip(requests, samples, strict=True)]
+    missing = [i for i, key in enumerate(keys) if key not in cache.found]
+    if missing:
+        asked = [samples[i] for i in missing]
+        answers = _ask(model, [requests[i] for i in missing], asked, likelihood, max_new_tokens)
+        cache.add([keys[i] for i in missing], asked, answers)
+    return [cache.found[key] for key in keys]
+
+
+def _ask(model: Any, requests: list[Request], samples: list[dict], likelihood: bool,
+         max_new_tokens: int) -> list[str]:
     if not likelihood:
         return [g.text for g in model.generate(requests, max_new_tokens=max_new_tokens)]
     candidates = [option_candidates(sample) for sample in samples]

@@ -42,21 +42,22 @@ _loaded: dict[tuple[str, str], Any] = {}
 _lock = threading.Lock()
 
 
-def load_model(uri: str, device: str = "auto") -> Any:
+def load_model(uri: str, device: str = "auto", **options: Any) -> Any:
     """The backend object for `uri` (implementing the protocols in `models.protocols` it can).
 
     `device` is "cpu", "cuda", "cuda:N" or "auto" (CUDA when available); remote backends ignore it.
+    `options` go to the backend's `load` (`concurrency` for `openai:`).
     """
     parsed = parse_uri(uri)
     with _lock:
-        key = (str(parsed), device)
+        key = (str(parsed), device, *sorted(options.items()))
         if key not in _loaded:
-            _loaded[key] = _load(parsed, device)
+            _loaded[key] = _load(parsed, device, **options)
         return _loaded[key]
 
 
-def _load(uri: ModelUri, device: str) -> Any:
-    return importlib.import_module(f"{backends.__name__}.{uri.scheme}").load(uri, device)
+def _load(uri: ModelUri, device: str, **options: Any) -> Any:
+    return importlib.import_module(f"{backends.__name__}.{uri.scheme}").load(uri, device, **options)
 
 
 def register_loaded(uri: str, model: Any, device: str = "auto") -> None:

@@ -151,5 +151,5 @@ class OpenAIChatModel:
         self.client.close()
 
 
-def load(uri: ModelUri, device: str) -> OpenAIChatModel:
-    return OpenAIChatModel(uri.target, uri.model)
+def load(uri: ModelUri, device: str, concurrency: int = 8) -> OpenAIChatModel:
+    return OpenAIChatModel(uri.target, uri.model, concurrency=concurrency)
