@@ -26,6 +26,9 @@ def loop(recipe: Path = typer.Argument(..., help="Loop recipe YAML (schema above
     import synthloop.lab.probes  # noqa: F401  (a recipe's training settings may name the lab's auxiliary losses)
     from synthloop.loop.recipe import LoopRecipe, LoopRecipeError
     from synthloop.loop.rounds import LoopRunError, run_loop
+    from synthloop.loop.serving import ServeError
+    from synthloop.models.protocols import ModelError
+    from synthloop.train.trainers import TrainerError
 
     try:
         parsed = LoopRecipe.from_yaml(recipe)
@@ -35,6 +38,8 @@ def loop(recipe: Path = typer.Argument(..., help="Loop recipe YAML (schema above
         result = run_loop(parsed, log=typer.echo, resume=resume)
     except LoopRunError as err:
         fail(str(err))
+    except (TrainerError, ServeError, ModelError) as err:
+        fail(f"{err} (once fixed, --resume continues from the last finished step)")
     for entry in result["rounds"]:
         typer.echo(f"round {entry['round']} {entry['arm']:8s} overall {entry['overall']:.3f}")
     typer.echo(f"wrote {Path(parsed.run_dir) / 'loop.json'}")

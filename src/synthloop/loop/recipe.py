@@ -7,13 +7,16 @@ seed_pool: {world: 1500, easy_vqa: 300}     # (+ mix, turns) or {path: curated/}
 benchmark: {world: 400}                     # or {path: bench/}
 curate: [...]                               # engine ops over the seed pool before round 0 (optional)
 synthesis:
-  synthesizer: {kind: world, image_size: 64, turns: 1}  # or {kind: model, generator: {grounded_generate: {...}}, judge: {...}}
+  synthesizer: {kind: world, image_size: 64, turns: 1}  # or {kind: model, generator: URI or {grounded_generate: {...}},
+                                                        #     judge: URI or {model: URI, low: ...}}
   budget: 400                               # samples synthesized per round, the same for both arms
   ops: [...]                                # filters + dedup (+ selection) over each round's new data
 rounds: 2
 baseline: true
 train: {epochs: 3, global_batch_size: 32, warm_start: true, warm_start_epochs: 1, replay: 400}  # + settings
 # train: {trainer: command, command: "bash train.sh {data} {out}", format: llava}   # or trainer: hf, model: hf:ID
+evaluate: {model: trained, batch_size: 64}  # or {model: "openai:http://127.0.0.1:8000/v1#m",
+                                            #     serve: "vllm serve {checkpoint} --port {port} --served-model-name {name}"}
 ```
 """
 
@@ -25,8 +28,12 @@ from typing import Any, Literal, Self
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from synthloop.commands import check_template
 from synthloop.engine.recipe import Executor, StrictModel, executor_spec, resolve_op
 from synthloop.engine.yaml_lines import error_message, load_validated
+
+
+SERVE_PLACEHOLDERS = ("checkpoint", "model", "port", "name")
 
 
 class LoopRecipeError(ValueError):
@@ -54,7 +61,8 @@ class PoolSpec(StrictModel):
 
 class SynthesizerSpec(StrictModel):
     """`world`: render new scenes of each qtype. `model`: a model generator op (`grounded_generate` or
-    `genixer_generate`, given as `{op_name: {params}}`) over seed-pool images, optionally judged."""
+    `genixer_generate`, given as `{op_name: {params}}`, or a model URI for `grounded_generate` with its
+    defaults) over seed-pool images, optionally judged (`judge` filter parameters, or a model URI)."""
 
     kind: Literal["world", "model"] = "world"
     image_size: int = Field(default=64, ge=16)
@@ -63,12 +71,24 @@ class SynthesizerSpec(StrictModel):
     generator: dict[str, dict[str, Any]] | None = None
     judge: dict[str, Any] | None = None  # parameters of the `judge` filter
 
+    @field_validator("generator", mode="before")
+    @classmethod
+    def _generator_by_uri(cls, generator: Any) -> Any:
+        return {"grounded_generate": {"model": generator}} if isinstance(generator, str) else generator
+
+    @field_validator("judge", mode="before")
+    @classmethod
+    def _judge_by_uri(cls, judge: Any) -> Any:
+        return {"model": judge} if isinstance(judge, str) else judge
+
     @model_validator(mode="after")
     def _model_needs_generator(self) -> Self:
         if self.kind == "model" and self.generator is None:
             raise ValueError("kind 'model' needs a generator, e.g. {grounded_generate: {model: 'builtin:CKPT'}}")
         if self.generator is not None:
             _resolve_ops([self.generator])
+        if self.judge is not None:
+            _resolve_ops([{"judge": self.judge}])
         return self
 
 
@@ -141,6 +161,39 @@ class TrainSpec(StrictModel):
         return self
 
 
+class EvaluateSpec(StrictModel):
+    """The model each round evaluates: `trained`, the round's checkpoint (`builtin:` or `hf:`, as its
+    trainer left it), or an `openai:` endpoint. `serve` is the command that brings that endpoint up
+    with each round's checkpoint ({checkpoint} {model} {port} {name}); the loop waits until it answers,
+    evaluates, then stops it (log: the round's `eval/serve.log`)."""
+
+    model: str = "trained"
+    serve: str | None = None
+    serve_timeout_s: float = Field(default=600.0, gt=0)
+    batch_size: int = Field(default=64, ge=1)
+    concurrency: int = Field(default=8, ge=1, description="requests in flight to an openai: server")
+    max_new_tokens: int = Field(default=64, ge=1)
+    device: str = "auto"
+
+    @field_validator("model")
+    @classmethod
+    def _a_model(cls, model: str) -> str:
+        from synthloop.models.uri import parse_uri
+
+        return model if model == "trained" else str(parse_uri(model))
+
+    @field_validator("serve")
+    @classmethod
+    def _serve_placeholders(cls, serve: str | None) -> str | None:
+        return serve if serve is None else check_template(serve, SERVE_PLACEHOLDERS)
+
+    @model_validator(mode="after")
+    def _serve_an_endpoint(self) -> Self:
+        if self.serve is not None and not self.model.startswith("openai:"):
+            raise ValueError("serve brings up the openai: endpoint that model names; give model: openai:<url>#<name>")
+        return self
+
+
 class LoopRecipe(StrictModel):
     run_dir: str
     seed: int = 0
@@ -151,6 +204,7 @@ class LoopRecipe(StrictModel):
     rounds: int = Field(default=2, ge=0)
     baseline: bool = True
     train: TrainSpec = TrainSpec()
+    evaluate: EvaluateSpec = EvaluateSpec()
     executor: Executor = Field(default_factory=lambda: executor_spec({}))
 
     @field_validator("curate", mode="before")

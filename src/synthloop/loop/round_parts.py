@@ -19,7 +19,7 @@ from synthloop.formats.parquet import read_samples, write_samples
 from synthloop.loop.decontaminate import BenchmarkIndex, decontaminate
 from synthloop.loop.pool import Pool
 from synthloop.engine.executors.base import ExecutorSpec
-from synthloop.loop.recipe import PoolSpec, TrainSpec
+from synthloop.loop.recipe import EvaluateSpec, PoolSpec, TrainSpec
 from synthloop.loop.sources import generated_pool
 
 
@@ -102,13 +102,24 @@ def read_trained(folder: Path) -> dict:
     return orjson.loads((folder / "train" / "trained.json").read_bytes())
 
 
-def evaluate_round(checkpoint: Path, benchmark: list[dict], out: Path) -> Evaluation:
-    """Evaluate `checkpoint` on `benchmark` into `out`."""
+def evaluate_round(model: str, benchmark: list[dict], out: Path, spec: EvaluateSpec, checkpoint: str) -> Evaluation:
+    """Evaluate `model` (a URI; an endpoint serving `checkpoint`, or the checkpoint itself) on `benchmark`
+    into `out`, its predictions cached there so that a killed evaluation resumes (`prediction_cache`)."""
+    from synthloop.evaluate.prediction_cache import PredictionCache, model_fingerprint
     from synthloop.evaluate.runner import evaluate
-    from synthloop.models.tinyvlm.checkpoint import load_checkpoint
+    from synthloop.models.uri import load_fresh
 
-    with contextlib.redirect_stdout(io.StringIO()):
-        evaluate(load_checkpoint(checkpoint), benchmark, out)
+    options = {"concurrency": spec.concurrency} if model.startswith("openai:") else {}
+    fingerprint = model_fingerprint(model) + ("" if model == checkpoint else " serving " + model_fingerprint(checkpoint))
+    cache = PredictionCache(out, fingerprint)
+    scorer = load_fresh(model, spec.device, **options)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            evaluate(scorer, benchmark, out, spec.batch_size, max_new_tokens=spec.max_new_tokens, cache=cache)
+    finally:
+        cache.close()
+        if hasattr(scorer, "close"):
+            scorer.close()
     return read_evaluation(out)
 
 
@@ -128,7 +139,8 @@ def read_bad_cases(eval_dir: Path) -> dict[str, list[dict]]:
 
 
 def train_and_evaluate(pool: list[dict], benchmark: list[dict], folder: Path, spec: TrainSpec, seed: int,
-                       init: Path | None = None) -> Evaluation:
-    """Train on `pool` into `folder/ckpt` and evaluate it into `folder/eval` (both steps at once)."""
+                       init: Path | None = None, evaluation: EvaluateSpec | None = None) -> Evaluation:
+    """Train on `pool` into `folder/ckpt` and evaluate the checkpoint into `folder/eval` (both steps at once)."""
     train_round(pool, folder / "ckpt", spec, seed, init)
-    return evaluate_round(folder / "ckpt", benchmark, folder / "eval")
+    trained = read_trained(folder)["model"]
+    return evaluate_round(trained, benchmark, folder / "eval", evaluation or EvaluateSpec(), trained)

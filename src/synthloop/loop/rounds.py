@@ -43,6 +43,7 @@ from synthloop.loop.round_parts import (
     replay_pool,
     train_round,
 )
+from synthloop.loop.serving import served
 from synthloop.loop.steps import Steps
 from synthloop.loop.sources import synthesizer_of_kind
 from synthloop.loop.synthesize import ModelSynthesizer, Synthesizer
@@ -104,9 +105,15 @@ class _Run:
         spec, seed = self.recipe.train, self.recipe.seed
         self.steps.run(f"{name}/train", [folder / "ckpt", folder / "train"],
                        lambda: train_round(training(), folder / "ckpt", spec, seed, init))
-        self.steps.run(f"{name}/eval", [folder / "eval"],
-                       lambda: evaluate_round(folder / "ckpt", self.benchmark, folder / "eval"))
+        self.steps.run(f"{name}/eval", [folder / "eval"], lambda: self.evaluate(folder), keep=True)
         return read_evaluation(folder / "eval")
+
+    def evaluate(self, folder: Path) -> None:
+        """Evaluate the round's checkpoint, or the endpoint the recipe names (brought up serving it)."""
+        spec, trained = self.recipe.evaluate, read_trained(folder)["model"]
+        model = trained if spec.model == "trained" else spec.model
+        with served(spec.serve, model, trained, folder / "eval" / "serve.log", spec.serve_timeout_s):
+            evaluate_round(model, self.benchmark, folder / "eval", spec, trained)
 
     def synthesize(self, name: str, synthesizer: Synthesizer, counts: dict[str, int], seed: int,
                    bad_cases: dict[str, list[dict]], folder: Path) -> tuple[dict, Path]:

@@ -56,6 +56,12 @@ def load_model(uri: str, device: str = "auto", **options: Any) -> Any:
         return _loaded[key]
 
 
+def load_fresh(uri: str, device: str = "auto", **options: Any) -> Any:
+    """A new backend object for `uri`, not kept for later calls (a model used once, such as each loop
+    round's checkpoint); close it (`close()`, where it has one) when done."""
+    return _load(parse_uri(uri), device, **options)
+
+
 def _load(uri: ModelUri, device: str, **options: Any) -> Any:
     return importlib.import_module(f"{backends.__name__}.{uri.scheme}").load(uri, device, **options)
 

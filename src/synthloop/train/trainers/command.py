@@ -11,13 +11,11 @@ Placeholders: {data} {out} {seed} {epochs} {global_batch_size} {init} {model} (e
 
 from __future__ import annotations
 
-import shlex
-import string
-import subprocess
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from synthloop.commands import check_template, fill, last_line, start_logged, stop
 from synthloop.train.trainers.base import Trained, Trainer, TrainerError, TrainJob, checkpoint_uri, logged_loss
 
 PLACEHOLDERS = ("data", "out", "seed", "epochs", "global_batch_size", "init", "model")
@@ -35,17 +33,7 @@ class CommandSettings(BaseModel):
     @field_validator("command")
     @classmethod
     def _known_placeholders(cls, command: str) -> str:
-        try:
-            named = [field for _, field, _, _ in string.Formatter().parse(command) if field is not None]
-        except ValueError as err:
-            raise ValueError(f"bad command template {command!r}: {err}") from None
-        unknown = sorted(set(named) - set(PLACEHOLDERS))
-        if unknown:
-            raise ValueError(f"unknown placeholder(s) {', '.join('{' + u + '}' for u in unknown)} "
-                             f"(known: {' '.join('{' + p + '}' for p in PLACEHOLDERS)})")
-        if "out" not in named:
-            raise ValueError("the command must name {out}, the folder its checkpoint goes to")
-        return command
+        return check_template(command, PLACEHOLDERS, required=["out"])
 
     @field_validator("format")
     @classmethod
@@ -67,16 +55,14 @@ class CommandTrainer(Trainer):
         job.out.parent.mkdir(parents=True, exist_ok=True)
         values = {"data": data, "out": job.out, "seed": job.seed, "epochs": job.epochs,
                   "global_batch_size": job.global_batch_size, "init": job.init, "model": job.model}
-        command = self.settings.command.format(**{k: shlex.quote("" if v is None else str(v))
-                                                  for k, v in values.items()})
         log = job.work / "train.log"
-        with log.open("wb") as sink:
-            sink.write(f"$ {command}\n".encode())
-            sink.flush()
-            status = subprocess.run(command, shell=True, stdout=sink, stderr=subprocess.STDOUT, check=False)  # noqa: S602
-        if status.returncode != 0:
-            raise TrainerError(f"train command exited with status {status.returncode}: {_last_line(log)} "
-                               f"(full log: {log})")
+        process = start_logged(fill(self.settings.command, values), log)
+        try:
+            status = process.wait()
+        finally:  # also when the wait is interrupted: nothing the command started outlives it
+            stop(process)
+        if status != 0:
+            raise TrainerError(f"train command exited with status {status}: {last_line(log)} (full log: {log})")
         if not job.out.is_dir() or not any(job.out.iterdir()):
             raise TrainerError(f"train command left no checkpoint in {job.out} (log: {log})")
         return Trained(checkpoint_uri(job.out), logged_loss(job.out))
@@ -99,11 +85,6 @@ def export_data(job: TrainJob, fmt: str) -> Path:
         raise TrainerError(f"none of the {len(samples)} training samples could be written as {fmt} "
                            f"(reasons: {counts['rejected_path']})")
     return path
-
-
-def _last_line(log: Path) -> str:
-    lines = [line.strip() for line in log.read_text(errors="replace").splitlines() if line.strip()]
-    return lines[-1] if len(lines) > 1 else "(no output)"
 
 
 TRAINER = CommandTrainer
