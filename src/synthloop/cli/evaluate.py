@@ -74,10 +74,10 @@ def eval_command(
 
 def _load_scorer(uri: str, device: str, concurrency: int) -> Any:
     """The model behind `uri`, or a one-line failure."""
-    from synthloop.models.uri import load_model
+    from synthloop.models.uri import load_fresh
 
     try:
-        return load_model(uri, device, **({"concurrency": concurrency} if uri.startswith("openai:") else {}))
+        return load_fresh(uri, device, **({"concurrency": concurrency} if uri.startswith("openai:") else {}))
     except ImportError as err:
         fail(f"{uri}: cannot load models: {err}")
     except (ModelError, OSError, ValueError) as err:
