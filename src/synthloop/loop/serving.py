@@ -1,6 +1,11 @@
 """The endpoint a round is evaluated through: the recipe's `evaluate.serve` command, started with the
 round's checkpoint, waited for until `GET <base_url>/models` answers, and stopped (with everything it
-started) once the evaluation is done. Its output goes to the round's `eval/serve.log`."""
+started) once the evaluation is done. Its output goes to the round's `eval/serve.log`.
+
+For vLLM: `serve: "vllm serve {checkpoint} --port {port} --served-model-name {name}"` (the arguments
+of vLLM's docs/configuration/serve_args.md and CLI reference; its OpenAI-compatible server lists the
+served models at `/v1/models`). Any HTTP answer there counts as up: a server started with an API key
+answers 401 without it."""
 
 from __future__ import annotations
 

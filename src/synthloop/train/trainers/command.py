@@ -7,6 +7,8 @@ The round's samples are exported in the registered `format` (images copied besid
 its stdout and stderr go to `WORK/train.log`, and the checkpoint it leaves in `{out}` is taken as
 `builtin:` (a TinyVLM checkpoint) or `hf:` (any other folder with a transformers `config.json`).
 Placeholders: {data} {out} {seed} {epochs} {global_batch_size} {init} {model} (empty when unset).
+With `format: llava` the images sit in `train_images/` beside `{data}` under the relative paths the
+records name, so LLaVA's `train.py` takes `--data_path {data} --image_folder` the data's folder.
 """
 
 from __future__ import annotations
