@@ -30,7 +30,9 @@ def test_a_two_round_loop_with_a_command_trainer_writes_loop_json_for_both_arms(
     (tmp_path / "train.sh").write_text(TRAIN_SH)
     command = f"bash {tmp_path / 'train.sh'} {{data}} {{out}} {{seed}} {{epochs}} {{global_batch_size}} {{init}}"
     train = {k: v for k, v in TINY_TRAIN.items() if k != "settings"}
-    recipe = LoopRecipe.model_validate({**small_recipe(tmp_path / "run"),
+    recipe = LoopRecipe.model_validate({**small_recipe(tmp_path / "run"), "curate": [],
+                                        "seed_pool": {"world": 32, "mix": QTYPES}, "benchmark": {"world": 12, "mix": QTYPES},
+                                        "synthesis": {"budget": 12, "synthesizer": {"turns": 1}},
                                         "train": {**train, "trainer": "command", "command": command,
                                                   "format": "parquet"}})
     result = run_loop(recipe, log=lambda line: None)
