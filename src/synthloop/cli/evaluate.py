@@ -38,8 +38,8 @@ def eval_command(
 ) -> None:
     """Score a model on a benchmark with the official metrics; per-qtype accuracy, bad cases, weights.
 
-    Predictions are cached in --out as they come (predictions.cache.jsonl), so an evaluation that was
-    killed continues where it stopped, to the same results."""
+    Predictions are cached in --out as they come, so a killed evaluation continues where it stopped.
+    """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from synthloop.evaluate.prediction_cache import PredictionCache, model_fingerprint
     from synthloop.evaluate.runner import evaluate
