@@ -62,7 +62,10 @@ class ImagePaths:
         self.prefix = "" if prefix == "." else Path(prefix).as_posix()
 
     def __call__(self, sample: dict) -> list[str]:
-        paths = [ref.get("path") for ref in sample["images"]]
+        images = sample["images"]
+        if len(images) == 1 and not self.prefix and images[0].get("path"):
+            return [images[0]["path"]]
+        paths = [ref.get("path") for ref in images]
         if not self.prefix and all(paths):
             return paths  # type: ignore[return-value]
         for i, (ref, path) in enumerate(zip(sample["images"], paths, strict=True)):

@@ -100,7 +100,7 @@ def _read(files: list[Path], ctx: Context, source: str) -> Iterator[dict | Rejec
         meta = {"question_id": qid, "image_id": image_id, "answers": answers,
                 "question_type": note.get("question_type", ""), "answer_type": note.get("answer_type", "")}
         reply = note.get("multiple_choice_answer") or most_common(answers)
-        image = ctx.image(f"coco/COCO_{ctx.split}_{image_id:012d}.jpg")
+        image = ctx.image(f"coco/COCO_{ctx.split}_{str(image_id).zfill(12)}.jpg")
         return [one_turn(f"{source}_{qid}", image, short_answer(text_field(question, "question")), reply, task="vqa",
                          qtype=str(note.get(answer_type) or ""), source=source, meta=meta)]
 
