@@ -122,3 +122,12 @@ def test_the_cache_key_changes_with_the_model_prompt_images_and_settings(tmp_pat
     (tmp_path / "ckpt" / "model.safetensors").write_bytes(b"v2 retrained")
     assert model_fingerprint(f"builtin:{tmp_path / 'ckpt'}") != before
     assert model_fingerprint("openai:http://h/v1#m") == "openai:http://h/v1#m"
+
+
+def test_a_damaged_cache_is_one_line_naming_its_file_and_line(bench, tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / CACHE_FILE).write_bytes(b'{"key": "k", "id": "a", "prediction": "red"}\n[1, 2]\n')
+    result = CliRunner().invoke(app, ["eval", str(bench / "ckpt"), str(bench / "bench"), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert result.output.strip() == (f"error: {tmp_path / 'out' / CACHE_FILE} line 2: not a cached prediction "
+                                     "(delete the file to evaluate afresh)")

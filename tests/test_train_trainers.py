@@ -114,3 +114,12 @@ def test_train_picks_the_trainer_by_the_models_scheme(tmp_path):
         args = [*base, "--out", str(tmp_path / "ck3"), "--model", model]
         result = runner.invoke(app, args)
         assert result.exit_code == 2 and message in result.output, result.output
+
+
+def test_a_hugging_face_checkpoint_the_command_leaves_is_taken_as_hf_with_its_logged_loss(tmp_path):
+    state = {"log_history": [{"loss": 2.5, "step": 1}, {"loss": 1.25, "step": 2}, {"train_runtime": 3.0}]}
+    script = tmp_path / "hf_train.sh"
+    script.write_text(f"mkdir -p \"$1\"\necho '{{\"model_type\": \"llava\"}}' > \"$1/config.json\"\n"
+                      f"echo '{json.dumps(state)}' > \"$1/trainer_state.json\"\n")
+    trained = make_trainer("command", {"command": f"bash {script} {{out}}"}).train(job(tmp_path))
+    assert (trained.model, trained.train_loss) == (f"hf:{tmp_path / 'ckpt'}", 1.25)

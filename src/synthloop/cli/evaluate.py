@@ -50,7 +50,10 @@ def eval_command(
     uri, bench = (model, Path(targets[0])) if model else (f"builtin:{targets[0]}", Path(targets[1]))
     scorer = _load_scorer(uri, device, concurrency)
     total = _count_samples(bench)
-    cache = PredictionCache(out, model_fingerprint(uri))
+    try:
+        cache = PredictionCache(out, model_fingerprint(uri))
+    except ValueError as err:
+        fail(str(err))
     columns = [TextColumn("eval"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
     try:
         with Progress(*columns, console=console, transient=True) as progress:

@@ -51,9 +51,13 @@ class PredictionCache:
     def _read(self) -> None:
         data = self.path.read_bytes()
         complete = data[: data.rfind(b"\n") + 1]  # a kill may have cut the last line short
-        for line in complete.splitlines():
-            entry = orjson.loads(line)
-            self.found[entry["key"]] = entry["prediction"]
+        for number, line in enumerate(complete.splitlines(), 1):
+            try:
+                entry = orjson.loads(line)
+                self.found[entry["key"]] = entry["prediction"]
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                raise ValueError(f"{self.path} line {number}: not a cached prediction (delete the file to "
+                                 "evaluate afresh)") from None
         if len(complete) < len(data):
             with self.path.open("r+b") as handle:
                 handle.truncate(len(complete))
