@@ -20,11 +20,13 @@ def run(
     resume: bool = typer.Option(False, "--resume", help="Continue the run in run_dir where it stopped."),
     force: bool = typer.Option(False, "--force", help="Start over: remove what an earlier run in run_dir wrote "
                                "(output, dropped, quarantine, stages; the model cache stays)."),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="Fetch again the URLs that failed in the "
+                                      "finished run in run_dir and merge them into its output."),
 ) -> None:
     """Run a recipe: stream the inputs through its ops, write the output, the audit and the ledger."""
     try:
         parsed = Recipe.from_yaml(recipe, check_files=True)
-        ledger = run_recipe(parsed, resume=resume, force=force)
+        ledger = run_recipe(parsed, resume=resume, force=force, retry_failed=retry_failed)
     except (RecipeError, ModelError, OSError, ValueError) as err:
         fail(" ".join(str(err).split()))
     print_funnel(ledger, parsed)

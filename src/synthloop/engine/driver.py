@@ -23,30 +23,36 @@ from synthloop.engine.ledger import INPUT_OP, Ledger, OpCounts
 from synthloop.engine.plan import Stage, plan_stages
 from synthloop.engine.recipe import Recipe
 from synthloop.engine.resolve import resolve_stage
-from synthloop.engine.rundir import RunDir, read_json, write_json
+from synthloop.engine.retry import finish_retry, retry_shards, start_retry
+from synthloop.engine.rundir import RunDir, RunDirError, read_json, write_json
 from synthloop.engine.worker import ShardTask, Worker
 from synthloop.ops.base import Op
 from synthloop.storage import Location
 
 
-def run(recipe: Recipe, resume: bool = False, progress: bool = True, force: bool = False) -> Ledger:
+def run(recipe: Recipe, resume: bool = False, progress: bool = True, force: bool = False,
+        retry_failed: bool = False) -> Ledger:
     """Run a recipe to the end (resuming earlier work in its run_dir with `resume`, starting over an
-    earlier run with `force`); the ledger.
+    earlier run with `force`, fetching again the failed URLs of a finished run with `retry_failed`,
+    `engine.retry`); the ledger.
 
     With the local executor's `workers > 1` the workers fork from a fork server that imports the main
     module, so a script that calls this must guard its entry point with `if __name__ == "__main__":`
     (as any multiprocessing code).
     """
     recipe.check_inputs_exist()  # a missing input must not leave a started run_dir behind
+    if retry_failed and force:
+        raise RunDirError("--retry-failed completes a finished run and --force starts it over: give one of them")
     rundir = RunDir(recipe)
-    rundir.start(recipe, resume, force)
+    rundir.start(recipe, resume or retry_failed, force)
     ops = recipe.build_ops()
     stages = plan_stages(ops)
+    retrying = start_retry(rundir, stages) if retry_failed else retry_shards(rundir)
     spec = recipe.executor
     new_worker = partial(Worker, ops, rundir, spec.batch_size)
     modules = sorted({Worker.__module__, *(type(op).__module__ for op in ops)})
     with executor_class(spec.kind)(spec, new_worker, modules) as executor, _progress(progress) as bar:
-        shard_count = _input_stage(executor, rundir, recipe, stages[0], bar)
+        shard_count = _input_stage(executor, rundir, recipe, stages[0], bar, retrying)
         for stage in stages:
             if stage.index > 0:
                 _later_stage(executor, rundir, stage, shard_count, bar)
@@ -59,10 +65,12 @@ def run(recipe: Recipe, resume: bool = False, progress: bool = True, force: bool
         ledger["export"] = export_shards(rundir.output, out.format, Location.of(out.path).local, out.images,
                                          rundir.quarantine.local)
     write_json(rundir.ledger_file, dict(ledger))
+    finish_retry(rundir)
     return ledger
 
 
-def _input_stage(executor: Executor, rundir: RunDir, recipe: Recipe, stage: Stage, bar: Progress) -> int:
+def _input_stage(executor: Executor, rundir: RunDir, recipe: Recipe, stage: Stage, bar: Progress,
+                 retrying: set[int]) -> int:
     task_id = bar.add_task(_label(stage, "read + ops"), total=known_total(recipe.inputs))
     if rundir.input_marker.exists():
         shard_count = read_json(rundir.input_marker)["shards"]
@@ -79,7 +87,8 @@ def _input_stage(executor: Executor, rundir: RunDir, recipe: Recipe, stage: Stag
             if rundir.done_marker(0, shard.index).exists():
                 bar.advance(task_id, len(shard.items))
             else:
-                yield ShardTask(stage, shard.index, shard.items, shard.validated)
+                yield ShardTask(stage, shard.index, shard.items, shard.validated, shard.spec,
+                                retry_failed=shard.index in retrying)
 
     for result in executor.map_unordered(tasks()):
         bar.advance(task_id, result["read"])

@@ -16,12 +16,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pyarrow.parquet as pq
 
 from synthloop.engine.mixture import drawn
+from synthloop.formats.common import Rejected
+from synthloop.formats.mmc4 import read_documents
 from synthloop.formats.parquet import BadRow, iter_rows, parquet_files
+from synthloop.formats.urls import read_url_table
 from synthloop.images import ImageError, ImageRoot
 
 
@@ -39,10 +43,15 @@ class Shard:
     index: int
     items: list[dict | InputReject]
     validated: bool  # the reader validated its samples
+    spec: Any = None  # a URL input's spec: its items are records to download (engine.download)
+
+
+# Inputs whose records are downloaded in stage 0 (engine.download) before they are samples.
+URL_FORMATS = ("urls", "mmc4")
 
 
 def input_formats() -> list[str]:
-    return sorted({"parquet", *_readers()})
+    return sorted({"parquet", *URL_FORMATS, *_readers()})
 
 
 def _readers() -> dict:
@@ -74,14 +83,16 @@ def iter_shards(inputs: list, rows_per_shard: int, seed: int = 0, sources: list 
         validated = spec.format != "parquet"
         report: dict = {"path": spec.path}
         items: list[dict | InputReject] = []
-        read = partial(iter_input, spec.format, spec.path, spec.image_root, spec.allow_absolute_paths)
+        urls = spec if spec.format in URL_FORMATS else None
+        read = (partial(_iter_url_input, spec) if urls else
+                partial(iter_input, spec.format, spec.path, spec.image_root, spec.allow_absolute_paths))
         for item in drawn(read, _item_id, seed, spec.weight, spec.cap, report):
             items.append(item)
             if len(items) == rows_per_shard:
-                yield Shard(index, items, validated)
+                yield Shard(index, items, validated and not urls, urls)
                 index, items = index + 1, []
         if items:
-            yield Shard(index, items, validated)
+            yield Shard(index, items, validated and not urls, urls)
             index += 1
         if sources is not None:
             sources.append(report)
@@ -110,6 +121,18 @@ def _iter_parquet(path: str) -> Iterator[dict | InputReject]:
             yield InputReject(sample_id, f"{item.file}: row {item.row}: {item.error}", _json_text(item.record))
         else:
             yield item
+
+
+def _iter_url_input(spec: Any) -> Iterator[dict | InputReject]:
+    """The records to download of a `urls` or `mmc4` input (and the rows its reader rejects)."""
+    if spec.format == "mmc4":
+        items = read_documents(spec.path)
+    else:
+        items = read_url_table(spec.path, spec.url_column, spec.text_column, spec.hash_column,
+                               tuple(spec.score_columns))
+    for item in items:
+        yield InputReject(item.sample_id, item.message(), _json_text(item.record)) if isinstance(item, Rejected) \
+            else item
 
 
 def _iter_reader(fmt: str, path: str, image_root: str | None) -> Iterator[dict | InputReject]:

@@ -24,10 +24,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, SerializeAsAny, ValidationError, ValidationInfo,
-                      field_validator, model_validator)
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, SerializeAsAny, SerializerFunctionWrapHandler,
+                      ValidationError, ValidationInfo, field_validator, model_serializer, model_validator)
 from pydantic_core import PydanticCustomError
 
+from synthloop.download.settings import DownloadSettings
 from synthloop.engine.executors import executor_class
 from synthloop.engine.executors.base import ExecutorSpec
 from synthloop.engine.yaml_lines import CHECK_FILES, error_message, load_validated
@@ -53,6 +54,13 @@ class InputSpec(StrictModel):
     weight: float | None = Field(default=None, gt=0, le=1, description="share of this input to draw (mixtures)")
     cap: int | None = Field(default=None, ge=0, description="most samples to draw from this input (mixtures)")
     allow_absolute_paths: bool = False
+    # URL inputs (`urls`, `mmc4`; engine.download); img2dataset's url_col / caption_col / verify_hash
+    url_column: str = Field("url", min_length=1, description="urls: the column holding each image URL")
+    text_column: str | None = Field("caption", description="urls: the caption column (null: no captions)")
+    hash_column: str | None = Field(None, description="urls: a column with each image's expected hash")
+    hash_type: Literal["sha256", "md5"] = Field("sha256", description="urls: the hash `hash_column` holds")
+    score_columns: list[str] = Field([], description="urls: numeric columns copied into the samples' scores")
+    download: DownloadSettings = Field(default_factory=DownloadSettings, description="urls, mmc4: fetching")
 
     @field_validator("format")
     @classmethod
@@ -63,6 +71,29 @@ class InputSpec(StrictModel):
         if value not in known:
             raise ValueError(f"unknown input format {value!r}; known: {', '.join(known)}")
         return value
+
+    @model_validator(mode="after")
+    def _url_settings_for_url_inputs(self) -> InputSpec:
+        if not self.fetches():
+            given = sorted(self.model_fields_set & set(URL_FIELDS))
+            if given:
+                raise ValueError(f"{given[0]} applies to urls and mmc4 inputs only, not {self.format}")
+        return self
+
+    def fetches(self) -> bool:
+        """Whether this input's records are downloaded (a `urls` or `mmc4` input)."""
+        from synthloop.engine.inputs import URL_FORMATS
+
+        return self.format in URL_FORMATS
+
+    @model_serializer(mode="wrap")
+    def _without_url_settings(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Other inputs leave the URL settings out, so their recipes (and hashes) are as before them."""
+        data = handler(self)
+        return data if self.fetches() else {k: v for k, v in data.items() if k not in URL_FIELDS}
+
+
+URL_FIELDS = ("url_column", "text_column", "hash_column", "hash_type", "score_columns", "download")
 
 
 class OutputSpec(StrictModel):

@@ -8,6 +8,7 @@ RUN_DIR/
   dropped/part-sK-J.parquet     what the ops dropped, with op, reason, value and survivor (unless
   quarantine/part-sK-J.parquet  the recipe's output names other folders); what they could not process
   cache/sK-J/                   model outputs of shard J of stage K keyed by (model, input hash) (models.cache)
+  downloads/part-J.parquet      a URL input's fetched bytes or failure per URL of shard J (engine.download)
   stages/input.json             how many input shards there are (written once the input is read)
   stages/sK/data/part-J.parquet         stage K's output for shard J (stages before the last)
   stages/sK/keys/opI/part-J.parquet     compact keys of global op I for shard J
@@ -107,6 +108,9 @@ class RunDir:
     def resolved_marker(self, k: int) -> Location:
         return self.stage(k) / "resolved.json"
 
+    def download_part(self, j: int) -> Location:
+        return self.root / "downloads" / f"part-{j:05d}.parquet"
+
     def output_part(self, j: int) -> Location:
         return self.output / f"part-{j:05d}.parquet"
 
@@ -135,7 +139,8 @@ class RunDir:
                 if folder.files(".parquet"):
                     raise RunDirError(f"{folder} already holds Parquet files; remove them, choose another path, "
                                       "or start over with --force")
-            (self.root / "stages").remove_tree()  # leftovers of a run killed at its start
+            for leftover in ("stages", "downloads"):  # leftovers of a run killed at its start
+                (self.root / leftover).remove_tree()
         self._remove_temporaries()
         if not resuming:
             self.recipe_file.write_bytes(yaml.safe_dump(recipe.resolved(), sort_keys=False).encode())
@@ -160,6 +165,7 @@ class RunDir:
                 if part.name.startswith("part-"):
                     part.unlink()
         (self.root / "stages").remove_tree()
+        (self.root / "downloads").remove_tree()
         for file in (self.ledger_file, self.inputs_file, self.recipe_file, self.hash_file):
             file.unlink()
 

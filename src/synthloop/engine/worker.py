@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from synthloop.engine.download import download_shard
 from synthloop.engine.inputs import InputReject
 from synthloop.engine.keys import candidate_table, key_table
 from synthloop.engine.ledger import INPUT_OP, dropped_table, json_text, quarantine_table, survivor_of
@@ -31,6 +32,8 @@ class ShardTask:
     shard: int
     items: list[dict | InputReject] | None = None  # stage 0 only
     validated: bool = False  # stage 0: the input reader validated the samples already
+    url_input: Any = None  # stage 0 of a URL input: its InputSpec (the items are records to download)
+    retry_failed: bool = False  # stage 0 of a URL input: fetch again the URLs that failed before
 
 
 class _Shard:
@@ -111,11 +114,16 @@ class Worker:
 
 
 def _begin(worker: Worker, task: ShardTask) -> ShardState:
-    """Read the shard: raw input items for stage 0 (validated), the previous stage's part otherwise
-    (less the removals its global ops decided); cut it into batches."""
+    """Read the shard: raw input items for stage 0 (downloaded first for a URL input, then validated), the
+    previous stage's part otherwise (less the removals its global ops decided); cut it into batches."""
     record = _Shard(task.stage, [op.name for op in worker.ops])
     if task.stage.index == 0:
-        read, samples = len(task.items or []), _validated(task.items or [], task.validated, record)
+        items = task.items or []
+        if task.url_input is not None:
+            spec = task.url_input
+            items = download_shard(items, spec.download, spec.hash_type, worker.rundir.download_part(task.shard),
+                                   task.retry_failed)
+        read, samples = len(items), _validated(items, task.validated, record)
     else:
         read, samples = _read_previous(worker.rundir, task.stage.index, task.shard, record)
     size = worker.batch_size

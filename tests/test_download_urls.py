@@ -1,0 +1,161 @@
+"""URL inputs against a loopback server: every URL kept or quarantined with its failure kind; refused
+schemes, redirects and bodies; `--retry-failed` after the server recovers equals a clean run; a
+killed download resumes to identical output."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from PIL import Image
+
+from synthloop.engine import Recipe, run
+from synthloop.engine.rundir import RunDirError
+from synthloop.sample import from_table
+from test_engine_resume import run_until
+from url_server import Route, serving
+
+TESTS = Path(__file__).parent
+FAST = {"timeout": 0.5, "retries": 0, "backoff": 0.0, "max_bytes": 200_000, "concurrency": 8, "per_host": 4}
+
+
+def jpeg(seed: int, size: int = 24) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (size, size + seed % 5), ((seed * 37) % 256, (seed * 91) % 256, 128)).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def write_table(path: Path, rows: list[dict]) -> Path:
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    return path
+
+
+def recipe(tmp: Path, table: Path, name: str = "run", ops: list | None = None, shard_rows: int = 4,
+           **download) -> Recipe:
+    return Recipe.model_validate({
+        "inputs": [{"format": "urls", "path": str(table), "hash_column": "sha256", "download": {**FAST, **download}}],
+        "ops": ops or [], "output": {"format": "parquet", "path": str(tmp / name / "out")},
+        "run_dir": str(tmp / name / "run"), "executor": {"batch_size": 4, "shard_rows": shard_rows}})
+
+
+def output_rows(tmp: Path, name: str) -> list[dict]:
+    parts = sorted((tmp / name / "out").glob("part-*.parquet"))
+    return [row for part in parts for row in from_table(pq.read_table(part))]
+
+
+def quarantined(tmp: Path, name: str) -> dict[str, str]:
+    """id -> failure kind of every quarantined URL."""
+    parts = sorted((tmp / name / "run" / "quarantine").glob("*.parquet"))
+    rows = [row for part in parts for row in pq.read_table(part, columns=["id", "error"]).to_pylist()]
+    return {row["id"]: row["error"].split(":", 1)[0].removeprefix("download ") for row in rows}
+
+
+def test_every_url_is_kept_or_quarantined_with_its_failure_kind(tmp_path):
+    images = {f"/img/{i}.jpg": jpeg(i) for i in range(4)}
+    routes = {**{path: Route(body=data) for path, data in images.items()},
+              "/missing.jpg": Route(404, b"gone"),
+              "/slow.jpg": Route(body=jpeg(9), delay=2.0),
+              "/corrupt.jpg": Route(body=b"\xff\xd8\xff\xe0 not really a jpeg"),
+              "/huge-declared.jpg": Route(body=b"\0" * 300_000),
+              "/huge-streamed.jpg": Route(body=b"\0" * 65_536, repeat=64),
+              "/noai.jpg": Route(body=jpeg(5), headers={"Content-Type": "image/jpeg", "X-Robots-Tag": "noai"}),
+              "/ours-noimageai.jpg": Route(body=jpeg(6), headers={"X-Robots-Tag": "synthloop: noimageai, nofollow"}),
+              "/other-bot-noai.jpg": Route(body=jpeg(7), headers={"X-Robots-Tag": "otherbot: noai"}),
+              "/to-ftp.jpg": Route(302, headers={"Location": "ftp://127.0.0.1/a.jpg"}),
+              "/to-file.jpg": Route(302, headers={"Location": "file:///etc/passwd"}),
+              "/to-huge.jpg": Route(301, headers={"Location": "/huge-streamed.jpg"}),
+              "/hop.jpg": Route(302, headers={"Location": "/img/0.jpg"}),
+              "/loop.jpg": Route(302, headers={"Location": "/loop.jpg"})}
+    with serving(routes) as server:
+        expected = {  # row -> (url, sha256 given, outcome)
+            0: (server.url("/img/0.jpg"), None, "kept"),
+            1: (server.url("/img/1.jpg"), hashlib.sha256(images["/img/1.jpg"]).hexdigest(), "kept"),
+            2: (server.url("/img/2.jpg"), hashlib.sha256(b"other").hexdigest(), "hash_mismatch"),
+            3: (server.url("/missing.jpg"), None, "http_status"),
+            4: (server.url("/slow.jpg"), None, "timeout"),
+            5: ("http://no-such-host.invalid/a.jpg", None, "dns"),
+            6: ("http://127.0.0.1:9/a.jpg", None, "connection"),
+            7: (server.url("/corrupt.jpg"), None, "not_an_image"),
+            8: (server.url("/huge-declared.jpg"), None, "too_large"),
+            9: (server.url("/huge-streamed.jpg"), None, "too_large"),
+            10: (server.url("/noai.jpg"), None, "opted_out"),
+            11: (server.url("/ours-noimageai.jpg"), None, "opted_out"),
+            12: (server.url("/other-bot-noai.jpg"), None, "kept"),
+            13: (server.url("/to-ftp.jpg"), None, "bad_scheme"),
+            14: (server.url("/to-file.jpg"), None, "bad_scheme"),
+            15: (server.url("/to-huge.jpg"), None, "too_large"),
+            16: (server.url("/hop.jpg"), None, "kept"),
+            17: (server.url("/loop.jpg"), None, "too_many_redirects"),
+            18: ("file:///etc/passwd", None, "bad_scheme"),
+        }
+        rows = [{"url": url, "caption": f"caption {i}", "sha256": sha} for i, (url, sha, _) in expected.items()]
+        table = write_table(tmp_path / "urls.parquet", rows)
+        ledger = run(recipe(tmp_path, table), progress=False)
+    kept = {row["id"]: row for row in output_rows(tmp_path, "run")}
+    assert sorted(kept) == sorted(f"urls_{i}" for i, e in expected.items() if e[2] == "kept")
+    assert quarantined(tmp_path, "run") == {f"urls_{i}": e[2] for i, e in expected.items() if e[2] != "kept"}
+    assert (ledger["input"], ledger["output"], ledger["quarantined"]) == (19, 4, 15)
+    sample = kept["urls_1"]
+    assert sample["images"][0]["bytes"] == images["/img/1.jpg"]
+    assert sample["messages"][1]["content"] == "caption 1"
+    assert sample["meta"]["url"] == expected[1][0] and sample["meta"]["input_shard"] == "urls.parquet"
+    assert kept["urls_16"]["images"][0]["bytes"] == images["/img/0.jpg"]  # redirect followed
+
+
+def test_retry_failed_after_the_server_recovers_equals_a_clean_run(tmp_path):
+    images = {f"/img/{i}.jpg": jpeg(i) for i in range(10)}
+    flaky = {"/img/2.jpg", "/img/7.jpg", "/img/8.jpg"}
+    ops = [{"image_size": {"min_side": 8}}, {"exact_dedup": {"on": "image", "same_image": "drop"}}]
+    routes = {path: Route(503, b"busy") if path in flaky else Route(body=data) for path, data in images.items()}
+    with serving(routes) as server:
+        rows = [{"url": server.url(f"/img/{i % 10}.jpg"), "caption": f"c{i}", "sha256": None} for i in range(12)]
+        table = write_table(tmp_path / "urls.parquet", rows)
+        first = run(recipe(tmp_path, table, "retried", ops), progress=False)
+        assert (first["quarantined"], set(quarantined(tmp_path, "retried").values())) == (3, {"http_status"})
+        for path in flaky:  # the server recovers
+            routes[path] = Route(body=images[path])
+        hits_before = dict(server.hits)
+        retried = run(recipe(tmp_path, table, "retried", ops), retry_failed=True, progress=False)
+        refetched = {path: server.hits[path] - hits_before.get(path, 0) for path in server.hits}
+        clean = run(recipe(tmp_path, table, "clean", ops), progress=False)
+    assert {path for path, n in refetched.items() if n} == flaky  # only the failed URLs were fetched again
+    assert output_rows(tmp_path, "retried") == output_rows(tmp_path, "clean")
+    assert quarantined(tmp_path, "retried") == {}
+    assert _counts(retried) == _counts(clean) and retried["output"] == 10  # 12 rows, 2 exact duplicates dropped
+
+
+def test_retry_failed_needs_a_finished_run(tmp_path):
+    table = write_table(tmp_path / "urls.parquet", [{"url": "http://127.0.0.1:9/a.jpg", "caption": "c", "sha256": None}])
+    with pytest.raises(RunDirError, match="no finished run"):
+        run(recipe(tmp_path, table), retry_failed=True, progress=False)
+
+
+def _counts(ledger: dict) -> dict:
+    return {k: v for k, v in ledger.items() if not k.endswith("_path")}
+
+
+@pytest.mark.slow
+def test_a_killed_download_resumes_to_identical_output(tmp_path):
+    routes = {f"/img/{i}.jpg": Route(body=jpeg(i), delay=0.02) for i in range(24)}
+    routes["/img/5.jpg"] = Route(404)
+    with serving(routes) as server:
+        rows = [{"url": server.url(f"/img/{i}.jpg"), "caption": f"c{i}", "sha256": None} for i in range(24)]
+        table = write_table(tmp_path / "urls.parquet", rows)
+        run(recipe(tmp_path, table, "clean", concurrency=1), progress=False)
+        spec = recipe(tmp_path, table, "killed", concurrency=1).model_dump(mode="json")
+        downloads = tmp_path / "killed" / "run" / "downloads"
+        code = run_until(spec, lambda: len(list(downloads.glob("*.parquet"))) >= 2)
+        assert code == -signal.SIGKILL
+        assert run_until(spec, lambda: False) == 0
+    assert output_rows(tmp_path, "killed") == output_rows(tmp_path, "clean")
+    assert quarantined(tmp_path, "killed") == quarantined(tmp_path, "clean") == {"urls_5": "http_status"}
+    ledger = json.loads((tmp_path / "killed" / "run" / "ledger.json").read_bytes())
+    assert (ledger["input"], ledger["output"], ledger["quarantined"]) == (24, 23, 1)

@@ -1,0 +1,105 @@
+"""A loopback HTTP server for URL-download tests and benchmarks/download.py: each path answers as its
+`Route` says (status, headers, body, a delay, a body streamed without a length); any other path is
+a 404. Routes can be changed while it serves (a server that "recovers").
+
+    with serving({"/a.jpg": Route(body=jpeg)}) as server:
+        server.url("/a.jpg")
+
+`python tests/url_server.py PORT ROUTES.json` serves routes from a JSON file in its own process
+(benchmarks/download.py; bodies of `{"file": path}` are read from files).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Route:
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": "image/jpeg"})
+    delay: float = 0.0  # seconds before answering
+    repeat: int = 1  # the body is sent this many times, streamed with no Content-Length
+
+
+class LoopbackServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, routes: dict[str, Route], port: int = 0):
+        super().__init__(("127.0.0.1", port), _Handler)
+        self.routes = routes
+        self.hits: dict[str, int] = {}
+        self.lock = threading.Lock()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}{path}"
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # clients that give up (timeouts, size caps) break the pipe: expected here
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: LoopbackServer
+
+    def do_GET(self) -> None:  # noqa: N802  (http.server's name)
+        path = self.path.split("?", 1)[0]
+        with self.server.lock:
+            self.server.hits[path] = self.server.hits.get(path, 0) + 1
+        route = self.server.routes.get(path, Route(404, b"not found", {"Content-Type": "text/plain"}))
+        if route.delay:
+            time.sleep(route.delay)
+        self.send_response(route.status)
+        for name, value in route.headers.items():
+            self.send_header(name, value)
+        if route.repeat > 1:
+            self.send_header("Connection", "close")
+            self.end_headers()
+            for _ in range(route.repeat):
+                self.wfile.write(route.body)
+            self.close_connection = True
+            return
+        self.send_header("Content-Length", str(len(route.body)))
+        self.end_headers()
+        self.wfile.write(route.body)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+@contextlib.contextmanager
+def serving(routes: dict[str, Route]) -> Iterator[LoopbackServer]:
+    server = LoopbackServer(routes)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _route(entry: dict) -> Route:
+    if "file" in entry:
+        with open(entry["file"], "rb") as handle:
+            body = handle.read()
+    else:
+        body = base64.b64decode(entry.get("body64", ""))
+    return Route(entry.get("status", 200), body, entry.get("headers", {"Content-Type": "image/jpeg"}),
+                 entry.get("delay", 0.0), entry.get("repeat", 1))
+
+
+if __name__ == "__main__":
+    with open(sys.argv[2]) as handle:
+        loaded = {path: _route(entry) for path, entry in json.load(handle).items()}
+    LoopbackServer(loaded, int(sys.argv[1])).serve_forever()
