@@ -24,7 +24,7 @@ from test_engine_resume import run_until
 from url_server import Route, serving
 
 TESTS = Path(__file__).parent
-FAST = {"timeout": 0.5, "retries": 0, "backoff": 0.0, "max_bytes": 200_000, "concurrency": 8, "per_host": 4}
+FAST = {"timeout": 10.0, "retries": 0, "backoff": 0.0, "max_bytes": 200_000, "concurrency": 8, "per_host": 4}
 
 
 def jpeg(seed: int, size: int = 24) -> bytes:
@@ -62,7 +62,7 @@ def test_every_url_is_kept_or_quarantined_with_its_failure_kind(tmp_path):
     images = {f"/img/{i}.jpg": jpeg(i) for i in range(4)}
     routes = {**{path: Route(body=data) for path, data in images.items()},
               "/missing.jpg": Route(404, b"gone"),
-              "/slow.jpg": Route(body=jpeg(9), delay=2.0),
+              "/slow.jpg": Route(body=jpeg(9), delay=6.0),
               "/corrupt.jpg": Route(body=b"\xff\xd8\xff\xe0 not really a jpeg"),
               "/huge-declared.jpg": Route(body=b"\0" * 300_000),
               "/huge-streamed.jpg": Route(body=b"\0" * 65_536, repeat=64),
@@ -98,7 +98,7 @@ def test_every_url_is_kept_or_quarantined_with_its_failure_kind(tmp_path):
         }
         rows = [{"url": url, "caption": f"caption {i}", "sha256": sha} for i, (url, sha, _) in expected.items()]
         table = write_table(tmp_path / "urls.parquet", rows)
-        ledger = run(recipe(tmp_path, table), progress=False)
+        ledger = run(recipe(tmp_path, table, timeout=2.0), progress=False)
     kept = {row["id"]: row for row in output_rows(tmp_path, "run")}
     assert sorted(kept) == sorted(f"urls_{i}" for i, e in expected.items() if e[2] == "kept")
     assert quarantined(tmp_path, "run") == {f"urls_{i}": e[2] for i, e in expected.items() if e[2] != "kept"}

@@ -10,6 +10,7 @@ import orjson
 import pyarrow as pa
 
 from synthloop.engine.rundir import read_parquet
+from synthloop.formats.urls import INPUT_SHARD
 from synthloop.ops.base import Quarantine
 from synthloop.storage import Location
 
@@ -35,7 +36,8 @@ def _arrow_friendly(key: Any) -> Any:
 
 def candidate_table(samples: list[dict], tokens: list[int]) -> pa.Table:
     """Selector candidates: id, source, task, qtype, scores (JSON), tokens (the selector's count of
-    each sample) and `embedding` when any sample has `meta["embedding"]`."""
+    each sample), `input_shard` when any sample has `meta["input_shard"]` (URL inputs) and
+    `embedding` when any sample has `meta["embedding"]`."""
     columns: dict[str, pa.Array] = {
         "id": pa.array([s["id"] for s in samples], pa.string()),
         "source": pa.array([s["source"] for s in samples], pa.string()),
@@ -45,6 +47,9 @@ def candidate_table(samples: list[dict], tokens: list[int]) -> pa.Table:
                            pa.string()),
         "tokens": pa.array(tokens, pa.int64()),
     }
+    shards = [s["meta"].get(INPUT_SHARD) for s in samples]
+    if any(shard is not None for shard in shards):
+        columns[INPUT_SHARD] = pa.array(shards, pa.string())
     vectors = [s["meta"].get(EMBEDDING) for s in samples]
     if any(v is not None for v in vectors):
         columns[EMBEDDING] = pa.array(vectors, pa.list_(pa.float32()))
