@@ -38,7 +38,7 @@ def test_unknown_format_and_missing_source(tmp_path):
     result = invoke("convert", write_fixture(tmp_path), tmp_path / "o", "--from", "llava", "--to", "yaml")
     assert result.exit_code == 2
     assert result.stderr == ("error: unknown format 'yaml' to write "
-                             "(known: dj, ids, llava, messages, parquet, sharegpt, webdataset)\n")
+                             "(known: dj, ids, img2dataset, llava, messages, parquet, sharegpt, webdataset)\n")
     result = invoke("convert", tmp_path / "nope.json", tmp_path / "o", "--from", "llava", "--to", "dj")
     assert result.exit_code == 2 and result.stderr == f"error: {tmp_path / 'nope.json'}: no such file or folder\n"
     result = invoke("convert", tmp_path / "varied.json", tmp_path / "o.jsonl", "--from", "csv", "--to", "dj")

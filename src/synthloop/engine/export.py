@@ -7,7 +7,7 @@ in `RUN_DIR/output/` and are exported to PATH at the end of the run:
 `images` places them as `formats.image_copies` says (keep: paths relative to PATH's folder; copy: files
 beside PATH; embed: their bytes).
 
-Formats that embed images (`parquet`, `webdataset`) always carry the bytes.
+Formats that embed images (`parquet`, `webdataset`, `img2dataset`) always carry the bytes.
 
 A sample the target format cannot hold (a Data-Juicer token in a turn, turns LLaMA-Factory would skip)
 goes to the quarantine folder's `export.jsonl` with its reason; the ledger's `export` entry counts

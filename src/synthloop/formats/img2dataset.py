@@ -12,25 +12,40 @@ shard `NNNNN` each, every shard with a `NNNNN.parquet` of its rows' meta (`url`,
 Rows whose `status` is not `success` have no image: each is a `Rejected` naming its key, status and
 error, so read = written + quarantined. The meta is kept in `meta` (without the caption, which is the
 answer); ids are `img2dataset_<key>`. A path may be the output folder or one `.tar` shard.
+
+The writer writes the `webdataset` layout as img2dataset does (`writer.py` `WebDatasetSampleWriter`):
+shards `NNNNN.tar` of 10,000 samples with `KEY.<jpg|png|...>`, `KEY.txt` (the caption: the sample's
+last assistant turn) and `KEY.json` (the meta), beside `NNNNN.parquet` with the meta rows; keys are
+the shard and the position (`compute_key`: 5 + 4 digits). The meta holds img2dataset's columns
+(`url`, `caption`, `key`, `status` `success`, `error_message`, `width`, `height`, `original_width`,
+`original_height`) plus `id`. A sample that is not one image with a caption is rejected.
 """
 
 from __future__ import annotations
 
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import orjson
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from synthloop.formats.catalog import register
-from synthloop.formats.common import FormatError, Rejected
+from synthloop.formats.common import FormatError, OnBad, Rejected
+from synthloop.formats.image_refs import image_extension, with_image_bytes
 from synthloop.formats.ingest.common import dataoptim, draw
-from synthloop.formats.webdataset import has_caption_files
+from synthloop.formats.webdataset import add_member, has_caption_files
+from synthloop.images import ImageError, open_image
 from synthloop.sample import IMAGE_TOKEN, new_sample, validate_sample
 
 IMAGE_EXTENSIONS = ("jpg", "png", "webp", "jpeg")
 META_COLUMNS = {"key", "status"}
+SHARD_SAMPLES = 10_000
+META_SCHEMA = pa.schema([("url", pa.string()), ("caption", pa.string()), ("key", pa.string()),
+                         ("status", pa.string()), ("error_message", pa.string()), ("width", pa.int32()),
+                         ("height", pa.int32()), ("original_width", pa.int32()), ("original_height", pa.int32()),
+                         ("id", pa.string())])
 
 
 def is_output(path: Path) -> bool:
@@ -115,8 +130,54 @@ def _sample(file: str, key: str, members: dict[str, bytes], row: dict | None) ->
                                       qtype="caption", source="img2dataset", meta=meta))
 
 
+def write(samples: Iterable[dict], path: str | Path, on_bad: OnBad, image_root: str | Path | None = None) -> int:
+    """Caption samples as img2dataset's `webdataset` output: NNNNN.tar + NNNNN.parquet per 10,000."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    shard: list[tuple[dict, bytes]] = []
+    count = shards = 0
+    for sample in samples:
+        try:
+            caption, image = _caption_and_image(sample, image_root)
+        except (ImageError, ValueError) as err:
+            on_bad(Rejected(str(path), str(err), sample_id=sample.get("id"), record=sample))
+            continue
+        width, height = open_image(image["bytes"]).size
+        key = f"{shards:05d}{len(shard):04d}"
+        meta = {"url": sample["meta"].get("url"), "caption": caption, "key": key, "status": "success",
+                "error_message": None, "width": width, "height": height, "original_width": width,
+                "original_height": height, "id": sample["id"]}
+        shard.append((meta, image))
+        count += 1
+        if len(shard) == SHARD_SAMPLES:
+            _write_shard(path, shards, shard)
+            shards, shard = shards + 1, []
+    if shard:
+        _write_shard(path, shards, shard)
+    return count
+
+
+def _caption_and_image(sample: dict, image_root: str | Path | None) -> tuple[str, dict]:
+    answers = [m["content"] for m in sample["messages"] if m["role"] == "assistant"]
+    if len(sample["images"]) != 1 or not answers:
+        raise ValueError(f"img2dataset holds one image and its caption per sample; this one has "
+                         f"{len(sample['images'])} image(s) and {len(answers)} assistant turn(s)")
+    return answers[-1], with_image_bytes(sample, image_root)["images"][0]
+
+
+def _write_shard(folder: Path, index: int, rows: list[tuple[dict, dict]]) -> None:
+    with tarfile.open(folder / f"{index:05d}.tar", "w") as tar:
+        for meta, image in rows:
+            key = meta["key"]
+            add_member(tar, f"{key}.{image_extension(image)}", image["bytes"])
+            add_member(tar, f"{key}.txt", meta["caption"].encode())
+            add_member(tar, f"{key}.json", orjson.dumps(meta, option=orjson.OPT_INDENT_2))
+    pq.write_table(pa.Table.from_pylist([meta for meta, _ in rows], schema=META_SCHEMA),
+                   folder / f"{index:05d}.parquet")
+
+
 @register("img2dataset", "img2dataset output (tar, files or parquet shards) as caption samples",
-          read=read, priority=10)
+          read=read, write=write, priority=10, embeds_images=True)
 def detect(path: Path, first: object) -> bool:
     del first
     if path.suffix == ".tar":

@@ -41,7 +41,7 @@ def _members(key: str, sample: dict) -> list[tuple[str, bytes]]:
     return members
 
 
-def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+def add_member(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     info = tarfile.TarInfo(name)  # fixed mtime/owner so the same samples give the same bytes
     info.size, info.mode, info.mtime = len(data), 0o644, 0
     tar.addfile(info, io.BytesIO(data))
@@ -68,7 +68,7 @@ def write(samples: Iterable[dict], path: str | Path, on_bad: OnBad, image_root: 
                 tar = tarfile.open(path if single else path / f"part-{shards:05d}.tar", "w")  # noqa: SIM115
                 shards += 1
             for name, data in _members(f"{count:09d}", sample):
-                _add(tar, name, data)
+                add_member(tar, name, data)
             count += 1
     finally:
         if tar is not None:
