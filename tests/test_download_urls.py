@@ -132,6 +132,20 @@ def test_retry_failed_after_the_server_recovers_equals_a_clean_run(tmp_path):
     assert _counts(retried) == _counts(clean) and retried["output"] == 10  # 12 rows, 2 exact duplicates dropped
 
 
+def test_retries_with_backoff_and_the_per_host_bound(tmp_path):
+    routes = {f"/{i}.jpg": Route(body=jpeg(i), delay=0.05) for i in range(12)}
+    routes["/flaky.jpg"] = Route(body=jpeg(20), fail_first=2)
+    with serving(routes) as server:
+        rows = [{"url": server.url(f"/{i}.jpg"), "caption": "c", "sha256": None} for i in range(12)]
+        rows.append({"url": server.url("/flaky.jpg"), "caption": "c", "sha256": None})
+        table = write_table(tmp_path / "urls.parquet", rows)
+        once = run(recipe(tmp_path, table, "once", retries=1, per_host=2, shard_rows=16), progress=False)
+        assert quarantined(tmp_path, "once") == {"urls_12": "http_status"} and server.hits["/flaky.jpg"] == 2
+        assert server.most_in_flight == 2  # 8 allowed per process, 2 per host
+        twice = run(recipe(tmp_path, table, "twice", retries=2, per_host=2, shard_rows=16), progress=False)
+    assert (once["output"], twice["output"], server.hits["/flaky.jpg"]) == (12, 13, 3)
+
+
 def test_retry_failed_needs_a_finished_run(tmp_path):
     table = write_table(tmp_path / "urls.parquet", [{"url": "http://127.0.0.1:9/a.jpg", "caption": "c", "sha256": None}])
     with pytest.raises(RunDirError, match="no finished run"):

@@ -29,6 +29,7 @@ class Route:
     headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": "image/jpeg"})
     delay: float = 0.0  # seconds before answering
     repeat: int = 1  # the body is sent this many times, streamed with no Content-Length
+    fail_first: int = 0  # the first this many requests get a 503
 
 
 class LoopbackServer(ThreadingHTTPServer):
@@ -39,6 +40,7 @@ class LoopbackServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", port), _Handler)
         self.routes = routes
         self.hits: dict[str, int] = {}
+        self.in_flight = self.most_in_flight = 0
         self.lock = threading.Lock()
 
     def url(self, path: str) -> str:
@@ -53,10 +55,21 @@ class _Handler(BaseHTTPRequestHandler):
     server: LoopbackServer
 
     def do_GET(self) -> None:  # noqa: N802  (http.server's name)
+        server = self.server
         path = self.path.split("?", 1)[0]
-        with self.server.lock:
-            self.server.hits[path] = self.server.hits.get(path, 0) + 1
-        route = self.server.routes.get(path, Route(404, b"not found", {"Content-Type": "text/plain"}))
+        with server.lock:
+            server.hits[path] = hits = server.hits.get(path, 0) + 1
+            server.in_flight += 1
+            server.most_in_flight = max(server.most_in_flight, server.in_flight)
+        try:
+            self._answer(server.routes.get(path, Route(404, b"not found", {"Content-Type": "text/plain"})), hits)
+        finally:
+            with server.lock:
+                server.in_flight -= 1
+
+    def _answer(self, route: Route, hits: int) -> None:
+        if hits <= route.fail_first:
+            route = Route(503, b"busy", {"Content-Type": "text/plain"})
         if route.delay:
             time.sleep(route.delay)
         self.send_response(route.status)

@@ -71,22 +71,27 @@ async def _fetch_all(urls: list[str], settings: DownloadSettings) -> list[Fetche
 async def _fetch_one(session: aiohttp.ClientSession, gate: asyncio.Semaphore, url: str,
                      settings: DownloadSettings) -> Fetched:
     async with gate:
-        for attempt in range(settings.retries + 1):
-            try:
-                return Fetched(url, await asyncio.wait_for(_attempt(session, url, settings), settings.timeout))
-            except _Failure as failure:
-                result = Fetched(url, None, failure.kind, failure.detail)
-                retry = failure.retry
-            except (TimeoutError, asyncio.TimeoutError):
-                result, retry = Fetched(url, None, "timeout", f"no complete answer within {settings.timeout:g} s"), True
-            except aiohttp.ClientConnectorDNSError as err:
-                result, retry = Fetched(url, None, "dns", _reason(err)), False
-            except (aiohttp.ClientError, OSError) as err:
-                result, retry = Fetched(url, None, "connection", _reason(err)), True
+        attempt = 0
+        while True:
+            result, retry = await _outcome(session, url, settings)
             if not retry or attempt == settings.retries:
                 return result
             await asyncio.sleep(settings.backoff * 2**attempt)
-    raise AssertionError("unreachable")  # the loop returns on its last attempt
+            attempt += 1
+
+
+async def _outcome(session: aiohttp.ClientSession, url: str, settings: DownloadSettings) -> tuple[Fetched, bool]:
+    """One attempt's result, and whether a failure is worth another attempt."""
+    try:
+        return Fetched(url, await asyncio.wait_for(_attempt(session, url, settings), settings.timeout)), False
+    except _Failure as failure:
+        return Fetched(url, None, failure.kind, failure.detail), failure.retry
+    except (TimeoutError, asyncio.TimeoutError):
+        return Fetched(url, None, "timeout", f"no complete answer within {settings.timeout:g} s"), True
+    except aiohttp.ClientConnectorDNSError as err:
+        return Fetched(url, None, "dns", _reason(err)), False
+    except (aiohttp.ClientError, OSError) as err:
+        return Fetched(url, None, "connection", _reason(err)), True
 
 
 async def _attempt(session: aiohttp.ClientSession, url: str, settings: DownloadSettings) -> bytes:
