@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
+from synthloop.download.checks import ImageRejected, checked_image
 from synthloop.engine import Recipe, run
 from synthloop.engine.rundir import RunDirError
 from synthloop.sample import from_table
@@ -146,8 +147,37 @@ def test_retries_with_backoff_and_the_per_host_bound(tmp_path):
     assert (once["output"], twice["output"], server.hits["/flaky.jpg"]) == (12, 13, 3)
 
 
+def test_output_bytes_do_not_depend_on_the_order_answers_arrive_in(tmp_path):
+    routes = {f"/{i}.jpg": Route(body=jpeg(i), delay=(7 * i % 5) / 50) for i in range(10)}  # later rows answer first
+    with serving(routes) as server:
+        rows = [{"url": server.url(f"/{i}.jpg"), "caption": f"c{i}", "sha256": None} for i in range(11)]  # /10: 404
+        table = write_table(tmp_path / "urls.parquet", rows)
+        for name, concurrency in (("one", 1), ("many", 8)):
+            run(recipe(tmp_path, table, name, concurrency=concurrency, shard_rows=16), progress=False)
+    parts = {name: [part.read_bytes() for part in sorted((tmp_path / name / "out").glob("*.parquet"))]
+             for name in ("one", "many")}
+    assert parts["one"] == parts["many"] and len(output_rows(tmp_path, "one")) == 10
+
+
+def test_image_checks_hash_bomb_and_resize():
+    data = jpeg(1, size=64)
+    assert checked_image(data, hashlib.md5(data).hexdigest().upper(), "md5", None) == data
+    with pytest.raises(ImageRejected) as mismatch:
+        checked_image(data, "0" * 32, "md5", None)
+    assert mismatch.value.kind == "hash_mismatch"
+    shrunk = Image.open(io.BytesIO(checked_image(data, None, "sha256", 16)))
+    assert (shrunk.format, max(shrunk.size)) == ("JPEG", 16)
+    assert checked_image(data, None, "sha256", 65) == data  # 64x65, not larger than the side: bytes kept as they came
+    bomb = io.BytesIO()
+    Image.new("1", (10_000, 10_000)).save(bomb, "PNG")
+    with pytest.raises(ImageRejected) as too_many_pixels:
+        checked_image(bomb.getvalue(), None, "sha256", None)
+    assert too_many_pixels.value.kind == "too_large" and "decompression bomb" in str(too_many_pixels.value)
+
+
 def test_retry_failed_needs_a_finished_run(tmp_path):
-    table = write_table(tmp_path / "urls.parquet", [{"url": "http://127.0.0.1:9/a.jpg", "caption": "c", "sha256": None}])
+    rows = [{"url": "http://127.0.0.1:9/a.jpg", "caption": "c", "sha256": None}]
+    table = write_table(tmp_path / "urls.parquet", rows)
     with pytest.raises(RunDirError, match="no finished run"):
         run(recipe(tmp_path, table), retry_failed=True, progress=False)
 

@@ -66,14 +66,15 @@ def _read_part(part: Location) -> dict[str, Fetched]:
     return {row["url"]: Fetched(row["url"], row["data"], row["kind"], row["detail"] or "") for row in rows}
 
 
-def _sample(record: dict, fetched: dict[str, Fetched], settings: DownloadSettings, hash_type: str) -> dict | InputReject:
+def _sample(record: dict, fetched: dict[str, Fetched], settings: DownloadSettings,
+            hash_type: str) -> dict | InputReject:
     images: list[bytes | None] = []
     errors: list[str | None] = []
     for url, expected in zip(record["urls"], record["hashes"], strict=True):
         result = fetched[url]
-        if result.ok:
+        if result.data is not None:
             try:
-                result = Fetched(url, checked_image(result.data, expected, hash_type, settings.resize))  # type: ignore[arg-type]
+                result = Fetched(url, checked_image(result.data, expected, hash_type, settings.resize))
             except ImageRejected as err:
                 result = Fetched(url, None, err.kind, str(err))
         images.append(result.data)
