@@ -4,6 +4,7 @@ filter drops with reasons, and per-shard top-fraction selection matches VILA's C
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import orjson
@@ -135,3 +136,11 @@ def test_per_shard_selection_in_a_run_over_a_folder_of_url_tables(tmp_path):
     kept = sorted((s["meta"]["input_shard"], s["scores"]["clip"]) for s in output_rows(tmp_path, "run"))
     assert kept == [("part-0.parquet", 0.8), ("part-0.parquet", 0.9), ("part-1.parquet", 0.8),
                     ("part-1.parquet", 0.9)]
+
+
+def test_the_vila_recipes_load():
+    recipes = Path(__file__).parents[1] / "recipes"
+    coyo = Recipe.from_yaml(recipes / "vila_coyo.yaml")
+    assert (coyo.inputs[0].text_column, coyo.build_ops()[-1].fraction) == ("text", 0.2)
+    mmc4 = Recipe.from_yaml(recipes / "vila_mmc4.yaml")
+    assert (mmc4.inputs[0].format, mmc4.build_ops()[0].require_all) == ("mmc4", True)
