@@ -173,6 +173,7 @@ def main() -> None:
     parser.add_argument("--img2dataset-python", default="/work/peers-venv/bin/python",
                         help="a Python with img2dataset installed (not synthloop's venv)")
     parser.add_argument("--port", type=int, default=18742)
+    parser.add_argument("--synthloop-only", action="store_true", help="skip img2dataset (RSS in N, quickly)")
     args = parser.parse_args()
     print(f"{'tool':12s} {'N':>6s} {'images/s':>9s} {'wall s':>7s} {'CPU s':>7s} {'peak RSS MiB':>13s}  outcomes")
     for n in args.n:
@@ -182,10 +183,12 @@ def main() -> None:
             server = subprocess.Popen([sys.executable, str(SERVER), str(args.port), str(folder / "routes.json")])
             try:
                 time.sleep(1.0)
-                for tool, result in (("synthloop", run_synthloop(folder, args.concurrency)),
-                                     ("img2dataset", run_img2dataset(folder, args.img2dataset_python,
-                                                                     args.concurrency))):
-                    figures, outcomes = result
+                runs = {"synthloop": lambda: run_synthloop(folder, args.concurrency),
+                        "img2dataset": lambda: run_img2dataset(folder, args.img2dataset_python, args.concurrency)}
+                for tool, measure in runs.items():
+                    if tool == "img2dataset" and args.synthloop_only:
+                        continue
+                    figures, outcomes = measure()
                     accounted = sum(outcomes.values())
                     print(f"{tool:12s} {n:6d} {outcomes['kept'] / figures['wall']:9.1f} {figures['wall']:7.1f} "
                           f"{figures['cpu']:7.1f} {figures['rss_mib']:13.0f}  "
