@@ -203,3 +203,20 @@ def test_a_killed_download_resumes_to_identical_output(tmp_path):
     assert quarantined(tmp_path, "killed") == quarantined(tmp_path, "clean") == {"urls_5": "http_status"}
     ledger = json.loads((tmp_path / "killed" / "run" / "ledger.json").read_bytes())
     assert (ledger["input"], ledger["output"], ledger["quarantined"]) == (24, 23, 1)
+
+
+def test_cli_retry_failed_merges_the_urls_that_answer_now(tmp_path):
+    from typer.testing import CliRunner
+
+    from synthloop.cli import app
+
+    with serving({"/a.jpg": Route(body=jpeg(1)), "/b.jpg": Route(body=jpeg(2), fail_first=1)}) as server:
+        table = write_table(tmp_path / "urls.parquet", [{"url": server.url(p), "caption": "c", "sha256": None}
+                                                         for p in ("/a.jpg", "/b.jpg")])
+        path = tmp_path / "recipe.yaml"
+        path.write_text(json.dumps(recipe(tmp_path, table).model_dump(mode="json")))
+        first = CliRunner().invoke(app, ["run", str(path)])
+        again = CliRunner().invoke(app, ["run", str(path), "--retry-failed"])
+    assert "input 2 -> output 1 (dropped 0, quarantined 1" in " ".join(first.output.split())
+    assert "input 2 -> output 2 (dropped 0, quarantined 0" in " ".join(again.output.split())
+    assert len(output_rows(tmp_path, "run")) == 2
