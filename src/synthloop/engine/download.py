@@ -50,9 +50,9 @@ def fetch_urls(urls: list[str], settings: DownloadSettings, part: Location, retr
     if todo or not part.exists():
         known.update(zip(todo, fetch_all(todo, settings), strict=True))
         ordered = [known[url] for url in urls]
-        part.write_parquet(pa.table({"url": [f.url for f in ordered], "data": [f.data for f in ordered],
-                                     "kind": [f.kind for f in ordered], "detail": [f.detail for f in ordered]},
-                                    schema=PART_SCHEMA))
+        columns = {"url": [f.url for f in ordered], "data": [f.data for f in ordered],
+                   "kind": [f.kind for f in ordered], "detail": [f.detail for f in ordered]}
+        part.write_parquet(pa.table(columns, schema=PART_SCHEMA))
     return known
 
 
