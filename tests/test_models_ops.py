@@ -83,6 +83,20 @@ def test_judge_probability_matches_hand_softmax(stub):
     assert stub.calls == 1  # one batched call for the whole batch
 
 
+def test_judge_all_turns_scores_the_least_likely_turn(stub):
+    expected_red = (math.exp(2.0) + 1.0) / (math.exp(2.0) + 1.0 + math.exp(0.5))
+    expected_blue = (math.exp(-1.0) + 1.0) / (math.exp(-1.0) + 1.0 + math.exp(0.5))
+    turns = [{"role": "user", "content": "<image>\nWhat colour is the cube?"}, {"role": "assistant", "content": "red"},
+             {"role": "user", "content": "And the ball?"}, {"role": "assistant", "content": "blue"}]
+    sample = new_sample("two", turns, [{"bytes": PNG, "path": None}], task="vqa", source="t")
+    first_only = {**sample, "scores": {}}
+    Judge(model="builtin:stub", low=0.0, high=1.0).process(Batch([first_only]))
+    assert first_only["scores"]["judge_p"] == pytest.approx(expected_red, abs=1e-9)
+    outcome = Judge(model="builtin:stub", low=0.5, high=1.0, turns="all").process(Batch([sample, qa_sample(1, "red")]))
+    assert sample["scores"]["judge_p"] == pytest.approx(expected_blue, abs=1e-9)  # the wrong second turn decides
+    assert outcome[0] == Drop("judge_p below 0.5", pytest.approx(expected_blue)) and outcome[1] != outcome[0]
+
+
 def test_judge_prompt_is_genixers_and_default_band():
     assert JUDGE_PROMPT.format(question="Q?", answer="A") == (
         "Here is a question and answer pair. Is 'Question: Q? Answer: A' true for this image?\n"

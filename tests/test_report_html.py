@@ -18,7 +18,7 @@ from synthloop.report import write_report
 from synthloop.report.collect import collect, thresholds_for
 from synthloop.sample import new_sample, to_table
 
-SECTIONS = ("summary", "funnel", "scores", "accuracy", "added", "gallery", "recipe")
+SECTIONS = ("summary", "funnel", "scores", "accuracy", "added", "judge", "gallery", "recipe")
 
 
 def png(color: tuple[int, int, int]) -> bytes:
@@ -99,3 +99,29 @@ def test_report_renders_in_headless_chromium(run_dir):
         assert f'id="{section}"' in result.stdout
     assert result.stdout.count("<svg") == 4
     assert "Per-qtype accuracy per round" in result.stdout
+
+
+def test_judge_section_shows_the_band_and_what_the_judge_kept_and_dropped(tmp_path):
+    def judged(i: int, p: float) -> dict:
+        s = sample(i, png((10 * i, 0, 0)), 64.0)
+        s["messages"] += [{"role": "user", "content": "How many?"}, {"role": "assistant", "content": str(i)}]
+        return {**s, "scores": {"judge_p": p}}
+
+    write_samples([judged(i, 0.5 + i / 10) for i in range(3)], tmp_path / "output")
+    dropped = to_table([judged(7, 0.125), judged(8, 0.25), sample(9, png((0, 0, 0)), 8.0)])
+    dropped = dropped.append_column("op", pa.array(["judge", "judge", "image_size"]))
+    (tmp_path / "dropped").mkdir()
+    pq.write_table(dropped, tmp_path / "dropped" / "part-00000.parquet")
+    (tmp_path / "ledger.json").write_bytes(orjson.dumps({"input": 6, "output": 3, "dropped": 3, "ops": []}))
+    (tmp_path / "recipe.yaml").write_text(f"ops:\n  - judge: {{model: 'builtin:x', turns: all, low: 0.3, high: 1.0}}\n"
+                                          f"output: {{path: {tmp_path / 'output'}}}\n")
+    run = collect(tmp_path)
+    assert [(e.status, e.id, e.reason) for e in run.judged] == [
+        ("kept", "world_0", "judge_p 0.500"), ("kept", "world_1", "judge_p 0.600"), ("kept", "world_2", "judge_p 0.700"),
+        ("dropped", "world_7", "judge_p 0.125"), ("dropped", "world_8", "judge_p 0.250")]
+    assert run.judged[0].question == "What colour is the circle? | How many?" and run.judged[0].answer == "red | 0"
+    html = write_report(tmp_path).read_text()
+    judge = html[html.index('<section id="judge">'):html.index('<section id="gallery">')]
+    assert "low=0.3" in judge and "high=1" in judge  # the band's lines on the histogram
+    assert "kept: 0.300 &lt;= P(Yes) &lt;= 1.000" in judge
+    assert judge.count('class="card kept"') == 3 and judge.count('class="card dropped"') == 2

@@ -1,8 +1,9 @@
 """`synthloop demo`: from a noisy pool to a better model, with proof, on the embedded default.
 
 1. Seed pool: rendered world samples + real easy-vqa samples, with labelled noise injected.
-2. Curation with the engine: pure-compute filters, exact and near-duplicate removal, then a
-   stratified selection under a budget. The filters' precision and recall on the noise labels go to
+2. Curation with the engine: pure-compute filters, the world judge on every turn of every sample
+   (`lab/world_judge.py`: a packaged TinyVLM judge and its held-out threshold), exact and near-duplicate
+   removal, then a stratified selection under a budget. The filters' precision and recall on the noise labels go to
    `curation.json`; the curated pool is also written as DataOptim submissions (id list and BYOD JSON).
 3. The closed loop on the curated pool: round 0 trains TinyVLM and evaluates on the world benchmark,
    then 2 rounds of targeted synthesis beside a uniform baseline arm with the same budget.
@@ -80,6 +81,15 @@ def build_seed_pool(folder: Path, seed: int) -> list[dict]:
     return noisy
 
 
+def curation_ops() -> list[dict]:
+    """The curation's filters: FILTERS with the packaged world judge after the pure-compute checks,
+    keeping samples whose least likely turn scores at least the judge's held-out threshold."""
+    from synthloop.lab import world_judge
+
+    judge = {"judge": {"model": world_judge.MODEL_URI, "turns": "all", "low": world_judge.threshold(), "high": 1.0}}
+    return [*FILTERS[:4], judge, *FILTERS[4:], {"stratified": {"by": "qtype", "budget": CURATED_BUDGET}}]
+
+
 def _removed_by_filters(run_dir: Path, ops: list[dict]) -> list[str]:
     """Ids the filters and dedups removed (dropped or quarantined), not those the selector left out."""
     selectors = {name for entry in ops for name in entry if issubclass(op_class(name), Selector)}
@@ -97,7 +107,7 @@ def curate_pool(pool_dir: Path, run_dir: Path, seed: int) -> tuple[Path, dict]:
     from synthloop.lab import world
     from synthloop.engine.recipe import Recipe
 
-    ops = [*FILTERS, {"stratified": {"by": "qtype", "budget": CURATED_BUDGET}}]
+    ops = curation_ops()
     output = run_dir / "output"
     recipe = Recipe.model_validate({
         "inputs": [{"format": "parquet", "path": str(pool_dir.resolve())}], "ops": ops,

@@ -129,10 +129,15 @@ def strip_image_tokens(text: str) -> str:
     return re.sub(r"\s+", " ", text.replace(IMAGE_TOKEN, " ")).strip()
 
 
+def qa_turns(sample: dict) -> list[tuple[str, str]]:
+    """Every user turn (placeholders removed) followed by an assistant reply, with that reply, in order."""
+    messages = sample["messages"]
+    return [(strip_image_tokens(message["content"]), messages[k + 1]["content"].strip())
+            for k, message in enumerate(messages[:-1])
+            if message["role"] == "user" and messages[k + 1]["role"] == "assistant"]
+
+
 def first_qa(sample: dict) -> tuple[str, str] | None:
     """The first user turn (placeholders removed) and the assistant reply that follows it."""
-    messages = sample["messages"]
-    for k, message in enumerate(messages[:-1]):
-        if message["role"] == "user" and messages[k + 1]["role"] == "assistant":
-            return strip_image_tokens(message["content"]), messages[k + 1]["content"].strip()
-    return None
+    turns = qa_turns(sample)
+    return turns[0] if turns else None

@@ -20,6 +20,7 @@ from synthloop.ops import op_class
 
 MAX_SCORE_ROWS = 50_000  # per score key, roughly: enough for a histogram
 GALLERY_SIZE = 12
+JUDGE_SCORE = "judge_p"  # the `judge` op's P(Yes): the report shows its band and what it kept and dropped
 RECIPE_NAMES = ("recipe.yaml", "recipe.yml", "recipe.json", "loop_recipe.yaml", "resolved_recipe.yaml")
 
 
@@ -55,6 +56,7 @@ class RunFiles:
     scores: dict[str, list[float]] = field(default_factory=dict)
     thresholds: list[Threshold] = field(default_factory=list)
     examples: list[Example] = field(default_factory=list)
+    judged: list[Example] = field(default_factory=list)  # kept with a judge score, or dropped by the judge
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -114,6 +116,29 @@ def _example(row: dict, status: str) -> Example:
                    images[0].get("bytes") if images else None)
 
 
+def _judged_examples(parquet: pq.ParquetFile, status: str, run: RunFiles) -> None:
+    """Up to GALLERY_SIZE samples of `status` that the judge scored and kept (or, dropped, that it dropped),
+    every turn of the conversation shown, with its score."""
+    columns = parquet.schema_arrow.names
+    wanted = GALLERY_SIZE - sum(e.status == status for e in run.judged)
+    if wanted <= 0 or status not in ("kept", "dropped") or "messages" not in columns:
+        return
+    for batch in parquet.iter_batches(batch_size=512):
+        for row in batch.to_pylist():
+            score = orjson.loads(row["scores"] or "{}").get(JUDGE_SCORE)
+            if score is None or (status == "dropped" and row.get("op") != "judge"):
+                continue
+            turns = row.get("messages") or []
+            images = row.get("images") or []
+            run.judged.append(Example(
+                row["id"], status, " | ".join(m["content"].replace("<image>", "").strip() for m in turns if m["role"] == "user"),
+                " | ".join(m["content"] for m in turns if m["role"] == "assistant"), f"{JUDGE_SCORE} {score:.3f}",
+                images[0].get("bytes") if images else None))
+            wanted -= 1
+            if not wanted:
+                return
+
+
 def _read_parquet(file: Path, status: str, run: RunFiles, seen_examples: dict[str, int]) -> None:
     parquet = pq.ParquetFile(file)
     columns = parquet.schema_arrow.names
@@ -126,6 +151,8 @@ def _read_parquet(file: Path, status: str, run: RunFiles, seen_examples: dict[st
                     run.scores.setdefault(key, []).append(float(value))
         if sum(len(v) for v in run.scores.values()) > MAX_SCORE_ROWS * 10:
             break
+    if JUDGE_SCORE in run.scores:
+        _judged_examples(parquet, status, run)
     wanted = GALLERY_SIZE - seen_examples.get(status, 0)
     if wanted > 0 and "messages" in columns:
         rows = next(parquet.iter_batches(batch_size=wanted), None)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from synthloop.images import ImageError, decode, encode_png
 from synthloop.report import svg
-from synthloop.report.collect import Example, RunFiles, collect, thresholds_for
+from synthloop.report.collect import JUDGE_SCORE, Example, RunFiles, collect, thresholds_for
 
 STYLE = """
 body{font-family:sans-serif;margin:24px auto;max-width:1100px;color:#222}
@@ -146,6 +146,19 @@ def _gallery(run: RunFiles) -> str:
     return "".join(parts) or "<p>No samples found.</p>"
 
 
+def _judge(run: RunFiles) -> str:
+    """The judge's P(Yes) over every sample it scored, its keep band, and samples it kept and dropped."""
+    if JUDGE_SCORE not in run.scores:
+        return "<p>No sample was judged.</p>"
+    bounds = thresholds_for(JUDGE_SCORE, run.thresholds)
+    band = f"kept: {bounds.get('low', 0.0):.3f} <= P(Yes) <= {bounds.get('high', 1.0):.3f}" if bounds else ""
+    parts = [svg.histogram(run.scores[JUDGE_SCORE], bounds, f"judge P(Yes), {band}"), f"<div>{escape(band)}</div>"]
+    for status in ("kept", "dropped"):
+        cards = [_card(e) for e in run.judged if e.status == status]
+        parts.append(f"<h3>{status} by the judge</h3><div class=\"gallery\">{''.join(cards) or 'none'}</div>")
+    return "".join(parts)
+
+
 def _recipes(run: RunFiles) -> str:
     if not run.recipes:
         return "<p>No resolved recipe found.</p>"
@@ -157,6 +170,7 @@ SECTIONS = (("summary", "Summary", _summary), ("funnel", "Ledger funnel per op",
             ("accuracy", "Per-qtype accuracy per round (loop and baseline)", _accuracy),
             ("added", "Data added per qtype per round", _added),
             ("rounds", "Synthesis funnel per round and arm (asked to added)", _round_funnels),
+            ("judge", "Judge: P(Yes), its band, samples kept and dropped", _judge),
             ("gallery", "Kept and dropped samples", _gallery), ("recipe", "Resolved recipe", _recipes))
 
 
