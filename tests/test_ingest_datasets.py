@@ -171,3 +171,19 @@ def test_a_literal_image_token_in_a_question_is_rejected(tmp_path, world):
                                  "question_type": "structure", "bbox_answer": [], "question_id": 7}]))
     with pytest.raises(FormatError, match=r"train_qa.json, sample #1, id '7': the question or answer holds a literal"):
         list(ingest("dvqa", [path], world[0]))
+
+
+@pytest.mark.parametrize("name, where", [("coco", "captions_train2014.json, sample #1, id '48'"),
+                                         ("aokvqa", "aokvqa_v1p0_train.json, sample #1, id 'dQbC9HGBPG3RCvpPWE4cWG'"),
+                                         ("vqav2", "questions.json, sample #1, id '524286005'")])
+def test_an_image_id_that_is_not_a_number_is_one_line(tmp_path, world, name, where):
+    images, files = world
+    paths = []
+    for path in files[name]:
+        text = path.read_text().replace('"image_id": 318556', '"image_id": "abc"').replace(
+            '"image_id": 133042', '"image_id": "abc"').replace('"image_id": 524286', '"image_id": "abc"')
+        paths.append(tmp_path / path.name)
+        paths[-1].write_text(text)
+    with pytest.raises(FormatError) as err:
+        list(ingest(name, paths, images))
+    assert str(err.value).endswith(f"{where}: field 'image_id' must be an integer, got 'abc'")

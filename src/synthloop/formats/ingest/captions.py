@@ -25,7 +25,7 @@ from itertools import count
 from pathlib import Path
 
 from synthloop.formats.common import Rejected
-from synthloop.formats.ingest.common import Where, dataoptim, draw, field, one_turn, text_field
+from synthloop.formats.ingest.common import Where, dataoptim, draw, field, int_field, one_turn, text_field
 from synthloop.formats.ingest.registry import Context, each_item, register
 
 
@@ -40,7 +40,7 @@ def read_coco(files: list[Path], ctx: Context) -> Iterator[dict | Rejected]:
     path = files[0]
 
     def convert(record: dict, where: Where) -> Iterator[dict]:
-        image_id = int(field(record, "image_id"))
+        image_id = int_field(record, "image_id")
         image = ctx.image(f"coco/COCO_{ctx.split}_{image_id:012d}.jpg")
         meta = {"image_id": image_id, "caption_id": record.get("id")}
         yield caption_sample(f"coco_{where.index - 1}", image, text_field(record, "caption"), "coco", meta,

@@ -74,6 +74,15 @@ def text_field(record: Any, name: str) -> str:
     return str(value)
 
 
+def int_field(record: Any, name: str) -> int:
+    """`int(record[name])` (an integer, or the text of one), or RecordError naming the field."""
+    value = field(record, name)
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise RecordError(f"field {name!r} must be an integer, got {value!r}") from None
+
+
 def texts(records: Any, name: str, where: str) -> list[str]:
     """`[record[name] for record in records]`, every one a non-empty string, or RecordError."""
     try:

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from synthloop.formats.common import Rejected
-from synthloop.formats.ingest.common import RecordError, Where, dataoptim, field, one_turn, text_field
+from synthloop.formats.ingest.common import RecordError, Where, dataoptim, field, int_field, one_turn, text_field
 from synthloop.formats.ingest.registry import Context, each_item, register
 
 
@@ -47,7 +47,7 @@ def read_aokvqa(files: list[Path], ctx: Context) -> Iterator[dict | Rejected]:
             raise RecordError("field 'choices' must be a list of 1 to 26 options")
         if not isinstance(correct, int) or isinstance(correct, bool) or not 0 <= correct < len(choices):
             raise RecordError(f"'correct_choice_idx' {correct!r} does not name one of the {len(choices)} choices")
-        image_id = int(field(record, "image_id"))
+        image_id = int_field(record, "image_id")
         image = ctx.image(*coco_2014_candidates(image_id))
         choices = [str(c) for c in choices]
         letter = string.ascii_uppercase[correct]

@@ -30,6 +30,7 @@ from synthloop.formats.ingest.common import (
     RecordError,
     Where,
     field,
+    int_field,
     most_common,
     one_turn,
     require_items,
@@ -95,7 +96,7 @@ def _read(files: list[Path], ctx: Context, source: str) -> Iterator[dict | Rejec
         if question is None:
             raise RecordError(f"question_id {where.key}: an annotation without a question in {files[0]}")
         qid = field(question, "question_id")
-        image_id = int(field(question, "image_id"))
+        image_id = int_field(question, "image_id")
         answers = texts(field(note, "answers"), "answer", "'answers'")
         meta = {"question_id": qid, "image_id": image_id, "answers": answers,
                 "question_type": note.get("question_type", ""), "answer_type": note.get("answer_type", "")}
