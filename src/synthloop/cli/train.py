@@ -41,9 +41,15 @@ def train_command(
                               "(transformers, with the train-hf extra)."),
     check_answers: bool = typer.Option(True, help="Fail when a TinyVLM answers none of a draw of its training "
                                                   "questions (it ends every reply at once)."),
+    setting: list[str] = typer.Option([], "--set", help="A trainer setting KEY=VALUE, VALUE read as YAML "
+                                      "(repeatable): e.g. --set lora=true --set lr=1e-4 for hf:..."),
 ) -> None:
     """Train a model on DATA and write its checkpoint to --out (TinyVLM: LLaVA-style, two stages)."""
     import synthloop.lab.probes  # noqa: F401  (registers the lab's auxiliary losses)
+    import yaml
+    from pydantic import ValidationError
+
+    from synthloop.engine.yaml_lines import error_message
     from synthloop.sample import SampleError
     from synthloop.train.trainers import TrainerError, TrainJob, trainer_class
 
@@ -68,11 +74,24 @@ def train_command(
     elif kind != "builtin" and settings:
         fail(f"--vision, --d-model, --drop-background, --image-positions and the probe weights are TinyVLM "
              f"settings; the {kind} trainer does not take them")
+    for item in setting:
+        key, equals, value = item.partition("=")
+        if not (key and equals):
+            fail(f"--set {item!r}: give KEY=VALUE")
+        try:
+            settings[key] = yaml.safe_load(value)
+        except yaml.YAMLError as err:
+            fail(f"--set {item!r}: the value is not YAML: {str(err).splitlines()[0]}")
+    try:
+        chosen_trainer = trainer(settings)
+    except ValidationError as err:
+        first = err.errors()[0]
+        fail(f"--set {'.'.join(map(str, first['loc']))}: {error_message(first)}")
     job = TrainJob(data, out, out.with_name(out.name + "-train"), seed=seed, epochs=epochs,
                    global_batch_size=global_batch_size, max_samples=max_samples, stage=stage, model=model, init=init,
                    time_budget_s=time_budget)
     try:
-        trained = trainer(settings).train(job)
+        trained = chosen_trainer.train(job)
     except (SampleError, FileNotFoundError, ValueError) as err:
         fail(f"{data}: {err}")
     console.print(f"checkpoint written to {out} ({trained.model})")

@@ -116,7 +116,7 @@ def make_optimizer(params: list[tuple[str, torch.nn.Parameter]], cfg: TrainConfi
     return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.95), foreach=True)
 
 
-def _progress_bar(console: Console, show: bool) -> Progress:
+def progress_bar(console: Console, show: bool) -> Progress:
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TextColumn("loss {task.fields[loss]:.3f}"), TextColumn("{task.fields[rate]:.0f} samples/s"),
                     TimeElapsedColumn(), console=console, disable=not show)
@@ -183,7 +183,7 @@ def run_stage(model: TinyVLM, data: EncodedData, name: str, trainable: list[str]
     losses: list[float] = []
     seen = 0
     model.train()
-    with _progress_bar(console, show_progress) as bar:
+    with progress_bar(console, show_progress) as bar:
         task = bar.add_task(f"stage {name}", total=total_steps, loss=float("nan"), rate=0.0)
         for step, micro_batches in enumerate(_steps(data, epochs, global_batch_size, micro, rng)):
             elapsed = time.perf_counter() - start
