@@ -97,6 +97,14 @@ def test_synthloop_train_fine_tunes_and_the_checkpoint_reloads_through_hf(arch, 
     assert 1 <= len(generation.token_logprobs) <= 3 and all(p <= 0 for p in generation.token_logprobs)
     original = load_model(f"hf:{bases[arch]}", device="cpu")
     assert trained.processor.chat_template == original.processor.chat_template  # not TRL's training version
+    # `synthloop eval --model hf:CKPT` scores a benchmark with the fine-tuned checkpoint
+    result = CliRunner().invoke(app, ["eval", "--model", f"hf:{out}", str(tmp_path / "data"), "--out",
+                                      str(tmp_path / "eval"), "--max-new-tokens", "3", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    results = json.loads((tmp_path / "eval" / "results.json").read_text())
+    assert (results["n"], results["errors"]) == (len(world), 0) and 0.0 <= results["overall"] <= 1.0
+    rows = (tmp_path / "eval" / "samples.jsonl").read_text().splitlines()
+    assert [json.loads(row)["id"] for row in rows] == [sample["id"] for sample in world]
 
 
 def test_lora_merges_into_the_linear_layers_outside_the_vision_tower(bases, world, tmp_path):
