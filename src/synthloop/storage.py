@@ -46,7 +46,7 @@ class Location:
             return where
         text = os.fspath(where)
         if "://" not in text:
-            return cls(pafs.LocalFileSystem(), os.path.abspath(text), text)
+            return cls(pafs.LocalFileSystem(), os.path.abspath(text), text.rstrip("/") or text)
         try:
             fs, path = pafs.FileSystem.from_uri(text)
         except pa.ArrowInvalid:

@@ -80,7 +80,8 @@ class RayExecutor(Executor):
         self.started = not ray.is_initialized()
         if self.started:
             memory = spec.object_store_mb * 2**20 if spec.object_store_mb else None
-            ray.init(address=spec.address, object_store_memory=None if spec.address else memory,
+            # "local" starts a Ray for this run even where other Ray instances run (None would join one)
+            ray.init(address=spec.address or "local", object_store_memory=None if spec.address else memory,
                      include_dashboard=False, log_to_driver=False, configure_logging=False)
         self.in_flight = spec.in_flight or 2 * max(int(ray.cluster_resources().get("CPU", 1)), 1)
         self.factory = (uuid.uuid4().hex, new_worker)  # the token tells a reused Ray process a new run began
