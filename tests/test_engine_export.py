@@ -48,5 +48,5 @@ def test_parquet_embed_carries_the_bytes_and_an_unknown_format_is_refused(tmp_pa
     run(recipe(tmp_path, {"format": "parquet", "path": str(out), "images": "embed"}), progress=False)
     samples = list(registry.read("parquet", out))
     assert all(im["bytes"] for s in samples for im in s["images"])
-    with pytest.raises(ValidationError, match="unknown output format .csv."):
+    with pytest.raises(ValidationError, match="unknown format .csv. to write"):
         recipe(tmp_path / "b", {"format": "csv", "path": str(out)})

@@ -46,6 +46,12 @@ def _known(fmt: str, table: dict[str, Any], action: str) -> None:
         raise FormatError(f"unknown format {fmt!r} to {action} (known: {', '.join(names(action))})")
 
 
+def writable(fmt: str) -> str:
+    """`fmt` when a registered format can write it; FormatError (a ValueError) naming the known ones."""
+    _known(fmt, WRITERS, "write")
+    return fmt
+
+
 def read(fmt: str, path: str | Path, image_root: str | Path | None = None,
          on_bad: OnBad | None = None, **options: Any) -> Iterator[dict]:
     """Canonical samples from `path` in format `fmt`; bad records go to `on_bad` (default: raise).

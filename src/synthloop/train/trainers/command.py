@@ -40,11 +40,9 @@ class CommandSettings(BaseModel):
     @field_validator("format")
     @classmethod
     def _writable(cls, fmt: str) -> str:
-        from synthloop.formats.registry import WRITERS
+        from synthloop.formats.registry import writable
 
-        if fmt not in WRITERS:
-            raise ValueError(f"unknown format {fmt!r} to write (known: {', '.join(sorted(WRITERS))})")
-        return fmt
+        return writable(fmt)
 
 
 class CommandTrainer(Trainer):
