@@ -123,24 +123,26 @@ def test_convert_copies_images_beside_the_output(tmp_path):
 
 def test_a_killed_image_copy_leaves_no_file_that_a_later_copy_trusts(tmp_path, monkeypatch):
     import io
-    from pathlib import Path
 
     import pytest
     from PIL import Image
 
     from synthloop.formats.image_copies import place_images
+    from synthloop.storage import Location
 
     buffer = io.BytesIO()
     Image.new("RGB", (8, 8), "red").save(buffer, format="PNG")
     sample = {"id": "s", "images": [{"bytes": buffer.getvalue(), "path": None}]}
     out = tmp_path / "train.json"
-    write_bytes = Path.write_bytes
+    write = Location._write
 
-    def killed_half_way(path, data):
-        write_bytes(path, data[: len(data) // 2])
-        raise KeyboardInterrupt
+    def killed_half_way(location, _):
+        def half(sink):
+            sink.write(buffer.getvalue()[:10])
+            raise KeyboardInterrupt
+        write(location, half)
 
-    monkeypatch.setattr(Path, "write_bytes", killed_half_way)
+    monkeypatch.setattr(Location, "_write", killed_half_way)
     with pytest.raises(KeyboardInterrupt):
         place_images(sample, out, "copy")
     monkeypatch.undo()

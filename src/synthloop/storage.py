@@ -108,7 +108,8 @@ class Location:
                 write(sink)
             return
         self.fs.create_dir(self.parent.path, recursive=True)
-        tmp = f"{self.path}.{os.getpid()}-{uuid.uuid4().hex[:8]}{TEMPORARY}"
+        # hidden (a leading "."), so a write that never finished is never taken for data
+        tmp = (self.parent / f".{self.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}{TEMPORARY}").path
         with self.fs.open_output_stream(tmp) as sink:
             write(sink)
         self.fs.move(tmp, self.path)

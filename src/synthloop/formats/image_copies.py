@@ -17,6 +17,7 @@ from typing import Literal
 
 from synthloop.formats.image_refs import image_extension
 from synthloop.images import image_bytes
+from synthloop.storage import Location
 
 ImagesMode = Literal["keep", "copy", "embed"]
 MODES = ("keep", "copy", "embed")
@@ -33,11 +34,8 @@ def place_images(sample: dict, out_file: Path, mode: str, image_root: str | Path
             data = image_bytes(ref, image_root)
             file = out_file.parent / f"{out_file.stem}_images" / (
                 f"{hashlib.blake2b(data, digest_size=10).hexdigest()}.{image_extension(ref, data)}")
-            if not file.exists():  # written whole under another name first: a killed copy leaves no
-                file.parent.mkdir(parents=True, exist_ok=True)  # file that a later export would trust
-                partial = file.with_name(f".{file.name}.{os.getpid()}.partial")
-                partial.write_bytes(data)
-                os.replace(partial, file)
+            if not file.exists():  # atomic: a killed copy leaves no file that a later export would trust
+                Location.of(file).write_bytes(data)
             ref = {"bytes": None, "path": file.relative_to(out_file.parent).as_posix()}
         elif ref.get("path") and os.path.isabs(ref["path"]):
             ref = {"bytes": ref.get("bytes"), "path": Path(os.path.relpath(ref["path"], out_file.parent)).as_posix()}
