@@ -4,6 +4,7 @@ filter drops with reasons, and per-shard top-fraction selection matches VILA's C
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from synthloop.engine import Recipe, run
+from synthloop.formats.common import FormatError, Rejected
+from synthloop.formats.mmc4 import read_documents
 from synthloop.ops import op_class
 from test_download_urls import FAST, jpeg, output_rows
 from url_server import Route, serving
@@ -144,3 +147,39 @@ def test_the_vila_recipes_load():
     assert (coyo.inputs[0].text_column, coyo.build_ops()[-1].fraction) == ("text", 0.2)
     mmc4 = Recipe.from_yaml(recipes / "vila_mmc4.yaml")
     assert (mmc4.inputs[0].format, mmc4.build_ops()[0].require_all) == ("mmc4", True)
+
+
+def test_zipped_shards_read_as_their_jsonl(tmp_path):
+    """MMC4 distributes shards as `docs_shard_{SHARD}_v2.jsonl.zip` (allenai/mmc4@5304ddd, README.md); a zip
+    reads as its JSONL members in the archive's order, documents numbered across them."""
+    docs = [json.loads(json.dumps(README_DOCUMENT)) for _ in range(3)]
+    docs[1]["url"], docs[2]["url"] = "http://x.test/2", "http://x.test/3"
+    lines = [json.dumps(doc) + "\n" for doc in docs]
+    plain = tmp_path / "plain" / "docs_shard_7_v2.jsonl"
+    plain.parent.mkdir()
+    plain.write_text("".join(lines))
+    one, several = tmp_path / "one" / "docs_shard_7_v2.jsonl.zip", tmp_path / "several" / "docs_shard_7_v2.jsonl.zip"
+    for archive, members in ((one, {"docs_shard_7_v2.jsonl": lines}),
+                             (several, {"b.jsonl": lines[:2], "notes.txt": ["x"], "a.jsonl": lines[2:] + ["[1]\n"]})):
+        archive.parent.mkdir()
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as handle:
+            for name, content in members.items():
+                handle.writestr(name, "".join(content))
+
+    def records(path: Path) -> list:
+        return [item if isinstance(item, Rejected) else {**item, "meta": {**item["meta"], "input_shard": None}}
+                for item in read_documents(path)]
+
+    expected = records(plain.parent)
+    assert [r["id"] for r in expected] == ["docs_shard_7_v2_0", "docs_shard_7_v2_1", "docs_shard_7_v2_2"]
+    assert records(one.parent) == expected
+    got = records(several.parent)
+    assert got[:3] == expected  # b.jsonl's two documents, then a.jsonl's (the archive's order), not notes.txt
+    assert got[3].message() == f"{several}/a.jsonl, line 2: not a JSON object: list"
+    (tmp_path / "bad.jsonl.zip").write_bytes(b"PK not really")
+    with pytest.raises(FormatError, match=r"bad.jsonl.zip: not a zip archive: "):
+        list(read_documents(tmp_path / "bad.jsonl.zip"))
+    with zipfile.ZipFile(tmp_path / "empty.jsonl.zip", "w") as handle:
+        handle.writestr("readme.txt", "no documents")
+    with pytest.raises(FormatError, match=r"empty.jsonl.zip: no .jsonl member in the archive$"):
+        list(read_documents(tmp_path / "empty.jsonl.zip"))

@@ -4,7 +4,9 @@ Fields as the MMC4 README documents them (allenai/mmc4@5304ddd, README.md "Docum
 document per line with `text_list` (the sentences), `url` (the page), `image_info` (per image
 `image_name`, `raw_url`, `face_detections`, `matched_text_index` (the sentence it is matched to),
 `matched_sim` (its CLIP ViT-L/14 similarity to that sentence)), `similarity_matrix` and
-`could_have_url_duplicate`.
+`could_have_url_duplicate`. Shards come as `.jsonl` or as `.jsonl.zip` (the README's
+`docs_shard_{SHARD}_v2.jsonl.zip`; scripts/download_images.py opens such an archive and reads its JSONL
+member); a zip's `.jsonl` members are read in the archive's order, its documents numbered across them.
 
 The sample follows VILA's reading of a document (NVlabs/VILA@b760c34, llava/data/dataset.py
 `LazyMMC4Dataset.__getitem__`): a literal `<image>` in the text becomes `<IMAGE>`, the images are
@@ -25,14 +27,14 @@ from synthloop.formats.common import Rejected
 from synthloop.formats.urls import INPUT_SHARD, jsonl_rows, table_files
 from synthloop.sample import IMAGE_TOKEN, new_sample
 
-DOCUMENT_SUFFIXES = (".jsonl", ".jsonl.gz")
+DOCUMENT_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zip")
 FAILED_IMAGES = "failed_images"  # meta key: [{index, url, error}] of the images left out
 
 
 def read_documents(path: str | Path) -> Iterator[dict | Rejected]:
     """Pending document records (or Rejected lines) of every MMC4 shard under `path`."""
     for file in table_files(Path(path), DOCUMENT_SUFFIXES):
-        stem = file.name.removesuffix(".gz").removesuffix(".jsonl")
+        stem = file.name.removesuffix(".gz").removesuffix(".zip").removesuffix(".jsonl")
         for row, document in enumerate(jsonl_rows(file)):
             yield document if isinstance(document, Rejected) else _record(file, f"{stem}_{row}", row, document)
 

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import gzip
 import math
-from collections.abc import Iterator
+import zipfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -138,18 +139,41 @@ def _check_columns(file: Path, columns: list[str], names: list[str]) -> None:
 
 
 def jsonl_rows(file: Path) -> Iterator[dict | Rejected]:
-    """The JSON objects of a JSONL file (plain or gzip), a bad line as a Rejected naming it."""
+    """The JSON objects of a JSONL file (plain, gzip, or a zip archive: every `.jsonl` member in the
+    archive's order, each named `ARCHIVE/MEMBER` as `zipfile.Path` names it), a bad line as a Rejected
+    naming it."""
+    if file.name.endswith(".zip"):
+        yield from _zip_rows(file)
+        return
     opener: Any = gzip.open if file.name.endswith(".gz") else open
     with opener(file, "rb") as handle:
-        for line_number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                value = orjson.loads(line)
-            except orjson.JSONDecodeError as err:
-                yield Rejected(str(file), f"not JSON: {err}", line=line_number)
-                continue
-            if not isinstance(value, dict):
-                yield Rejected(str(file), f"not a JSON object: {type(value).__name__}", line=line_number)
-                continue
-            yield value
+        yield from _json_lines(handle, str(file))
+
+
+def _zip_rows(file: Path) -> Iterator[dict | Rejected]:
+    try:
+        archive = zipfile.ZipFile(file)
+    except zipfile.BadZipFile as err:
+        raise FormatError(f"{file}: not a zip archive: {err}") from None
+    with archive:
+        members = [m for m in archive.infolist() if not m.is_dir() and m.filename.endswith(".jsonl")]
+        if not members:
+            raise FormatError(f"{file}: no .jsonl member in the archive")
+        for member in members:
+            with archive.open(member) as handle:
+                yield from _json_lines(handle, f"{file}/{member.filename}")
+
+
+def _json_lines(handle: Iterable[bytes], name: str) -> Iterator[dict | Rejected]:
+    for line_number, line in enumerate(handle, 1):
+        if not line.strip():
+            continue
+        try:
+            value = orjson.loads(line)
+        except orjson.JSONDecodeError as err:
+            yield Rejected(name, f"not JSON: {err}", line=line_number)
+            continue
+        if not isinstance(value, dict):
+            yield Rejected(name, f"not a JSON object: {type(value).__name__}", line=line_number)
+            continue
+        yield value
