@@ -93,7 +93,18 @@ RECIPE = "run_dir: out\nseed_pool: {world: 10}\nbenchmark: {world: 5}\n"
      r"line 4: evaluate.serve: .*unknown placeholder\(s\) \{ckpt\} \(known: \{checkpoint\} \{model\} \{port\} \{name\}\)"),
     ("evaluate: {model: 'gpt:4'}\n", r"line 4: evaluate.model: .*model URI 'gpt:4': expected one of"),
     ("synthesis: {synthesizer: {kind: model, generator: 'hf:x', judge: {model: 'hf:y', lo: 1}}}\n",
-     r"line 4: synthesis.synthesizer.*judge.lo: unknown key"),
+     r"line 4: synthesis.synthesizer.judge.lo: unknown key$"),
+    ("evaluate: {model: 'openai:http://h:8000/v1#m'}\n",
+     r"line 4: evaluate.model: an endpoint is scored as each round's checkpoint: give serve, the command that serves"),
+    ("evaluate: {model: 'hf:llava-hf/llava-1.5-7b-hf'}\n",
+     r"line 4: evaluate.model: hf:llava-hf/llava-1.5-7b-hf would be scored in place of each round's checkpoint"),
+    ("synthesis: {synthesizer: {kind: model, generator: 'openai:http://h:8000/v1'}}\n",
+     r"line 4: synthesis.synthesizer.generator.grounded_generate.model: model URI 'openai:http://h:8000/v1': expected "
+     r"openai:<http\(s\) base_url>#<model>$"),
+    ("synthesis:\n  synthesizer:\n    kind: model\n    generator: 'hf:x'\n    judge: 'gpt:4'\n",
+     r"line 8: synthesis.synthesizer.judge.model: model URI 'gpt:4': expected one of builtin:, hf:, openai:, pkg:"),
+    ("synthesis: {synthesizer: {kind: world, judge: 'hf:x'}}\n",
+     r"line 4: synthesis.synthesizer: generator and judge are the model synthesizer's: set kind: model$"),
 ])
 def test_the_recipes_model_names_are_checked_when_it_is_read(tmp_path, section, error):
     from synthloop.loop.recipe import LoopRecipeError

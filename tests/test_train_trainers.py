@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shlex
 import sys
+from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
@@ -75,6 +76,7 @@ def test_a_trainer_whose_extra_is_missing_says_which_to_install(monkeypatch):
 
 
 RECIPE = "run_dir: out\nseed_pool: {world: 10}\nbenchmark: {world: 5}\ntrain:\n"
+NEEDS_TRAIN_HF = pytest.mark.skipif(not all(find_spec(name) for name in ("trl", "peft")), reason="train-hf extra")
 
 
 @pytest.mark.parametrize(("train", "error"), [
@@ -86,11 +88,30 @@ RECIPE = "run_dir: out\nseed_pool: {world: 10}\nbenchmark: {world: 5}\ntrain:\n"
     ("  trainer: command\n  settings: {command: 'x {out}', d_model: 3}\n", r"line 6: train.settings.d_model: unknown key"),
     ("  trainer: command\n", r"line 4: train.command: Field required"),
     ("  d_model: wide\n", r"line 5: train.d_model: Input should be a valid integer"),
+    ("  model: hf:llava-hf/llava-1.5-7b-hf\n",
+     r"line 5: train.model: the builtin trainer trains a new TinyVLM \(model: builtin, or none\), not 'hf:llava"),
+    pytest.param("  trainer: hf\n", r"line 4: train.model: the hf trainer fine-tunes a model named "
+                 r"hf:<hub id or folder>, none given$", marks=NEEDS_TRAIN_HF),
+    pytest.param("  trainer: hf\n  model: llava-hf/llava-1.5-7b-hf\n",
+                 r"line 6: train.model: .* hf:<hub id or folder>, not 'llava-hf/llava-1.5-7b-hf'$", marks=NEEDS_TRAIN_HF),
+    pytest.param("  trainer: hf\n  model: hf:x\n  stage: '1'\n",
+                 r"line 7: train.stage: the hf trainer fine-tunes in one stage", marks=NEEDS_TRAIN_HF),
+    pytest.param("  trainer: hf\n  model: hf:x\n  settings: {lora: maybe}\n",
+                 r"line 7: train.settings.lora: Input should be a valid boolean", marks=NEEDS_TRAIN_HF),
 ])
 def test_a_recipes_trainer_and_its_settings_are_checked_when_it_is_read(tmp_path, train, error):
     (tmp_path / "loop.yaml").write_text(RECIPE + train)
     with pytest.raises(LoopRecipeError, match=error):
         LoopRecipe.from_yaml(tmp_path / "loop.yaml")
+
+
+def test_synthloop_loop_refuses_a_trainer_that_cannot_start_before_it_runs_anything(tmp_path):
+    (tmp_path / "loop.yaml").write_text(RECIPE.replace("out", str(tmp_path / "run")) + "  model: hf:x\n")
+    result = CliRunner().invoke(app, ["loop", str(tmp_path / "loop.yaml")])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [f"error: {tmp_path / 'loop.yaml'} line 5: train.model: the builtin "
+                                                  "trainer trains a new TinyVLM (model: builtin, or none), not 'hf:x'"]
+    assert not (tmp_path / "run").exists()
 
 
 def test_a_recipes_trainer_settings_may_sit_beside_the_shared_ones(tmp_path):

@@ -121,12 +121,12 @@ def executor_spec(value: Any) -> ExecutorSpec:
     try:
         spec_class = executor_class(value.get("kind", "local")).spec_class
     except KeyError as err:
-        raise _section_error(["kind"], str(err.args[0])) from None
+        raise section_error(["kind"], str(err.args[0])) from None
     try:
         return spec_class.model_validate(value)
     except ValidationError as err:
         first = err.errors()[0]
-        raise _section_error(list(first["loc"]), error_message(first)) from None
+        raise section_error(list(first["loc"]), error_message(first)) from None
 
 
 Executor = Annotated[SerializeAsAny[ExecutorSpec], BeforeValidator(executor_spec)]
@@ -145,14 +145,14 @@ class Recipe(StrictModel):
     def _validate_ops(cls, value: Any) -> list[dict[str, dict[str, Any]]]:
         if not isinstance(value, list):
             raise ValueError("ops must be a list of {op_name: {params}}")
-        return [resolve_op(index, entry) for index, entry in enumerate(value)]
+        return [resolve_op(entry, (index,)) for index, entry in enumerate(value)]
 
     @model_validator(mode="after")
     def _inputs_exist(self, info: ValidationInfo) -> Recipe:
         """With the CHECK_FILES context (a recipe about to run), a missing input is an error at its line."""
         missing = self.missing_input() if (info.context or {}).get(CHECK_FILES) else None
         if missing is not None:
-            raise _section_error(["inputs", missing, "path"], f"{self.inputs[missing].path}: no such file or folder")
+            raise section_error(["inputs", missing, "path"], f"{self.inputs[missing].path}: no such file or folder")
         return self
 
     def missing_input(self) -> int | None:
@@ -185,27 +185,29 @@ class Recipe(StrictModel):
                               {CHECK_FILES: check_files})
 
 
-def resolve_op(index: int, entry: Any) -> dict[str, dict[str, Any]]:
+def resolve_op(entry: Any, at: tuple[Any, ...] = ()) -> dict[str, dict[str, Any]]:
+    """`{op_name: {params}}` checked by the op; an error points at `at` (the entry's place in the section
+    being validated) and the key below it."""
     if isinstance(entry, Op):
         return {entry.name: entry.model_dump(mode="json")}
     if not isinstance(entry, dict) or len(entry) != 1:
-        raise _section_error([index], "each op is a one-key mapping {op_name: {params}}")
+        raise section_error([*at], "each op is a one-key mapping {op_name: {params}}")
     ((name, params),) = entry.items()
     try:
         cls = op_class(name)
     except KeyError as err:
-        raise _section_error([index, name], str(err.args[0])) from None
+        raise section_error([*at, name], str(err.args[0])) from None
     if params is not None and not isinstance(params, dict):
-        raise _section_error([index, name], "op parameters must be a mapping")
+        raise section_error([*at, name], "op parameters must be a mapping")
     try:
         op = cls.model_validate(params or {})
     except ValidationError as err:
         first = err.errors()[0]
-        raise _section_error([index, name, *first["loc"]], error_message(first)) from None
+        raise section_error([*at, name, *first["loc"]], error_message(first)) from None
     return {name: op.model_dump(mode="json")}
 
 
-def _section_error(path: list[Any], message: str) -> PydanticCustomError:
+def section_error(path: list[Any], message: str) -> PydanticCustomError:
     # The path (below the field that failed) travels in the error context so `describe_error` can point at
     # the exact key and line.
     return PydanticCustomError("section", "{message}", {"message": message, "path": path})

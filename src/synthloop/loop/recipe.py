@@ -26,10 +26,9 @@ from pathlib import Path
 from typing import Any, Literal, Self
 
 from pydantic import Field, ValidationError, field_validator, model_validator
-from pydantic_core import PydanticCustomError
 
 from synthloop.commands import check_template
-from synthloop.engine.recipe import Executor, StrictModel, executor_spec, resolve_op
+from synthloop.engine.recipe import Executor, StrictModel, executor_spec, resolve_op, section_error
 from synthloop.engine.yaml_lines import error_message, load_validated
 
 
@@ -83,12 +82,14 @@ class SynthesizerSpec(StrictModel):
 
     @model_validator(mode="after")
     def _model_needs_generator(self) -> Self:
+        if self.kind == "world" and (self.generator is not None or self.judge is not None):
+            raise ValueError("generator and judge are the model synthesizer's: set kind: model")
         if self.kind == "model" and self.generator is None:
             raise ValueError("kind 'model' needs a generator, e.g. {grounded_generate: {model: 'builtin:CKPT'}}")
         if self.generator is not None:
-            _resolve_ops([self.generator])
+            resolve_op(self.generator, ("generator",))
         if self.judge is not None:
-            _resolve_ops([{"judge": self.judge}])
+            resolve_op({"judge": self.judge})  # its parameters sit under `judge`, as the op's do
         return self
 
 
@@ -140,7 +141,7 @@ class TrainSpec(StrictModel):
         try:
             trainer = trainer_class(name) if isinstance(name, str) else None
         except TrainerError as err:
-            raise PydanticCustomError("section", "{message}", {"message": str(err), "path": ["trainer"]}) from None
+            raise section_error(["trainer"], str(err)) from None
         beside = {k: v for k, v in data.items() if k not in cls.model_fields}
         settings = {**data.get("settings", {}), **beside}
         if trainer is None:
@@ -151,8 +152,21 @@ class TrainSpec(StrictModel):
             first = err.errors()[0]  # its key travels in the context, for its line
             under = not first["loc"] or first["loc"][0] in data.get("settings", {})
             where = ["settings", *first["loc"]] if under else list(first["loc"])
-            raise PydanticCustomError("section", "{message}", {"message": error_message(first), "path": where}) from None
+            raise section_error(where, error_message(first)) from None
         return {**{k: v for k, v in data.items() if k in cls.model_fields}, "settings": checked}
+
+    @model_validator(mode="after")
+    def _trainer_can_start(self) -> Self:
+        """The trainer takes the model and the stage (`trainer: hf` needs `model: hf:<id or folder>`)."""
+        from synthloop.train.trainers import TrainerError, trainer_class
+
+        trainer = trainer_class(self.trainer)
+        for field, check in (("model", trainer.check_model), ("stage", trainer.check_stage)):
+            try:
+                check(getattr(self, field))
+            except TrainerError as err:
+                raise section_error([field], str(err)) from None
+        return self
 
     @model_validator(mode="after")
     def _replay_needs_warm_start(self) -> Self:
@@ -163,7 +177,7 @@ class TrainSpec(StrictModel):
 
 class EvaluateSpec(StrictModel):
     """The model each round evaluates: `trained`, the round's checkpoint (`builtin:` or `hf:`, as its
-    trainer left it), or an `openai:` endpoint. `serve` is the command that brings that endpoint up
+    trainer left it), or an `openai:` endpoint serving it. `serve` is the command that brings that endpoint up
     with each round's checkpoint ({checkpoint} {model} {port} {name}); the loop waits until it answers,
     evaluates, then stops it (log: the round's `eval/serve.log`)."""
 
@@ -188,9 +202,17 @@ class EvaluateSpec(StrictModel):
         return serve if serve is None else check_template(serve, SERVE_PLACEHOLDERS)
 
     @model_validator(mode="after")
-    def _serve_an_endpoint(self) -> Self:
-        if self.serve is not None and not self.model.startswith("openai:"):
+    def _the_rounds_checkpoint(self) -> Self:
+        """Each round scores its own checkpoint: itself, or through an endpoint that `serve` brings up with it."""
+        endpoint = self.model.startswith("openai:")
+        if self.serve is not None and not endpoint:
             raise ValueError("serve brings up the openai: endpoint that model names; give model: openai:<url>#<name>")
+        if endpoint and self.serve is None:
+            raise section_error(["model"], "an endpoint is scored as each round's checkpoint: give serve, the "
+                                           "command that serves {checkpoint} there")
+        if not endpoint and self.model != "trained":
+            raise section_error(["model"], f"{self.model} would be scored in place of each round's checkpoint: "
+                                           "give trained, or an openai: endpoint with serve")
         return self
 
 
@@ -221,4 +243,4 @@ def _resolve_ops(ops: Any) -> list[dict[str, dict[str, Any]]]:
     """Check each op exactly as an engine recipe does, so errors point at the op's key and line."""
     if not isinstance(ops, list):
         raise ValueError("ops must be a list of {op_name: {params}}")  # noqa: TRY004 (pydantic reports ValueError)
-    return [resolve_op(index, entry) for index, entry in enumerate(ops)]
+    return [resolve_op(entry, (index,)) for index, entry in enumerate(ops)]

@@ -11,13 +11,13 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 from PIL import Image
 
 from synthloop.images import ImageError
 from synthloop.models.cache import ModelCache, cache_key
 from synthloop.models.protocols import Generation, ModelError, Request
-from synthloop.models.uri import load_model
+from synthloop.models.uri import load_model, parse_uri
 from synthloop.ops.base import Batch, Quarantine
 from synthloop.sample import IMAGE_TOKEN
 
@@ -28,11 +28,17 @@ class ModelParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     protocol: ClassVar[type]  # what the op calls (`models.protocols`); checked when the model loads
-    model: str = Field(description="model URI: pkg:NAME, a folder, or an OpenAI-compatible endpoint")
+    model: str = Field(description="model URI: builtin:CKPT, hf:<id or folder>, openai:<url>#<model> or pkg:NAME")
     device: str = Field("auto", description="torch device: auto, cpu or cuda")
     cache_dir: str | None = Field(None, description="output cache; none: <run dir>/cache, else $SYNTHLOOP_CACHE_DIR")
     _loaded: Any = PrivateAttr(None)
     _cache: ModelCache | None = PrivateAttr(None)
+
+    @field_validator("model")
+    @classmethod
+    def _a_model_uri(cls, model: str) -> str:
+        parse_uri(model)  # ValueError saying what is wrong with it, when the recipe is read
+        return model
 
     def __getstate__(self) -> dict[Any, Any]:
         """Pickled for worker processes without the loaded model or the open cache: each loads its own."""

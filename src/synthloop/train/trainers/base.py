@@ -72,6 +72,15 @@ class Trainer(ABC):
         """The settings as given, checked (pydantic's ValidationError names a bad key)."""
         return cls.Settings.model_validate(settings).model_dump(exclude_none=True)
 
+    @classmethod
+    def check_model(cls, model: str | None) -> None:
+        """TrainerError (one line) when this kind cannot start from `model` (a URI; None: the kind's
+        default); checked when a recipe is read and again before training."""
+
+    @classmethod
+    def check_stage(cls, stage: str) -> None:
+        """TrainerError (one line) when this kind cannot train `stage` (TinyVLM's "1", "2" or "both")."""
+
     @abstractmethod
     def train(self, job: TrainJob) -> Trained:
         """Train on `job.samples` and write a checkpoint to `job.out`; TrainerError when it cannot."""

@@ -44,11 +44,15 @@ class BuiltinTrainer(Trainer):
     def check_settings(cls, settings: dict[str, Any]) -> dict[str, Any]:
         return settings_model().model_validate(settings).model_dump(exclude_none=True)
 
+    @classmethod
+    def check_model(cls, model: str | None) -> None:
+        if model is not None and model != "builtin":
+            raise TrainerError(f"the builtin trainer trains a new TinyVLM (model: builtin, or none), not {model!r}")
+
     def train(self, job: TrainJob) -> Trained:
         from synthloop.train.trainer import train
 
-        if job.model is not None and job.model != "builtin":
-            raise TrainerError(f"the builtin trainer trains TinyVLM, not {job.model!r}")
+        self.check_model(job.model)
         shared = {"epochs": job.epochs, "global_batch_size": job.global_batch_size}
         shared = {k: v for k, v in shared.items() if v is not None}  # None: train()'s defaults
         # model loaders print progress lines on stdout; the training bars go to stderr

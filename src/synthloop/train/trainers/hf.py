@@ -17,12 +17,22 @@ class HFTrainer(Trainer):
     name = "hf"
     Settings = HFSettings
 
-    def train(self, job: TrainJob) -> Trained:
-        scheme, _, target = (job.model or "").partition(":")
+    @classmethod
+    def check_model(cls, model: str | None) -> None:
+        scheme, _, target = (model or "").partition(":")
         if scheme != "hf" or not target:
-            raise TrainerError(f"the hf trainer fine-tunes a model named hf:<hub id or folder>, not {job.model!r}")
-        if job.stage == "1":
+            given = "none given" if model is None else f"not {model!r}"
+            raise TrainerError(f"the hf trainer fine-tunes a model named hf:<hub id or folder>, {given}")
+
+    @classmethod
+    def check_stage(cls, stage: str) -> None:
+        if stage == "1":
             raise TrainerError("the hf trainer fine-tunes in one stage (LLaVA's second); stage 1 is TinyVLM's")
+
+    def train(self, job: TrainJob) -> Trained:
+        self.check_model(job.model)
+        self.check_stage(job.stage)
+        target = (job.model or "").partition(":")[2]
         shared = {"epochs": job.epochs, "global_batch_size": job.global_batch_size}
         path = train_hf(job.samples, job.out, target, max_samples=job.max_samples, seed=job.seed, init=job.init,
                         show_progress=job.show_progress, time_budget_s=job.time_budget_s, work=job.work,
