@@ -76,3 +76,28 @@ def test_canonical_output_round_trips_through_hf(tmp_path):
     registry.write("parquet", samples, tmp_path / "pq")
     assert registry.detect(tmp_path / "pq") == "parquet"
     assert list(registry.read("hf", tmp_path / "pq")) == samples == list(registry.read("parquet", tmp_path / "pq"))
+
+
+def test_a_recipe_input_maps_columns_as_the_cli_does(tmp_path):
+    from synthloop.engine import Recipe, RecipeError, run
+    from synthloop.formats.parquet import read_samples
+
+    png = io.BytesIO()
+    Image.new("RGB", (8, 6), "red").save(png, format="PNG")
+    table = pa.table({"pics": [[{"bytes": png.getvalue(), "path": "a.png"}]],
+                      "chat": [[{"role": "user", "content": "<image>Hi"}, {"role": "assistant", "content": "Yo"}]]})
+    pq.write_table(table, tmp_path / "custom.parquet")
+    recipe = tmp_path / "recipe.yaml"
+    body = f"ops: []\noutput: {{format: parquet, path: {tmp_path / 'out'}}}\nrun_dir: {tmp_path / 'run'}\ninputs:\n"
+    recipe.write_text(body + f"  - {{format: hf, path: {tmp_path / 'custom.parquet'}, columns: 'images=pics,messages=chat'}}\n")
+    ledger = run(Recipe.from_yaml(recipe), progress=False)
+    assert (ledger["input"], ledger["output"], ledger["quarantined"]) == (1, 1, 0)
+    assert list(read_samples(tmp_path / "out")) == list(registry.read("hf", tmp_path / "custom.parquet",
+                                                                      columns="images=pics,messages=chat"))
+    for given, error in [("{format: hf, path: x, columns: 'images'}",
+                          r"line 5: inputs\[0\].columns: --columns: expected field=column pairs, got 'images'$"),
+                         ("{format: llava, path: x, columns: 'images=pics'}",
+                          r"line 5: inputs\[0\]: columns applies to hf inputs only, not llava$")]:
+        recipe.write_text(f"{body}  - {given}\n")
+        with pytest.raises(RecipeError, match=error):
+            Recipe.from_yaml(recipe)

@@ -62,10 +62,11 @@ def _readers() -> dict:
     return READERS
 
 
-def iter_input(fmt: str, path: str, image_root: str | None,
-               allow_absolute_paths: bool = False) -> Iterator[dict | InputReject]:
-    """The samples (and rejects) of one recipe input, image paths checked and made absolute."""
-    items = _iter_parquet(path) if fmt == "parquet" else _iter_reader(fmt, path, image_root)
+def iter_input(fmt: str, path: str, image_root: str | None, allow_absolute_paths: bool = False,
+               **options: Any) -> Iterator[dict | InputReject]:
+    """The samples (and rejects) of one recipe input, image paths checked and made absolute; `options`
+    go to the format's reader (`columns` for `hf`)."""
+    items = _iter_parquet(path) if fmt == "parquet" else _iter_reader(fmt, path, image_root, options)
     folder = image_root or (path if Path(path).is_dir() else os.path.dirname(path) or ".")
     root = ImageRoot(folder, allow_absolute_paths)
     for item in items:
@@ -85,7 +86,8 @@ def iter_shards(inputs: list, rows_per_shard: int, seed: int = 0, sources: list 
         items: list[dict | InputReject] = []
         urls = spec if spec.format in URL_FORMATS else None
         read = (partial(_iter_url_input, spec) if urls else
-                partial(iter_input, spec.format, spec.path, spec.image_root, spec.allow_absolute_paths))
+                partial(iter_input, spec.format, spec.path, spec.image_root, spec.allow_absolute_paths,
+                        **spec.reader_options()))
         for item in drawn(read, _item_id, seed, spec.weight, spec.cap, report):
             items.append(item)
             if len(items) == rows_per_shard:
@@ -135,8 +137,8 @@ def _iter_url_input(spec: Any) -> Iterator[dict | InputReject]:
             else item
 
 
-def _iter_reader(fmt: str, path: str, image_root: str | None) -> Iterator[dict | InputReject]:
-    for item in _readers()[fmt](Path(path), image_root):
+def _iter_reader(fmt: str, path: str, image_root: str | None, options: dict[str, Any]) -> Iterator[dict | InputReject]:
+    for item in _readers()[fmt](Path(path), image_root, **options):
         if isinstance(item, dict):
             yield item
         else:  # formats.common.Rejected

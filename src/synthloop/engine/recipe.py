@@ -54,6 +54,8 @@ class InputSpec(StrictModel):
     weight: float | None = Field(default=None, gt=0, le=1, description="share of this input to draw (mixtures)")
     cap: int | None = Field(default=None, ge=0, description="most samples to draw from this input (mixtures)")
     allow_absolute_paths: bool = False
+    columns: str | None = Field(None, description="hf: map columns to a layout's fields, as --columns: "
+                                                  "images=img,messages=chat")
     # URL inputs (`urls`, `mmc4`; engine.download); img2dataset's url_col / caption_col / verify_hash
     url_column: str = Field("url", min_length=1, description="urls: the column holding each image URL")
     text_column: str | None = Field("caption", description="urls: the caption column (null: no captions)")
@@ -72,6 +74,20 @@ class InputSpec(StrictModel):
             raise ValueError(f"unknown input format {value!r}; known: {', '.join(known)}")
         return value
 
+    @field_validator("columns")
+    @classmethod
+    def _column_pairs(cls, value: str | None) -> str | None:
+        from synthloop.formats.hf import parse_columns
+
+        parse_columns(value)  # FormatError (a ValueError) naming a pair that is not field=column
+        return value
+
+    @model_validator(mode="after")
+    def _columns_for_hf_inputs(self) -> InputSpec:
+        if self.columns is not None and self.format != "hf":
+            raise ValueError(f"columns applies to hf inputs only, not {self.format}")
+        return self
+
     @model_validator(mode="after")
     def _url_settings_for_url_inputs(self) -> InputSpec:
         if not self.fetches():
@@ -86,11 +102,15 @@ class InputSpec(StrictModel):
 
         return self.format in URL_FORMATS
 
+    def reader_options(self) -> dict[str, Any]:
+        """What the format's reader takes beyond the path and image root (`formats.registry.read`)."""
+        return {} if self.columns is None else {"columns": self.columns}
+
     @model_serializer(mode="wrap")
-    def _without_url_settings(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """Other inputs leave the URL settings out, so their recipes (and hashes) are as before them."""
-        data = handler(self)
-        return data if self.fetches() else {k: v for k, v in data.items() if k not in URL_FIELDS}
+    def _without_unused_settings(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Settings the input's format does not use are left out, so recipes (and hashes) are as before them."""
+        unused = (*(() if self.fetches() else URL_FIELDS), *(() if self.columns is not None else ("columns",)))
+        return {k: v for k, v in handler(self).items() if k not in unused}
 
 
 URL_FIELDS = ("url_column", "text_column", "hash_column", "hash_type", "score_columns", "download")
