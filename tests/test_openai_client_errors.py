@@ -7,8 +7,7 @@ import httpx
 import pytest
 
 from synthloop.models.backends.openai import OpenAIChatModel, redacted_url
-from synthloop.models.protocols import Request
-from synthloop.models.uri import ModelError
+from synthloop.models.protocols import ModelError, Request
 
 KEY = "sk-very-secret-key"
 REQUEST = [Request([], [{"role": "user", "content": "hi"}])]

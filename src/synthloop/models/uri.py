@@ -17,7 +17,6 @@ from typing import Any
 
 from synthloop.models import backends
 from synthloop.models.backends import ModelUri
-from synthloop.models.protocols import ModelError
 
 # One module per scheme in `models/backends/`, named after it.
 SCHEMES = tuple(sorted(info.name for info in pkgutil.iter_modules(backends.__path__)))
