@@ -23,6 +23,7 @@ from synthloop.images import decode  # noqa: E402
 from synthloop.lab.world.generate import generate  # noqa: E402
 from synthloop.models.protocols import Request  # noqa: E402
 from synthloop.models.uri import load_model  # noqa: E402
+from synthloop.train.hf_data import chat_rows  # noqa: E402
 from synthloop.train.hf_sft import HFSettings, sft_trainer, train_hf  # noqa: E402
 from synthloop.train.trainer import BudgetError  # noqa: E402
 from synthloop.train.trainers import TrainerError, trainer_class  # noqa: E402
@@ -47,6 +48,22 @@ def world():
 
 def safetensors(folder) -> dict[str, torch.Tensor]:
     return {k: v for f in sorted(folder.glob("*.safetensors")) for k, v in load_file(f).items()}
+
+
+def test_a_llava_sample_is_prompted_and_trained_in_llavas_own_layout(bases, world):
+    """`<image>\nQ` gives LLaVA-1.5's own prompt, `USER: <image>\nQ ASSISTANT:` (haotian-liu/LLaVA
+    llava/conversation.py @ 053c284: conv_vicuna_v1's get_prompt after its system prompt, which
+    llava-hf's template leaves out), both where the hf: backend prompts and where the trainer renders a
+    sample: the line break after `<image>` is the template's, not one more."""
+    sample = {**world[0], "messages": [{"role": "user", "content": "<image>\nWhat colour is the cube?"},
+                                       {"role": "assistant", "content": "Red"}]}
+    model = load_model(f"hf:{bases['llava']}", device="cpu")
+    request = Request([decode(sample["images"][0]["bytes"])], sample["messages"][:1])
+    assert model._prompts([request]) == ["USER: <image>\nWhat colour is the cube? ASSISTANT:"]
+    [row], skipped = chat_rows([sample], None, end="</s>")
+    assert skipped == []
+    assert model.processor.apply_chat_template(row["messages"], tokenize=False) == \
+        "USER: <image>\nWhat colour is the cube? ASSISTANT: Red</s> "
 
 
 @pytest.mark.parametrize("arch", ["llava", "idefics3"])

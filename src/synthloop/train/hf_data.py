@@ -3,7 +3,7 @@
 TRL 1.16.0's `DataCollatorForVisionLanguageModeling` (`trl/trainer/sft_trainer.py`) takes rows of
 `messages` and `images`; `trl/data_utils.py` `prepare_multimodal_messages` fills `{"type": "image"}`
 content parts from `images` in order, so each `<image>` of a canonical message becomes such a part where
-it stood (`formats.messages.content_parts`, the messages format's own rule). With
+it stood, as the `hf:` backend prompts the trained model (`models.chat.chat_structure`). With
 `assistant_only_loss=True` the collator keeps the labels inside the template's `{% generation %}`
 blocks only (`trl/chat_template_utils.py`: `get_training_chat_template` has marked versions of the
 templates of LLaVA-Next, Qwen2-VL/2.5-VL, SmolVLM, Idefics3 and others). LLaVA-1.5's own template
@@ -16,8 +16,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from synthloop.formats.messages import content_parts
 from synthloop.images import ImageError, decode, image_bytes
+from synthloop.models.chat import chat_structure
 from synthloop.sample import IMAGE_TOKEN
 
 
@@ -46,9 +46,8 @@ def chat_rows(samples: list[dict], image_root: str | None,
         if reason is not None:
             skipped.append((sample["id"], reason))
             continue
-        messages = [{"role": m["role"], "content": content_parts(m["content"] + end * (m["role"] == "assistant"))}
-                    for m in sample["messages"]]
-        rows.append({"messages": messages, "images": images})
+        messages = [{**m, "content": m["content"] + end * (m["role"] == "assistant")} for m in sample["messages"]]
+        rows.append({"messages": chat_structure(messages), "images": images})
     return rows, skipped
 
 

@@ -19,7 +19,7 @@ import torch
 from PIL import Image
 
 from synthloop.models.backends import ModelUri
-from synthloop.models.chat import content_parts
+from synthloop.models.chat import chat_structure
 from synthloop.models.device import resolve_device
 from synthloop.models.protocols import Generation, ModelError, Request
 from synthloop.models.yes_no import NO_WORDS, YES_WORDS, yes_share
@@ -38,16 +38,6 @@ def load_hf(target: str, device: str = "auto", **kwargs: Any) -> HFChatModel | H
     if config.model_type in CLIP_TYPES:
         return HFClipModel(target, device=device)
     return HFChatModel(target, device=device, **kwargs)
-
-
-def _chat_structure(messages: list[dict]) -> list[dict]:
-    """Canonical messages -> the structured content processors' chat templates expect."""
-    structured = []
-    for message in messages:
-        parts = [{"type": "image"} if part is None else {"type": "text", "text": part}
-                 for part in content_parts(message["content"])]
-        structured.append({"role": message["role"], "content": parts})
-    return structured
 
 
 class HFChatModel:
@@ -89,7 +79,7 @@ class HFChatModel:
         for k, request in enumerate(requests):
             messages = request.messages
             if self.is_vision:
-                messages = _chat_structure(messages)
+                messages = chat_structure(messages)
             if getattr(self.processor, "chat_template", None):
                 prompt = self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
             else:  # base models without a chat template: a plain transcript
