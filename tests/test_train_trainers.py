@@ -96,8 +96,11 @@ NEEDS_TRAIN_HF = pytest.mark.skipif(not all(find_spec(name) for name in ("trl", 
                  r"line 6: train.model: .* hf:<hub id or folder>, not 'llava-hf/llava-1.5-7b-hf'$", marks=NEEDS_TRAIN_HF),
     pytest.param("  trainer: hf\n  model: hf:x\n  stage: '1'\n",
                  r"line 7: train.stage: the hf trainer fine-tunes in one stage", marks=NEEDS_TRAIN_HF),
+    ("  settings: {vision: resnet}\n", r"line 5: train.settings.vision: Input should be 'conv' or 'efficientnet-lite0'$"),
     pytest.param("  trainer: hf\n  model: hf:x\n  settings: {lora: maybe}\n",
                  r"line 7: train.settings.lora: Input should be a valid boolean", marks=NEEDS_TRAIN_HF),
+    pytest.param("  trainer: hf\n  model: hf:x\n  chat_template: no/such.jinja\n",
+                 r"line 7: train.chat_template: no/such.jinja: no such file$", marks=NEEDS_TRAIN_HF),
 ])
 def test_a_recipes_trainer_and_its_settings_are_checked_when_it_is_read(tmp_path, train, error):
     (tmp_path / "loop.yaml").write_text(RECIPE + train)

@@ -67,6 +67,13 @@ class HFSettings(BaseModel):
     image_root: str | None = Field(None, description="Folder that relative image paths are under.")
     device: str = Field("auto", description="auto (CUDA when present), cpu or cuda[:N].")
 
+    @field_validator("chat_template")
+    @classmethod
+    def _a_template_file(cls, path: Path | None) -> Path | None:
+        if path is not None and not path.is_file():
+            raise ValueError(f"{path}: no such file")
+        return path
+
     @field_validator("lr_scheduler")
     @classmethod
     def _known_scheduler(cls, name: str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import asdict, dataclass, fields
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -40,7 +41,7 @@ class TinyVLMConfig:
     linear_bias: bool = False
     max_seq_len: int = 160
     image_size: int = 64
-    vision: str = "conv"  # "conv" (trained from scratch) or "efficientnet-lite0" (pretrained, frozen)
+    vision: Literal["conv", "efficientnet-lite0"] = "conv"  # trained from scratch, or pretrained and frozen
     vision_width: int = 32
     image_grid: int = 8
     # Prefix-LM attention as in PaliGemma: the tokens of a user (or system) turn, images included, see
