@@ -103,6 +103,8 @@ RECIPE = "run_dir: out\nseed_pool: {world: 10}\nbenchmark: {world: 5}\n"
      r"openai:<http\(s\) base_url>#<model>$"),
     ("synthesis:\n  synthesizer:\n    kind: model\n    generator: 'hf:x'\n    judge: 'gpt:4'\n",
      r"line 8: synthesis.synthesizer.judge.model: model URI 'gpt:4': expected one of builtin:, hf:, openai:, pkg:"),
+    ("evaluate: {device: gpu}\n", r"line 4: evaluate.device: unknown device 'gpu': use auto, cpu, cuda or cuda:N$"),
+    ("curate: [{caption: {model: 'hf:x', device: 'cuda:x'}}]\n", r"line 4: curate\[0\].caption.device: unknown device"),
     ("synthesis: {synthesizer: {kind: world, judge: 'hf:x'}}\n",
      r"line 4: synthesis.synthesizer: generator and judge are the model synthesizer's: set kind: model$"),
 ])

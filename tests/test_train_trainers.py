@@ -101,6 +101,8 @@ NEEDS_TRAIN_HF = pytest.mark.skipif(not all(find_spec(name) for name in ("trl", 
                  r"line 7: train.settings.lora: Input should be a valid boolean", marks=NEEDS_TRAIN_HF),
     pytest.param("  trainer: hf\n  model: hf:x\n  chat_template: no/such.jinja\n",
                  r"line 7: train.chat_template: no/such.jinja: no such file$", marks=NEEDS_TRAIN_HF),
+    pytest.param("  trainer: hf\n  model: hf:x\n  device: GPU\n",
+                 r"line 7: train.device: unknown device 'GPU': use auto, cpu, cuda or cuda:N$", marks=NEEDS_TRAIN_HF),
 ])
 def test_a_recipes_trainer_and_its_settings_are_checked_when_it_is_read(tmp_path, train, error):
     (tmp_path / "loop.yaml").write_text(RECIPE + train)

@@ -30,6 +30,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from synthloop.commands import check_template
 from synthloop.engine.recipe import Executor, StrictModel, executor_spec, resolve_op, section_error
 from synthloop.engine.yaml_lines import error_message, load_validated
+from synthloop.models.device import Device
 
 
 SERVE_PLACEHOLDERS = ("checkpoint", "model", "port", "name")
@@ -187,7 +188,7 @@ class EvaluateSpec(StrictModel):
     batch_size: int = Field(default=64, ge=1)
     concurrency: int = Field(default=8, ge=1, description="requests in flight to an openai: server")
     max_new_tokens: int = Field(default=64, ge=1)
-    device: str = "auto"
+    device: Device = "auto"
 
     @field_validator("model")
     @classmethod

@@ -2,7 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from pydantic import AfterValidator
+
 from synthloop.models.protocols import ModelError
+
+
+def check_device(device: str) -> str:
+    """`device` when it names one (auto, or a torch device: cpu, cuda, cuda:N, mps, ...); ValueError otherwise."""
+    if device != "auto":
+        import torch
+
+        try:
+            torch.device(device)
+        except RuntimeError:
+            raise ValueError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N") from None
+    return device
+
+
+# A settings field naming a device, checked when the settings are read.
+Device = Annotated[str, AfterValidator(check_device)]
 
 
 def resolve_device(device: str) -> str:

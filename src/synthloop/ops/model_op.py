@@ -16,6 +16,7 @@ from PIL import Image
 
 from synthloop.images import ImageError
 from synthloop.models.cache import ModelCache, cache_key
+from synthloop.models.device import Device
 from synthloop.models.protocols import Generation, ModelError, Request
 from synthloop.models.uri import load_model, parse_uri
 from synthloop.ops.base import Batch, Quarantine
@@ -29,7 +30,7 @@ class ModelParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     protocol: ClassVar[type]  # what the op calls (`models.protocols`); checked when the model loads
     model: str = Field(description="model URI: builtin:CKPT, hf:<id or folder>, openai:<url>#<model> or pkg:NAME")
-    device: str = Field("auto", description="torch device: auto, cpu or cuda")
+    device: Device = Field("auto", description="torch device: auto, cpu or cuda")
     cache_dir: str | None = Field(None, description="output cache; none: <run dir>/cache, else $SYNTHLOOP_CACHE_DIR")
     _loaded: Any = PrivateAttr(None)
     _cache: ModelCache | None = PrivateAttr(None)

@@ -34,7 +34,7 @@ from typing import Any
 import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from synthloop.models.device import resolve_device
+from synthloop.models.device import Device, resolve_device
 from synthloop.models.protocols import ModelError
 from synthloop.train.hf_data import chat_rows, reply_end, training_template, vision_dataset
 from synthloop.train.trainer import BudgetError, load_training_samples, micro_batching
@@ -65,7 +65,7 @@ class HFSettings(BaseModel):
     chat_template: Path | None = Field(None, description="A .jinja chat template whose {% generation %} blocks "
                                                          "mark the assistant's text, for a model whose own has none.")
     image_root: str | None = Field(None, description="Folder that relative image paths are under.")
-    device: str = Field("auto", description="auto (CUDA when present), cpu or cuda[:N].")
+    device: Device = Field("auto", description="auto (CUDA when present), cpu or cuda[:N].")
 
     @field_validator("chat_template")
     @classmethod
