@@ -1,6 +1,7 @@
 """A loopback HTTP server for URL-download tests and benchmarks/download.py: each path answers as its
 `Route` says (status, headers, body, a delay, a body streamed without a length); any other path is
-a 404. Routes can be changed while it serves (a server that "recovers").
+a 404. Routes can be changed while it serves (a server that "recovers"). It logs each request's path,
+start and end, and its client as `client_label` names it (a test that tells nodes apart).
 
     with serving({"/a.jpg": Route(body=jpeg)}) as server:
         server.url("/a.jpg")
@@ -17,9 +18,10 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 
 @dataclass
@@ -36,9 +38,12 @@ class LoopbackServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
 
-    def __init__(self, routes: dict[str, Route], port: int = 0):
+    def __init__(self, routes: dict[str, Route], port: int = 0,
+                 client_label: Callable[[tuple[str, int]], str] | None = None):
         super().__init__(("127.0.0.1", port), _Handler)
         self.routes = routes
+        self.client_label = client_label  # client address -> label; called while the request is served
+        self.log: list[tuple[str, str | None, float, float]] = []  # (path, client label, start, end)
         self.hits: dict[str, int] = {}
         self.in_flight = self.most_in_flight = 0
         self.lock = threading.Lock()
@@ -57,6 +62,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802  (http.server's name)
         server = self.server
         path = self.path.split("?", 1)[0]
+        start = time.monotonic()
+        label = server.client_label(self.client_address) if server.client_label else None
         with server.lock:
             server.hits[path] = hits = server.hits.get(path, 0) + 1
             server.in_flight += 1
@@ -66,6 +73,7 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             with server.lock:
                 server.in_flight -= 1
+                server.log.append((path, label, start, time.monotonic()))
 
     def _answer(self, route: Route, hits: int) -> None:
         if hits <= route.fail_first:
@@ -91,8 +99,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def serving(routes: dict[str, Route]) -> Iterator[LoopbackServer]:
-    server = LoopbackServer(routes)
+def serving(routes: dict[str, Route], **options: Any) -> Iterator[LoopbackServer]:
+    """`options` go to `LoopbackServer`."""
+    server = LoopbackServer(routes, **options)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -15,6 +15,15 @@ resolved by the driver between stages, as with every executor, but exact and Min
 their keys' hashes on the cluster first, so the driver sees only the samples that share one
 (`sharing_rows`).
 
+A URL input's stage-0 shard downloads in its first task (its own task when the stage starts with a
+model op), scheduled "SPREAD" so the downloads spread over the nodes (Ray's scheduling strategies,
+docs.ray.io/en/latest/ray-core/scheduling/index.html). `download_resource` caps them per node the way
+Ray caps any task per node (ray-project/ray@20438814, doc/source/ray-core/patterns/limit-running-tasks.rst;
+custom resources: @a3f8bbd, doc/source/ray-core/scheduling/resources.rst): each download task takes
+one unit of that custom resource, so a node advertising K units (`ray start --resources`, or
+`node_resources` for a Ray the run starts) runs at most K at once, each within its input's
+`download.concurrency` and `per_host`.
+
 Ray is optional (`pip install 'synthloop[ray]'`); a recipe naming it without Ray installed is an
 error at its `kind` line.
 """
@@ -28,13 +37,14 @@ from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from synthloop.engine.executors.base import Executor, ExecutorSpec, register
 from synthloop.ops.dedup_resolve import sharing_rows
 from synthloop.ops.model_op import ModelParams
 
 INSTALL = "pip install 'synthloop[ray]'"
+PREDEFINED = ("CPU", "GPU", "memory", "object_store_memory")  # Ray's own resources, not custom ones
 
 
 class OpResources(BaseModel):
@@ -55,6 +65,10 @@ class RaySpec(ExecutorSpec):
     object_store_mb: int | None = Field(None, ge=80, description="object store of a Ray this run starts")
     max_retries: int = Field(3, ge=0, description="retries of a shard's task or actor call after a lost worker")
     ops: dict[str, OpResources] = Field(default_factory=dict, description="model op name (or index) -> resources")
+    download_resource: str | None = Field(None, description="custom resource a URL shard's download task takes one "
+                                          "unit of: a node with K units downloads at most K shards at once")
+    node_resources: dict[str, float] = Field(default_factory=dict, description="custom resources of a Ray this run "
+                                             "starts (address left out), e.g. {download: 4}")
 
     @field_validator("kind")
     @classmethod
@@ -62,6 +76,33 @@ class RaySpec(ExecutorSpec):
         if importlib.util.find_spec("ray") is None:
             raise ValueError(f"executor kind ray needs Ray, which is not installed: {INSTALL}")
         return value
+
+    @field_validator("download_resource")
+    @classmethod
+    def _custom_resource(cls, value: str | None) -> str | None:
+        if value is not None:
+            _check_custom(value)
+        return value
+
+    @field_validator("node_resources")
+    @classmethod
+    def _custom_resources(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, amount in value.items():
+            _check_custom(name)
+            if amount < 0:
+                raise ValueError(f"{name}: {amount} is negative")
+        return value
+
+    @model_validator(mode="after")
+    def _download_nodes(self) -> RaySpec:
+        if self.node_resources and self.address is not None:
+            raise ValueError("node_resources is for a Ray this run starts (address left out); give a cluster's "
+                             "with ray start --resources")
+        name = self.download_resource
+        if name and self.address is None and self.node_resources.get(name, 0) < 1:
+            raise ValueError(f"download_resource: the Ray this run starts has no {name}; give it node_resources: "
+                             f"{{{name}: K}} to download K shards at once")
+        return self
 
 
 @register
@@ -82,12 +123,20 @@ class RayExecutor(Executor):
             memory = spec.object_store_mb * 2**20 if spec.object_store_mb else None
             # "local" starts a Ray for this run even where other Ray instances run (None would join one)
             ray.init(address=spec.address or "local", object_store_memory=None if spec.address else memory,
-                     include_dashboard=False, log_to_driver=False, configure_logging=False)
+                     resources=spec.node_resources or None, include_dashboard=False, log_to_driver=False,
+                     configure_logging=False)
         self.in_flight = spec.in_flight or 2 * max(int(ray.cluster_resources().get("CPU", 1)), 1)
         self.factory = (uuid.uuid4().hex, new_worker)  # the token tells a reused Ray process a new run began
         self.factory_ref = ray.put(self.factory)
-        self.task = ray.remote(_run_segment).options(num_cpus=spec.num_cpus, max_retries=spec.max_retries)
+        options = {"num_cpus": spec.num_cpus, "max_retries": spec.max_retries}
+        self.task = ray.remote(_run_segment).options(**options)
         self.pools: dict[int, list[Any]] = {}
+        try:
+            self.download_task = ray.remote(_run_segment).options(**options, scheduling_strategy="SPREAD",
+                                                                 **_download_resources(ray, spec))
+        except ValueError:
+            self.close()
+            raise
         self.bucket_map = ray.remote(max_retries=spec.max_retries)(_bucket_map)
         self.bucket_reduce = ray.remote(_bucket_reduce).options(max_retries=spec.max_retries)
 
@@ -102,6 +151,13 @@ class RayExecutor(Executor):
             else:
                 segments.append((None, [index]))
         return segments or [(None, [])]
+
+    def _steps(self, task: Any) -> list[tuple[int | None, list[int]]]:
+        """The shard's segments; a URL shard downloads in the first, a task (not a model op's actor)."""
+        segments = self._segments(task.stage)
+        if task.url_input is not None and segments[0][0] is not None:
+            return [(None, []), *segments]
+        return segments
 
     def _resources(self, index: int) -> OpResources | None:
         op = self.ops[index]
@@ -118,10 +174,12 @@ class RayExecutor(Executor):
         return self.pools[index]
 
     def _submit(self, work: Any, task: Any, step: int) -> Any:
-        model_op, indices = self._segments(task.stage)[step]
-        last = step == len(self._segments(task.stage)) - 1
+        steps = self._steps(task)
+        model_op, indices = steps[step]
+        last = step == len(steps) - 1
         if model_op is None:
-            return self.task.remote(self.factory_ref, work, indices, last)
+            downloads = step == 0 and task.url_input is not None
+            return (self.download_task if downloads else self.task).remote(self.factory_ref, work, indices, last)
         pool = self._pool(model_op)
         return pool[task.shard % len(pool)].run.remote(work, indices, last)
 
@@ -139,7 +197,7 @@ class RayExecutor(Executor):
         done, _ = self.ray.wait(list(pending), num_returns=1)
         for ref in done:
             task, step = pending.pop(ref)
-            if step + 1 < len(self._segments(task.stage)):
+            if step + 1 < len(self._steps(task)):
                 pending[self._submit(ref, task, step + 1)] = (task, step + 1)
             else:
                 yield self._get(ref)
@@ -174,6 +232,22 @@ class RayExecutor(Executor):
                 self.ray.kill(actor)
         if self.started:
             self.ray.shutdown()
+
+
+def _check_custom(name: str) -> None:
+    if not name or name in PREDEFINED or name.startswith(("node:", "accelerator_type:")):
+        raise ValueError(f"{name!r} is not a custom resource name (Ray's own: {', '.join(PREDEFINED)}, node:*)")
+
+
+def _download_resources(ray: Any, spec: RaySpec) -> dict[str, Any]:
+    """The download task's extra resources: a unit of `download_resource`, which some node must have."""
+    if spec.download_resource is None:
+        return {}
+    name = spec.download_resource
+    if not any(node["Alive"] and node["Resources"].get(name, 0) >= 1 for node in ray.nodes()):
+        raise ValueError(f"executor.download_resource: no node of the Ray cluster has a unit of {name!r}; start "
+                         f"nodes with ray start --resources='{{\"{name}\": K}}' to download K shards at once on each")
+    return {"resources": {name: 1}}
 
 
 _workers: dict[str, Any] = {}  # run token -> this Ray worker process's engine worker
