@@ -107,8 +107,8 @@ def test_a_url_recipe_on_two_ray_nodes_writes_the_local_bytes_within_the_per_nod
         finally:
             torch.set_num_threads(threads)
         local_requests = len(server.log)
-        ledger = run(_recipe(tmp_path, table, "ray", {"kind": "ray", "address": address, "download_resource": "download",
-                                                      "ops": {"embed": {"num_cpus": 1}}}), progress=False)
+        on_ray = {"kind": "ray", "address": address, "download_resource": "download", "ops": {"embed": {"num_cpus": 1}}}
+        ledger = run(_recipe(tmp_path, table, "ray", on_ray), progress=False)
         requests = server.log[local_requests:]
     assert (ledger["input"], ledger["output"], ledger["quarantined"]) == (local["input"], local["output"], 4) == (
         24, 20, 4)
@@ -123,7 +123,8 @@ def test_a_url_recipe_on_two_ray_nodes_writes_the_local_bytes_within_the_per_nod
 
 def test_a_download_resource_no_node_has_is_a_one_line_error(cluster, tmp_path):
     address, _ = cluster
-    table = write_table(tmp_path / "urls.parquet", [{"url": "http://127.0.0.1:9/a.jpg", "caption": "a", "sha256": None}])
+    table = write_table(tmp_path / "urls.parquet", [{"url": "http://127.0.0.1:9/a.jpg", "caption": "a",
+                                                     "sha256": None}])
     with pytest.raises(ValueError, match=r"^executor.download_resource: no node of the Ray cluster has a unit of "
                                          r"'gpu_download'; start nodes with ray start --resources="):
         run(_recipe(tmp_path, table, "run", {"kind": "ray", "address": address, "download_resource": "gpu_download"}),
