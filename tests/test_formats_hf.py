@@ -22,7 +22,7 @@ def _size(ref: dict) -> tuple[int, int]:
 def test_trl_images_and_content_parts(name):
     assert registry.detect(DATA / name) == "hf"
     samples = list(registry.read("hf", DATA / name))
-    assert [s["messages"][0]["content"] for s in samples] == ["<image>What colour?", "Compare <image> and <image>",
+    assert [s["messages"][0]["content"] for s in samples] == ["<image>\nWhat colour?", "Compare <image> and <image>",
                                                              "Be brief."]
     assert [[_size(im) for im in s["images"]] for s in samples] == [[(8, 6)], [(8, 6), (6, 8)], []]
     assert samples[2]["messages"][1:] == [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]

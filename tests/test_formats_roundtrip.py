@@ -83,17 +83,6 @@ def test_canonical_fields_survive_messages_and_dj(tmp_path):
         assert list(registry.read(fmt, tmp_path / f"{fmt}.jsonl")) == [sample]
 
 
-def test_trl_structured_content_reads_as_placeholders(tmp_path):
-    record = {"messages": [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "What?"}]},
-                           {"role": "assistant", "content": [{"type": "text", "text": "A cat."}]}],
-              "images": ["cat.jpg"]}
-    (tmp_path / "trl.jsonl").write_text(json.dumps(record) + "\n")
-    [sample] = registry.read("messages", tmp_path / "trl.jsonl")
-    assert sample["id"] == "trl_1"
-    assert sample["messages"] == [{"role": "user", "content": "<image>What?"},
-                                  {"role": "assistant", "content": "A cat."}]
-
-
 def test_parquet_output_loads_with_datasets_and_decodes(tmp_path):
     datasets = pytest.importorskip("datasets")
     src = write_fixture(tmp_path)

@@ -70,9 +70,9 @@ def test_messages_output_is_trl_content_parts_with_images_always(tmp_path):
     records = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
     assert records[2]["messages"][0]["content"] == [
         {"type": "text", "text": "Compare "}, {"type": "image"}, {"type": "text", "text": " with "},
-        {"type": "image"}, {"type": "text", "text": ": which is taller?"}]
+        {"type": "image"}, {"type": "text", "text": ""}, {"type": "text", "text": ": which is taller?"}]
     assert records[0]["messages"][0]["content"] == [{"type": "image"},
-                                                    {"type": "text", "text": "\nWhat colour is the square?"}]
+                                                    {"type": "text", "text": "What colour is the square?"}]
     assert records[1]["images"] == []
     for record in records:  # every image part has its image
         parts = [p for m in record["messages"] for p in m["content"]]

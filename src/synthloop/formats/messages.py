@@ -4,7 +4,9 @@ Written `content` is a list of parts, `{"type": "image"}` where `<image>` stood 
 "text"}` between: trl 1.16.0 `trl/data_utils.py` `prepare_multimodal_messages` (what its vision
 collator applies) fills image parts from `images` in order and, for string content, puts every image
 at the start of the first user turn, so an `<image>` left in a string would be rendered twice. Its
-collator reads `images` of every row, so it is always present (`[]` for text-only samples).
+collator reads `images` of every row, so it is always present (`[]` for text-only samples). The line break
+LLaVA's format puts after `<image>` is the parts' layout, not text (`<image>\nQ` is `[image, text "Q"]`),
+and every canonical text reads back byte for byte (`synthloop.chat_parts`).
 Reading takes parts or strings with `<image>` placeholders (LLaMA-Factory's `mllm_demo.json`);
 videos and audios (`videos`/`audios` lists, `{"type": "video"}` parts) are refused by name.
 Canonical task/qtype/source/meta/scores are written when not empty; other fields are kept.
@@ -16,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from synthloop.chat_parts import join_content, split_content
 from synthloop.formats.arrays import ArraySideFile
 from synthloop.formats.catalog import register
 from synthloop.formats.common import (
@@ -29,7 +32,7 @@ from synthloop.formats.common import (
     split_extras,
 )
 from synthloop.formats.image_refs import ImagePaths
-from synthloop.sample import IMAGE_TOKEN, ROLES, new_sample
+from synthloop.sample import ROLES, new_sample
 
 KNOWN = ("id", "messages", "images", "task", "qtype", "source", "meta", "scores")
 MEDIA = ("videos", "audios")
@@ -40,18 +43,18 @@ def _content_text(content: object, number: int) -> str:
         return content
     if not isinstance(content, list):
         raise ValueError(f"message {number}: content must be a string or a list of parts")
-    pieces = []
+    pieces: list[str | None] = []
     for part in content:
         kind = part.get("type") if isinstance(part, dict) else None
         if kind == "image":
-            pieces.append(IMAGE_TOKEN)
+            pieces.append(None)
         elif kind == "text" and isinstance(part.get("text"), str):
             pieces.append(part["text"])
         elif kind in ("video", "audio"):
             raise ValueError(f"message {number}: holds a {kind} part; synthloop carries images only")
         else:
             raise ValueError(f"message {number}: unknown content part {part!r}")
-    return "".join(pieces)
+    return join_content(pieces)
 
 
 def record_to_sample(record: object, fallback_id: str, source: str) -> dict:
@@ -77,13 +80,8 @@ def record_to_sample(record: object, fallback_id: str, source: str) -> dict:
 
 
 def content_parts(content: str) -> list[dict]:
-    """`"Compare <image> and <image>"` -> text and image parts in order (empty texts left out)."""
-    parts: list[dict] = []
-    for i, text in enumerate(content.split(IMAGE_TOKEN)):
-        if i:
-            parts.append({"type": "image"})
-        if text:
-            parts.append({"type": "text", "text": text})
+    """`"<image>\\nCompare it with <image>"` -> image and text parts in order (`chat_parts.split_content`)."""
+    parts = [{"type": "image"} if part is None else {"type": "text", "text": part} for part in split_content(content)]
     return parts or [{"type": "text", "text": ""}]
 
 

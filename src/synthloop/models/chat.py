@@ -1,28 +1,19 @@
 """Chat messages with `<image>` placeholders, as backends send them and chat templates take them.
 
-LLaVA's text format puts a line break right after each `<image>` (haotian-liu/LLaVA: `"<image>\\n" + text` in
-`llava/train/train.py` `preprocess_multimodal` @ 0034661 and `llava/conversation.py` `get_prompt` @ 053c284,
-so LLaVA-1.5 is prompted `USER: <image>\\nQ ASSISTANT:`). That break is the format's separator, not the
-user's text: a chat template places its own (llava-hf/llava-1.5-7b-hf's renders each image part as
-`"<image>\\n"`), so it is left out of the text that follows an image.
+A chat template places the line break LLaVA's format puts after `<image>` itself (`synthloop.chat_parts`),
+so LLaVA-1.5 is prompted `USER: <image>\nQ ASSISTANT:` as LLaVA prompts it (haotian-liu/LLaVA
+`llava/conversation.py` `get_prompt` @ 053c284), not `<image>\n\nQ`.
 """
 
 from __future__ import annotations
 
-from synthloop.sample import IMAGE_TOKEN
+from synthloop.chat_parts import split_content
 
 
 def content_parts(content: str) -> list[str | None]:
-    """Split a message into text pieces and `None` where each `<image>` goes (empty text dropped, and the
-    line break right after an image)."""
-    parts: list[str | None] = []
-    for k, text in enumerate(content.split(IMAGE_TOKEN)):
-        if k > 0:
-            parts.append(None)
-            text = text.removeprefix("\n")
-        if text.strip():
-            parts.append(text)
-    return parts
+    """Split a message into text pieces and `None` where each `<image>` goes, without the line break after an
+    image and without blank text."""
+    return [part for part in split_content(content) if part is None or part.strip()]
 
 
 def chat_structure(messages: list[dict]) -> list[dict]:

@@ -16,9 +16,9 @@ from typing import Any
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from synthloop.chat_parts import join_content
 from synthloop.images import ImageError, check_pixels, decode_opened, open_image
 from synthloop.models.protocols import Request
-from synthloop.sample import IMAGE_TOKEN
 
 
 class BadRequest(ValueError):
@@ -92,24 +92,23 @@ def parse_messages(messages: Any, limits: Limits = Limits()) -> Request:
             continue
         if not isinstance(content, list):
             raise BadRequest(f"messages[{k}].content must be a string or a list of parts")
-        pieces = []
+        pieces: list[str | None] = []
         for part in content:
             kind = part.get("type") if isinstance(part, dict) else None
             if kind == "text":
                 text = part.get("text", "")
                 if not isinstance(text, str):
                     raise BadRequest(f"messages[{k}]: a text part's 'text' must be a string")
-                # LLaVA-style prompts put a newline after an image; our own client sends it already.
-                pieces.append(text if not pieces or pieces[-1] != IMAGE_TOKEN or text[:1].isspace() else "\n" + text)
+                pieces.append(text)
             elif kind == "image_url":
                 if len(images) == limits.max_images:
                     raise BadRequest(f"messages[{k}]: more than {limits.max_images} images in one request")
                 url = part.get("image_url")
                 images.append(_decode_data_url(url.get("url", "") if isinstance(url, dict) else "", k, limits))
-                pieces.append(IMAGE_TOKEN)
+                pieces.append(None)
             else:
                 raise BadRequest(f"messages[{k}]: unsupported content part type {kind!r}")
-        canonical.append({"role": role, "content": "".join(pieces)})
+        canonical.append({"role": role, "content": join_content(pieces)})  # `<image>\n` as LLaVA prompts
     return Request(images, canonical)
 
 
