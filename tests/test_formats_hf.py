@@ -31,11 +31,11 @@ def test_trl_images_and_content_parts(name):
 
 def test_cauldron_images_precede_the_first_question():
     first, second = registry.read("hf", DATA / "cauldron.parquet")
-    assert first["messages"] == [{"role": "user", "content": "<image>Question: colour?\nAnswer briefly."},
+    assert first["messages"] == [{"role": "user", "content": "<image>\nQuestion: colour?\nAnswer briefly."},
                                  {"role": "assistant", "content": "Red."}, {"role": "user", "content": "Shape?"},
                                  {"role": "assistant", "content": "Square."}]
     assert (first["source"], second["source"]) == ("VQAv2", "NLVR2")
-    assert second["messages"][0]["content"] == "<image><image>Which is blue?"
+    assert second["messages"][0]["content"] == "<image>\n<image>\nWhich is blue?"
 
 
 def test_onevision_rows_keep_ids_sources_and_text_only_rows():

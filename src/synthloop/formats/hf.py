@@ -31,6 +31,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from synthloop.chat_parts import join_content
 from synthloop.formats import dj, llava, messages
 from synthloop.formats.catalog import register
 from synthloop.formats.parquet import is_canonical
@@ -155,11 +156,12 @@ def _extras(row: dict, known: tuple[str, ...]) -> dict:
 
 
 def _images_first(turns: list[dict], count: int) -> list[dict]:
-    """`count` placeholders at the start of the first user turn (where TRL and Idefics2 put images)."""
+    """`count` placeholders at the start of the first user turn (where TRL and Idefics2 put images), each with
+    the line break a template renders after an image part (`chat_parts`)."""
     if count == 0 or any(IMAGE_TOKEN in t["content"] for t in turns):
         return turns
     first = next(i for i, t in enumerate(turns) if t["role"] == "user")
-    turns[first] = {**turns[first], "content": IMAGE_TOKEN * count + turns[first]["content"]}
+    turns[first] = {**turns[first], "content": join_content([None] * count + [turns[first]["content"]])}
     return turns
 
 
