@@ -268,3 +268,52 @@ def test_duplicates_among_the_keys_sharing_a_bucket_hash_are_those_among_all(nam
     assert shared[alone.rows].tolist() == everything.rows.tolist()
     assert shared[alone.survivors].tolist() == everything.survivors.tolist()
     assert alone.distances.tolist() == everything.distances.tolist()
+
+
+
+def _near_dedup_keys(rng: np.random.Generator, max_hamming: int, keyed: bool) -> list[list[int]]:
+    """pHash keys of one or two images (then, when `keyed`, a conversation digest, one fifth of them the
+    same); every other key past the 200th is an earlier key with up to max_hamming bits flipped per image."""
+    keys: list[list[int]] = []
+    for k in range(400):
+        if k >= 200 and k % 2:
+            base = keys[int(rng.integers(0, k))]
+            images = [h ^ sum(1 << int(b) for b in rng.choice(64, max(0, max_hamming - k % 3 % 2), replace=False))
+                      for h in base[: len(base) - keyed]]
+            keys.append(images + base[len(images):])
+        else:
+            images = [int(h) for h in rng.integers(0, 2**64, 1 + k % 2, np.uint64)]
+            keys.append(images + ([0 if k % 5 == 0 else int(rng.integers(1, 2**64, dtype=np.uint64))] if keyed else []))
+    return keys
+
+
+@pytest.mark.parametrize("max_hamming, same_image", [(0, "drop"), (6, "drop"), (12, "merge"), (64, "drop"),
+                                                     (12, "keep"), (6, "keep")])
+def test_near_duplicates_all_share_a_bucket_hash(max_hamming, same_image):
+    """Every pair the near dedup matches (same image count, every image within max_hamming bits, same
+    conversation when keyed) shares a bucket hash, so a cluster grouping the hashes loses none; the
+    duplicates among the samples that share one are those among all."""
+    from synthloop.ops.dedup_resolve import ArrayKeys, sharing_rows
+
+    op = op_class("image_near_dedup")(max_hamming=max_hamming, same_image=same_image)
+    keys = _near_dedup_keys(np.random.default_rng(max_hamming), max_hamming, op.keys_conversation)
+    values = pa.array(keys, op.key_type())
+    hashes = op.bucket_hashes(values)
+    extra = int(op.keys_conversation)
+    matched = 0
+    for i in range(len(keys)):
+        for j in range(i + 1, len(keys)):
+            a, b = keys[i], keys[j]
+            if len(a) == len(b) and a[len(a) - extra:] == b[len(b) - extra:] and all(
+                    (x ^ y).bit_count() <= max_hamming for x, y in zip(a[: len(a) - extra], b, strict=False)):
+                matched += 1
+                assert set(hashes[i].tolist()) & set(hashes[j].tolist()), (i, j)
+    everything = op.duplicates(ArrayKeys(values))
+    shared = sharing_rows(hashes.reshape(-1), np.repeat(np.arange(len(values)), hashes.shape[1]))
+    alone = op.duplicates(ArrayKeys(values.take(pa.array(shared))))
+    assert matched >= 90 and len(everything.rows) >= 90
+    assert shared[alone.rows].tolist() == everything.rows.tolist()
+    assert shared[alone.survivors].tolist() == everything.survivors.tolist()
+    assert alone.distances.tolist() == everything.distances.tolist()
+    if op.keys_conversation:  # (pHash blocks of 9 bits or fewer leave few keys sharing none)
+        assert len(shared) < len(values) * 3 // 4

@@ -22,7 +22,7 @@ from synthloop.engine import Recipe, run
 
 pytestmark = pytest.mark.slow
 OPS = [{"image_decodable": {}}, {"image_size": {"min_side": 16}}, {"answer_nonempty": {}},
-       {"exact_dedup": {"on": "image", "same_image": "drop"}}, {"embed": {}},
+       {"exact_dedup": {"on": "image", "same_image": "drop"}}, {"embed": {}}, {"image_near_dedup": {"max_hamming": 12}},
        {"image_near_dedup": {"max_hamming": 6, "same_image": "drop"}}, {"text_minhash_dedup": {"threshold": 0.8}},
        {"random": {"budget": 30}}]
 SHARDING = {"batch_size": 4, "shard_rows": 8}
@@ -91,9 +91,9 @@ def test_two_node_ray_run_writes_the_local_executors_bytes(cluster, local, tmp_p
     monkeypatch.setattr(RayExecutor, "sharing_rows", recording)
     ledger = run(Recipe.model_validate(_ray_recipe(tmp_path, data, cluster)), progress=False)
     assert ledger["input"] == 48 and ledger["output"] > 20
-    # exact and MinHash dedup grouped their hashes on the cluster: the driver saw only those sharing one
-    assert [(name, n > shared) for name, n, shared in grouped if shared is not None] == [
-        ("exact_dedup", True), ("text_minhash_dedup", True)]
+    # every columnar dedup grouped its hashes on the cluster: the driver saw only the samples sharing one
+    assert [(name, n > shared) for name, n, shared in grouped] == [
+        ("exact_dedup", True), ("image_near_dedup", True), ("image_near_dedup", True), ("text_minhash_dedup", True)]
     expected, got = _files(reference), _files(tmp_path)
     assert sorted(got) == sorted(expected) and any("/cache/s1-" in name for name in got)
     assert [name for name in expected if got[name] != expected[name]] == []

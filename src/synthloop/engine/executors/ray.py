@@ -11,8 +11,8 @@ in the cluster at once, which bounds the object store's use; a Ray this run star
 `object_store_mb`. Every segment runs `engine.worker` code on the batches one local pass would cut,
 so the files are byte-identical to the local executor's. Ray retries a task or actor call whose
 worker or node was lost (`max_retries`); a retried shard writes the same files. The global ops are
-resolved by the driver between stages, as with every executor, but exact and MinHash dedup group
-their keys' hashes on the cluster first, so the driver sees only the samples that share one
+resolved by the driver between stages, as with every executor, but exact, near and MinHash dedup
+group their keys' hashes on the cluster first, so the driver sees only the samples that share one
 (`sharing_rows`).
 
 A URL input's stage-0 shard downloads in its first task (its own task when the stage starts with a
@@ -211,8 +211,8 @@ class RayExecutor(Executor):
 
     def sharing_rows(self, op: Any, keys: Any) -> np.ndarray | None:
         """The cluster's part of a dedup resolve: map tasks read the key parts where they are and hash
-        each key into buckets (`ColumnarDedup.bucket_hashes`: the key's hash, MinHash's digest and LSH
-        bands), the buckets are shuffled by hash to reduce tasks, which return the positions whose
+        each key into buckets (`ColumnarDedup.bucket_hashes`: the key's hash, the near dedup's
+        conversation or pHash blocks, MinHash's digest and LSH bands), the buckets are shuffled by hash to reduce tasks, which return the positions whose
         hash another key shares; the driver then resolves only those (same duplicates, same
         survivors: `dedup_resolve.sharing_rows`)."""
         if not op.bucketed or not len(keys):

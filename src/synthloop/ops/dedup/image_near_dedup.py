@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import ClassVar
 
 import numpy as np
@@ -13,6 +14,7 @@ from synthloop.ops.base import Batch, Quarantine, register
 from synthloop.ops.dedup_resolve import ColumnarDedup, Duplicates, Keys, SameImage, all_keys, find_duplicates
 from synthloop.ops.hamming_index import hamming_pairs
 from synthloop.ops.image_checks import per_image
+from synthloop.ops.minhash_lsh import row_hashes
 from synthloop.ops.phash import phash
 from synthloop.ops.text import conversation_digest
 
@@ -31,6 +33,12 @@ def _pairs_within(hashes: np.ndarray, images: int, max_hamming: int) -> tuple[np
     return i[close], j[close]
 
 
+def _columns(values: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Keys as (number of values per key, all values flat, each key's first index in them)."""
+    counts = pc.list_value_length(values).to_numpy()
+    return counts, values.flatten().to_numpy(), np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+
+
 @register
 class ImageNearDedup(SameImage, ColumnarDedup):
     """Key: the 64-bit pHash of each image, in image order (None without images), and with the
@@ -40,6 +48,7 @@ class ImageNearDedup(SameImage, ColumnarDedup):
     dedup_resolve). The distance reported is the largest per-image distance to the survivor."""
 
     name: ClassVar[str] = "image_near_dedup"
+    bucketed: ClassVar[bool] = True
     pixels: ClassVar[int | None] = 64  # pHash reads a 32x32 resize; 64 leaves room for a clean reduce
     grey: ClassVar[bool] = True
     max_hamming: int = Field(8, ge=0, le=64, description="pHash bit distance at or under which images are duplicates")
@@ -62,11 +71,23 @@ class ImageNearDedup(SameImage, ColumnarDedup):
     def _conversation(self, sample: dict) -> list[int]:
         return [int.from_bytes(conversation_digest(sample)[:8], "little")] if self.keys_conversation else []
 
+    def bucket_hashes(self, values: pa.Array) -> np.ndarray:
+        """Samples match only with as many key values, so that count is in every hash. Keyed on the
+        conversation: one hash, of the count and the conversation digest (which matches must share).
+        Otherwise the first image's pHash is cut into max_hamming + 1 bit blocks, one hash per block:
+        two pHashes at most max_hamming bits apart leave at least one block unchanged (pigeonhole; a
+        block is empty, and shared by all, when max_hamming is 64)."""
+        counts, flat, starts = _columns(values)
+        size = counts.astype(np.uint64)
+        if self.keys_conversation:
+            return row_hashes(np.column_stack([size, flat[starts + counts - 1]]))[:, None]
+        first, bounds = flat[starts], np.linspace(0, 64, self.max_hamming + 2).astype(int).tolist()
+        blocks = [(first >> np.uint64(lo)) & np.uint64((1 << (hi - lo)) - 1) for lo, hi in pairwise(bounds)]
+        return np.column_stack([row_hashes(np.column_stack([size, np.full(len(size), b, np.uint64), block]))
+                                for b, block in enumerate(blocks)])
+
     def duplicates(self, keys: Keys) -> Duplicates:
-        values = all_keys(keys)
-        counts = pc.list_value_length(values).to_numpy()
-        flat = values.flatten().to_numpy()
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        counts, flat, starts = _columns(all_keys(keys))
         found = []
         extra = int(self.keys_conversation)
         for count in np.unique(counts).tolist():  # samples match only samples with as many images
