@@ -12,7 +12,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from PIL import Image
+from test_engine_fixtures import noisy_samples, recipe_dict, write_dataset
+from typer.testing import CliRunner
 
+from synthloop.cli import app
+from synthloop.engine import Recipe, run
 from synthloop.formats.parquet import write_samples
 from synthloop.report import write_report
 from synthloop.report.collect import collect, thresholds_for
@@ -91,7 +95,7 @@ def test_report_renders_in_headless_chromium(run_dir):
     report = write_report(run_dir)
     result = subprocess.run(
         [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--enable-logging=stderr", "--v=0", "--dump-dom", report.resolve().as_uri()],
+         "--enable-logging=stderr", "--v=0", "--dump-dom", report.local.resolve().as_uri()],
         capture_output=True, text=True, timeout=120, check=True)
     console = [line for line in result.stderr.splitlines() if ":CONSOLE" in line]
     assert console == []
@@ -125,3 +129,30 @@ def test_judge_section_shows_the_band_and_what_the_judge_kept_and_dropped(tmp_pa
     assert "low=0.3" in judge and "high=1" in judge  # the band's lines on the histogram
     assert "kept: 0.300 &lt;= P(Yes) &lt;= 1.000" in judge
     assert judge.count('class="card kept"') == 3 and judge.count('class="card dropped"') == 2
+
+
+def test_a_run_on_an_object_store_reports_as_the_same_run_on_disk(tmp_path):
+    """`synthloop report memory://...`: the report reads the run directory and its output through
+    synthloop.storage (fsspec's memory filesystem standing in for an object store)."""
+    fsspec = pytest.importorskip("fsspec")
+    data = write_dataset(tmp_path / "data", noisy_samples(30))
+    local = recipe_dict(tmp_path, data, [{"image_decodable": {}}, {"image_size": {"min_side": 16}},
+                                         {"answer_nonempty": {}}])
+    remote = {**local, "run_dir": "memory://r/run", "output": {"format": "parquet", "path": "memory://r/out"}}
+    try:
+        for spec in (local, remote):
+            run(Recipe.model_validate(spec), progress=False)
+        on_disk, stored = collect(tmp_path / "run"), collect("memory://r/run")
+        assert stored.scores == on_disk.scores and len(stored.scores["image_min_side"]) == 30 - 3  # 3 truncated JPEGs
+        assert stored.examples == on_disk.examples
+        assert {e.status for e in stored.examples} == {"kept", "dropped", "quarantined"}
+        assert [ledger.data["ops"] for ledger in stored.ledgers] == [ledger.data["ops"] for ledger in on_disk.ledgers]
+        assert stored.thresholds == on_disk.thresholds != []
+        result = CliRunner().invoke(app, ["report", "memory://r/run"])
+        assert result.exit_code == 0 and result.output == "wrote memory://r/run/report.html\n"
+        html = fsspec.filesystem("memory").cat("/r/run/report.html").decode()
+        assert html.count('class="card kept"') == write_report(tmp_path / "run").read_text().count('class="card kept"')
+        missing = CliRunner().invoke(app, ["report", "memory://r/nothing"])
+        assert missing.exit_code == 2 and "memory://r/nothing: no such run directory" in missing.output
+    finally:
+        fsspec.filesystem("memory").rm("/r", recursive=True)

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 
 from synthloop.cli.app import app, fail
 
 
 @app.command()
-def report(run_dir: Path = typer.Argument(..., help="A run directory (engine run, loop run or demo)."),
-           out: Path | None = typer.Option(None, help="Where to write the HTML (default RUN_DIR/report.html).")) -> None:
+def report(run_dir: str = typer.Argument(..., help="A run directory (engine run, loop run or demo): a path or a "
+                                          "URI (s3://, gs://, memory://, ...)."),
+           out: str | None = typer.Option(None, help="Where to write the HTML (default RUN_DIR/report.html).")) -> None:
     """Write report.html: ledger funnels, score histograms, accuracy per round, data added, gallery, recipe."""
     from synthloop.report import write_report
+    from synthloop.storage import Location, StorageError
 
-    if not run_dir.is_dir():
+    try:
+        root, target = Location.of(run_dir), Location.of(out) if out is not None else None
+    except StorageError as err:
+        fail(str(err))
+    if not root.is_dir():
         fail(f"{run_dir}: no such run directory")
-    typer.echo(f"wrote {write_report(run_dir, out)}")
+    typer.echo(f"wrote {write_report(root, target)}")

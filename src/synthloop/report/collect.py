@@ -3,20 +3,21 @@
 The report reads what runs leave behind and nothing else: `ledger.json` files (engine runs),
 `loop.json`, `curation.json`, resolved recipes, and the Parquet of kept, dropped and quarantined
 samples of each engine run (found through the output paths in the run's `recipe.yaml`). Each part is optional, so the report works for a plain `synthloop run` as well as for a
-loop or the demo.
+loop or the demo. It reads through `synthloop.storage`, so the run directory may be a local or shared
+folder or an object store URI, as the run's own.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import orjson
 import pyarrow.parquet as pq
 import yaml
 
 from synthloop.ops import op_class
+from synthloop.storage import Location
 
 MAX_SCORE_ROWS = 50_000  # per score key, roughly: enough for a histogram
 GALLERY_SIZE = 12
@@ -59,23 +60,30 @@ class RunFiles:
     judged: list[Example] = field(default_factory=list)  # kept with a judge score, or dropped by the judge
 
 
-def _relative(path: Path, root: Path) -> str:
-    return str(path.relative_to(root)) if path != root else "."
+def _relative(file: Location, root: Location) -> str:
+    return file.path[len(root.path) + 1:] or "."
 
 
-def _engine_folders(root: Path, status: str) -> list[Path]:
+def _files(folder: Location, name: str) -> list[Location]:
+    """The files under `folder` called `name` (or, for a name starting with ".", ending with it), in the
+    order of their paths' parts (as sorted `pathlib` paths)."""
+    found = folder.files(name) if folder.is_dir() else []
+    return sorted((f for f in found if name.startswith(".") or f.name == name), key=lambda f: f.path.split("/"))
+
+
+def _engine_folders(root: Location, status: str) -> list[Location]:
     """The output (kept), dropped or quarantine folder of every engine run under `root`, from its recipe."""
     folders = []
-    for recipe_file in sorted(root.rglob("recipe.yaml")):
-        if not (recipe_file.parent / "ledger.json").is_file():
+    for recipe_file in _files(root, "recipe.yaml"):
+        if not (recipe_file.parent / "ledger.json").exists():
             continue
         output = (yaml.safe_load(recipe_file.read_text()) or {}).get("output") or {}
         if "path" not in output:
             continue
         default = recipe_file.parent / ("dropped" if status == "dropped" else "quarantine")
         folder = {"kept": output["path"], "dropped": output.get("dropped"),
-                  "quarantined": output.get("quarantine")}[status] or default
-        folders.append(Path(folder))
+                  "quarantined": output.get("quarantine")}[status]
+        folders.append(Location.of(folder) if folder else default)
     return folders
 
 
@@ -139,8 +147,8 @@ def _judged_examples(parquet: pq.ParquetFile, status: str, run: RunFiles) -> Non
                 return
 
 
-def _read_parquet(file: Path, status: str, run: RunFiles, seen_examples: dict[str, int]) -> None:
-    parquet = pq.ParquetFile(file)
+def _read_parquet(file: Location, status: str, run: RunFiles, seen_examples: dict[str, int]) -> None:
+    parquet = file.parquet()
     columns = parquet.schema_arrow.names
     if "scores" not in columns or "id" not in columns:
         return
@@ -161,20 +169,20 @@ def _read_parquet(file: Path, status: str, run: RunFiles, seen_examples: dict[st
             seen_examples[status] = seen_examples.get(status, 0) + 1
 
 
-def collect(run_dir: str | Path) -> RunFiles:
-    root = Path(run_dir)
+def collect(run_dir: str | Location) -> RunFiles:
+    root = Location.of(run_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: no such run directory")
     run = RunFiles()
-    for file in sorted(root.rglob("ledger.json")):
+    for file in _files(root, "ledger.json"):
         run.ledgers.append(Ledger(_relative(file.parent, root), orjson.loads(file.read_bytes())))
-    loops = sorted(root.rglob("loop.json"))
+    loops = _files(root, "loop.json")
     if loops:
         run.loop = orjson.loads(loops[0].read_bytes())
-    if (root / "curation.json").is_file():
+    if (root / "curation.json").exists():
         run.curation = orjson.loads((root / "curation.json").read_bytes())
     for name in RECIPE_NAMES:
-        for file in sorted(root.rglob(name)):
+        for file in _files(root, name):
             text = file.read_text()
             run.recipes[_relative(file, root)] = text
             loaded = yaml.safe_load(text)
@@ -184,6 +192,6 @@ def collect(run_dir: str | Path) -> RunFiles:
     seen: dict[str, int] = {}
     for status in ("kept", "dropped", "quarantined"):
         for folder in _engine_folders(root, status):
-            for file in sorted(folder.rglob("*.parquet")) if folder.is_dir() else []:
+            for file in _files(folder, ".parquet"):
                 _read_parquet(file, status, run, seen)
     return run

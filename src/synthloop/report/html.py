@@ -9,6 +9,7 @@ from pathlib import Path
 from synthloop.images import ImageError, decode, encode_png
 from synthloop.report import svg
 from synthloop.report.collect import JUDGE_SCORE, Example, RunFiles, collect, thresholds_for
+from synthloop.storage import Location
 
 STYLE = """
 body{font-family:sans-serif;margin:24px auto;max-width:1100px;color:#222}
@@ -181,9 +182,10 @@ def render(run: RunFiles, title: str) -> str:
             f"<style>{STYLE}</style></head><body><h1>{escape(title)}</h1>{body}</body></html>")
 
 
-def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
-    """Write `report.html` for `run_dir` (default: inside it) and return its path."""
-    run_dir = Path(run_dir)
-    out = Path(out) if out is not None else run_dir / "report.html"
-    out.write_text(render(collect(run_dir), f"synthloop run report: {run_dir.resolve().name}"), encoding="utf-8")
-    return out
+def write_report(run_dir: str | Path | Location, out: str | Path | Location | None = None) -> Location:
+    """Write `report.html` for `run_dir` (default: inside it; either may be a URI) and return where."""
+    root = Location.of(run_dir)
+    target = Location.of(out) if out is not None else root / "report.html"
+    name = Path(root.path).resolve().name if root.local else root.name
+    target.write_bytes(render(collect(root), f"synthloop run report: {name}").encode())
+    return target
