@@ -49,16 +49,15 @@ rundir, ops = RunDir(recipe), recipe.build_ops()
 stage = plan_stages(ops)[0]
 shards = read_json(rundir.input_marker)["shards"]
 rows = sum(read_json(rundir.done_marker(0, j))["kept"] for j in range(shards))
-sharing = None
+executor = None
 if sys.argv[2] == "ray":
     spec = executor_class("ray").spec_class(kind="ray", object_store_mb=300)
     executor = executor_class("ray")(spec, functools.partial(Worker, ops, rundir, 256), [])
-    sharing = executor.sharing_rows
-resolve_stage(rundir, stage, ops, shards, recipe.seed, sharing)  # once untraced: imports and caches warm
+resolve_stage(rundir, stage, ops, shards, recipe.seed, executor)  # once untraced: imports and caches warm
 pool = pa.proxy_memory_pool(pa.default_memory_pool())  # its own peak
 pa.set_memory_pool(pool)
 tracemalloc.start()
-resolve_stage(rundir, stage, ops, shards, recipe.seed, sharing)  # writes the same files again
+resolve_stage(rundir, stage, ops, shards, recipe.seed, executor)  # writes the same files again
 python_peak = tracemalloc.get_traced_memory()[1]
 print(rows, python_peak, pool.max_memory())
 """

@@ -2,13 +2,16 @@
 
 The ops are prefixed `t_` so they never clash with the real ones; they exercise every kind of
 the op contract: a pixel-reading filter, a text filter, a mapper that emits copies and can be
-slowed down (for kill tests), a dedup naming its survivor, and a selector.
+slowed down (for kill tests), one that kills its process once, a dedup naming its survivor, and a
+selector.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import os
+import signal
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -69,6 +72,25 @@ class Copies(Mapper):
             extra = [{**sample, "id": derive_id(sample["id"], self.name, n)} for n in range(1, self.copies)]
             outcomes.append([sample, *extra])
         return outcomes
+
+
+@register
+class DieOnce(Mapper):
+    """Kills its own process (SIGKILL) the first time any process runs it: whoever creates `marker`
+    (writing its pid there) dies; afterwards it passes samples through (a lost worker for Ray to retry)."""
+
+    name: ClassVar[str] = "t_die_once"
+    marker: str
+
+    def process(self, batch: Batch) -> list[Any]:
+        try:
+            with open(self.marker, "x") as marker:
+                marker.write(str(os.getpid()))
+        except FileExistsError:
+            pass
+        else:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return [[sample] for sample in batch.samples]
 
 
 @register

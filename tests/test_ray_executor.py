@@ -1,5 +1,6 @@
 """The Ray executor on a two-node local Ray cluster writes what the local executor writes, byte for byte
-(output, ledger, audit files, model cache), and a run whose driver is killed resumes to the same bytes.
+(output, ledger, audit files, model cache), also when a worker is killed mid-run (Ray retries its
+shard), and a run whose driver is killed resumes to the same bytes.
 
 The model op's floats depend on torch's thread count, so the local run uses one thread, as the Ray
 actor of an op given `num_cpus: 1` does (Ray sets OMP_NUM_THREADS to an actor's CPUs)."""
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 
 import orjson
+import psutil
 import pytest
 import yaml
 from test_engine_fixtures import noisy_samples, recipe_dict, write_dataset
@@ -23,7 +25,8 @@ from synthloop.engine import Recipe, run
 pytestmark = pytest.mark.slow
 OPS = [{"image_decodable": {}}, {"image_size": {"min_side": 16}}, {"answer_nonempty": {}},
        {"exact_dedup": {"on": "image", "same_image": "drop"}}, {"embed": {}}, {"image_near_dedup": {"max_hamming": 12}},
-       {"image_near_dedup": {"max_hamming": 6, "same_image": "drop"}}, {"text_minhash_dedup": {"threshold": 0.8}},
+       {"image_near_dedup": {"max_hamming": 6, "same_image": "drop"}},
+       {"semantic_dedup": {"cluster_size": 8, "threshold": 0.98}}, {"text_minhash_dedup": {"threshold": 0.8}},
        {"random": {"budget": 30}}]
 SHARDING = {"batch_size": 4, "shard_rows": 8}
 NODE = {"num_cpus": 1, "object_store_memory": 80 * 2**20}
@@ -35,8 +38,10 @@ def cluster():
     pytest.importorskip("efficientnet_lite_pytorch")
     from ray.cluster_utils import Cluster
 
-    two_nodes = Cluster(initialize_head=True, head_node_args={**NODE, "include_dashboard": False})
-    two_nodes.add_node(**NODE)
+    with pytest.MonkeyPatch.context() as env:  # Ray's workers import the t_ ops of test_engine_fixtures
+        env.setenv("PYTHONPATH", os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]))
+        two_nodes = Cluster(initialize_head=True, head_node_args={**NODE, "include_dashboard": False})
+        two_nodes.add_node(**NODE)
     ray.init(address=two_nodes.address, log_to_driver=False)
     yield two_nodes.address
     ray.shutdown()
@@ -61,7 +66,10 @@ def local(tmp_path_factory):
 
 def _ray_recipe(tmp: Path, data: Path, address: str) -> dict:
     spec = recipe_dict(tmp, data, OPS)
-    spec["executor"] = {"kind": "ray", "address": address, **SHARDING, "ops": {"embed": {"num_cpus": 1}}}
+    # each model op's actors hold their CPUs for the run: one node's for embed, half the other's for
+    # semantic_dedup, and shard tasks take the other half
+    spec["executor"] = {"kind": "ray", "address": address, **SHARDING, "num_cpus": 0.5,
+                        "ops": {"embed": {"num_cpus": 1}, "semantic_dedup": {"num_cpus": 0.5}}}
     return spec
 
 
@@ -81,19 +89,25 @@ def test_two_node_ray_run_writes_the_local_executors_bytes(cluster, local, tmp_p
     from synthloop.engine.executors.ray import RayExecutor
 
     reference, data = local
-    grouped, sharing_rows = [], RayExecutor.sharing_rows
+    grouped, sharing_rows, clusters, map_calls = [], RayExecutor.sharing_rows, [], RayExecutor.map_calls
 
     def recording(self, op, keys):
         shared = sharing_rows(self, op, keys)
         grouped.append((op.name, len(keys), None if shared is None else len(shared)))
         return shared
 
+    def counting(self, function, items):
+        clusters.append(len(items))
+        return map_calls(self, function, items)
+
     monkeypatch.setattr(RayExecutor, "sharing_rows", recording)
+    monkeypatch.setattr(RayExecutor, "map_calls", counting)
     ledger = run(Recipe.model_validate(_ray_recipe(tmp_path, data, cluster)), progress=False)
     assert ledger["input"] == 48 and ledger["output"] > 20
     # every columnar dedup grouped its hashes on the cluster: the driver saw only the samples sharing one
     assert [(name, n > shared) for name, n, shared in grouped] == [
         ("exact_dedup", True), ("image_near_dedup", True), ("image_near_dedup", True), ("text_minhash_dedup", True)]
+    assert len(clusters) == 1 and clusters[0] > 2  # semantic dedup compared its k-means clusters' members in tasks
     expected, got = _files(reference), _files(tmp_path)
     assert sorted(got) == sorted(expected) and any("/cache/s1-" in name for name in got)
     assert [name for name in expected if got[name] != expected[name]] == []
@@ -116,3 +130,27 @@ def test_a_killed_ray_driver_resumes_to_the_same_bytes(cluster, local, tmp_path)
     run(Recipe.from_yaml(recipe), resume=True, progress=False)
     expected, got = _files(reference), _files(tmp_path)
     assert [name for name in expected if got.get(name) != expected[name]] == []
+
+
+@pytest.mark.parametrize("runs_in", ["task", "actor"])
+def test_a_killed_ray_worker_is_retried_to_the_same_bytes(cluster, tmp_path, runs_in):
+    """t_die_once SIGKILLs the Ray worker process (a shard task's, or a model-op-like actor's when the
+    executor gives the op resources) that first runs it; Ray runs the shard again and the run writes
+    what the local executor writes."""
+    marker = tmp_path / "killed"
+    ops = [{"image_decodable": {}}, {"t_die_once": {"marker": str(marker)}},
+           {"exact_dedup": {"on": "image", "same_image": "drop"}}]
+    data = write_dataset(tmp_path / "data", noisy_samples(24))
+    marker.write_text("")  # the local run: nobody dies
+    run(Recipe.model_validate(recipe_dict(tmp_path / "local", data, ops, **SHARDING)), progress=False)
+    marker.unlink()
+    spec = recipe_dict(tmp_path / "ray", data, ops)
+    resources = {"ops": {"t_die_once": {"num_cpus": 1}}} if runs_in == "actor" else {}
+    spec["executor"] = {"kind": "ray", "address": cluster, **SHARDING, **resources}
+    ledger = run(Recipe.model_validate(spec), progress=False)
+    killed = int(marker.read_text())
+    assert killed != os.getpid() and not psutil.pid_exists(killed)
+    assert ledger["input"] == 24 and ledger["output"] > 10
+    expected, got = _files(tmp_path / "local"), _files(tmp_path / "ray")
+    assert sorted(got) == sorted(expected)
+    assert [name for name in expected if got[name] != expected[name]] == []

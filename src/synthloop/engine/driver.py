@@ -57,7 +57,7 @@ def run(recipe: Recipe, resume: bool = False, progress: bool = True, force: bool
             if stage.index > 0:
                 _later_stage(executor, rundir, stage, shard_count, bar)
             if stage.global_ops and not rundir.resolved_marker(stage.index).exists():
-                resolve_stage(rundir, stage, ops, shard_count, recipe.seed, executor.sharing_rows)
+                resolve_stage(rundir, stage, ops, shard_count, recipe.seed, executor)
     ledger = _ledger(rundir, ops, stages, shard_count)
     ledger["sources"] = read_json(rundir.input_marker).get("sources", [])
     out = recipe.output

@@ -15,24 +15,23 @@ into the stage's resolved marker.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from synthloop.engine.executors.base import Executor
 from synthloop.engine.keys import PartKeys, concat_parts
 from synthloop.engine.ledger import json_text, survivor_of
 from synthloop.engine.merge import write_merges
 from synthloop.engine.plan import Stage
 from synthloop.engine.rundir import RunDir, read_parquet, write_json
 from synthloop.ops.base import Dedup, Op, Selector
-from synthloop.ops.dedup_resolve import ColumnarDedup, Duplicates, duplicate_drop
+from synthloop.ops.dedup_resolve import ClusteredDedup, ColumnarDedup, Duplicates, duplicate_drop
 from synthloop.storage import Location
 
 NOT_SELECTED = "not selected"
-Sharing = Callable[[ColumnarDedup, PartKeys], "np.ndarray | None"]
 
 
 @dataclass
@@ -60,15 +59,16 @@ class _Rows:
 
 
 def resolve_stage(rundir: RunDir, stage: Stage, ops: list[Op], shard_count: int, seed: int,
-                  sharing: Sharing | None = None) -> dict:
-    """`sharing(op, keys)`: the positions of `keys` whose bucket hashes another key shares, found where
-    the keys are (an executor's cluster), or None to find the duplicates among all of them here."""
+                  executor: Executor | None = None) -> dict:
+    """`executor`: where the parts of the resolves that can leave this process run (the samples whose
+    bucket hashes another key shares: `Executor.sharing_rows`; the comparisons within a `ClusteredDedup`'s
+    clusters: `Executor.map_calls`); None: all here."""
     counts = {str(i): {"in": 0, "kept": 0, "dropped": 0, "quarantined": 0, "added": 0} for i in stage.global_ops}
     if shard_count:
         rows = _stage_rows(rundir, stage, shard_count)
         for op_index in stage.global_ops:
             counts[str(op_index)] = _resolve_op(ops[op_index], op_index, _parts(rundir, stage, op_index, shard_count),
-                                                rows, seed, sharing)
+                                                rows, seed, executor)
         _write_removals(rundir, stage.index, rows)
         write_merges(rundir, stage.index, rows.ids, rows.offsets, _merge_targets(rows))
     result = {"ops": counts}
@@ -77,14 +77,14 @@ def resolve_stage(rundir: RunDir, stage: Stage, ops: list[Op], shard_count: int,
 
 
 def _resolve_op(op: Op, op_index: int, parts: list[Location], rows: _Rows, seed: int,
-                sharing: Sharing | None) -> dict[str, int]:
+                executor: Executor | None) -> dict[str, int]:
     """Resolve one global op over the rows still kept; its counts."""
     active = rows.removed_by < 0
     before = int((~active).sum())
     if isinstance(op, ColumnarDedup):
-        quarantined = _resolve_columnar(op, op_index, parts, rows, active, sharing)
+        quarantined = _resolve_columnar(op, op_index, parts, rows, active, executor)
     elif isinstance(op, Dedup):
-        quarantined = _resolve_dedup(op, op_index, _table(parts), rows, active)
+        quarantined = _resolve_dedup(op, op_index, _table(parts), rows, active, executor)
     elif isinstance(op, Selector):
         quarantined = _resolve_selector(op, op_index, _table(parts), seed, rows, active)
     else:
@@ -128,7 +128,7 @@ def _quarantine_errors(op_index: int, errors: pa.Array, rows: _Rows, active: np.
 
 
 def _resolve_columnar(op: ColumnarDedup, op_index: int, parts: list[Location], rows: _Rows, active: np.ndarray,
-                      sharing: Sharing | None) -> int:
+                      executor: Executor | None) -> int:
     errors, has_key = [], []
     for part in parts:
         table = read_parquet(part, ["key", "error"])
@@ -138,7 +138,7 @@ def _resolve_columnar(op: ColumnarDedup, op_index: int, parts: list[Location], r
     in_play = active & np.concatenate(has_key)
     in_play[failed] = False
     positions = rows.order[in_play[rows.order]]  # rows in play, in id order
-    if sharing is not None and (shared := sharing(op, PartKeys(parts, rows.offsets, positions))) is not None:
+    if executor and (shared := executor.sharing_rows(op, PartKeys(parts, rows.offsets, positions))) is not None:
         positions = positions[shared]  # only these can be duplicates or survivors (ColumnarDedup.bucket_hashes)
     found = op.duplicates(PartKeys(parts, rows.offsets, positions))
     dropped, survivors = positions[found.rows], positions[found.survivors]
@@ -149,12 +149,14 @@ def _resolve_columnar(op: ColumnarDedup, op_index: int, parts: list[Location], r
     return len(failed)
 
 
-def _resolve_dedup(op: Dedup, op_index: int, table: pa.Table, rows: _Rows, active: np.ndarray) -> int:
+def _resolve_dedup(op: Dedup, op_index: int, table: pa.Table, rows: _Rows, active: np.ndarray,
+                   executor: Executor | None) -> int:
     failed = _quarantine_errors(op_index, table["error"].combine_chunks(), rows, active)
     usable = active.copy()
     usable[failed] = False
     good = table.filter(pa.array(usable))
-    drops = op.resolve(zip(good["id"].to_pylist(), good["key"].to_pylist(), strict=True))
+    keys = zip(good["id"].to_pylist(), good["key"].to_pylist(), strict=True)
+    drops = op.resolve(keys, executor.map_calls) if executor and isinstance(op, ClusteredDedup) else op.resolve(keys)
     dropped_ids = sorted(drops)
     dropped = np.flatnonzero(usable)[pc.index_in(pa.array(dropped_ids, pa.string()), good["id"]).to_numpy()]
     for sample_id, row in zip(dropped_ids, dropped.tolist(), strict=True):

@@ -27,6 +27,8 @@ from synthloop.ops.base import Dedup, Drop
 PairFinder = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 # (positions a, positions b) -> distance of each pair
 Distance = Callable[[np.ndarray, np.ndarray], np.ndarray]
+# (function, items) -> [function(item) for item in items], wherever the calls run
+Calls = Callable[[Callable[[Any], Any], list[Any]], list[Any]]
 
 
 class Keys(Protocol):
@@ -144,6 +146,23 @@ class ColumnarDedup(Dedup):
     def resolve(self, keys: Iterable[tuple[str, Any]]) -> dict[str, Drop]:
         ids, values = sorted_keys(keys)
         return self.duplicates(ArrayKeys(pa.array(values, self.key_type()))).drops(ids, self.merges())
+
+
+class ClusteredDedup(Dedup):
+    """A dedup that cuts its samples into clusters and compares samples within a cluster only:
+    `clusters` gathers the keys (where they are: the driver), `cluster_drops` compares one cluster's
+    members and can run anywhere (`calls`: on an executor's workers)."""
+
+    def clusters(self, keys: Iterable[tuple[str, Any]]) -> list[Any]:
+        raise NotImplementedError
+
+    def cluster_drops(self, cluster: Any) -> dict[str, Drop]:
+        raise NotImplementedError
+
+    def resolve(self, keys: Iterable[tuple[str, Any]], calls: Calls | None = None) -> dict[str, Drop]:
+        clusters = self.clusters(keys)
+        found = calls(self.cluster_drops, clusters) if calls else [self.cluster_drops(c) for c in clusters]
+        return {sample_id: drop for drops in found for sample_id, drop in drops.items()}
 
 
 def sharing_rows(hashes: np.ndarray, rows: np.ndarray) -> np.ndarray:

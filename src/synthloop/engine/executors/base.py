@@ -52,6 +52,11 @@ class Executor(ABC):
         driver looks at all of them."""
         return None
 
+    def map_calls(self, function: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+        """`[function(item) for item in items]`, run where the workers are (a `ClusteredDedup`'s
+        comparisons within its clusters); this default: here."""
+        return [function(item) for item in items]
+
     def close(self) -> None:
         """Release the workers (called once, also when the run fails)."""
 

@@ -13,7 +13,10 @@ so the files are byte-identical to the local executor's. Ray retries a task or a
 worker or node was lost (`max_retries`); a retried shard writes the same files. The global ops are
 resolved by the driver between stages, as with every executor, but exact, near and MinHash dedup
 group their keys' hashes on the cluster first, so the driver sees only the samples that share one
-(`sharing_rows`).
+(`sharing_rows`), and semantic dedup compares the members of its k-means clusters in tasks
+(`map_calls`; the k-means fit stays on the driver: scipy's kmeans2 sums each mean in row order in
+the data's float32, scipy/cluster/_vq.pyx `_cal_cluster_means`, so a fit split over workers would
+move the labels).
 
 A URL input's stage-0 shard downloads in its first task (its own task when the stage starts with a
 model op), scheduled "SPREAD" so the downloads spread over the nodes (Ray's scheduling strategies,
@@ -33,6 +36,7 @@ from __future__ import annotations
 import importlib.util
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from itertools import pairwise
 from typing import Any, Literal
 
 import numpy as np
@@ -60,7 +64,7 @@ class RaySpec(ExecutorSpec):
     kind: Literal["ray"] = "ray"
     address: str | None = Field(None, description="auto: the cluster `ray start` runs here; ray://HOST:10001: a "
                                 "remote one; none: start Ray on this machine for the run")
-    num_cpus: float = Field(1, gt=0, description="CPUs per shard task of the ops without a model")
+    num_cpus: float = Field(1, gt=0, description="CPUs per task: a shard's ops without a model, a resolve's parts")
     in_flight: int | None = Field(None, ge=1, description="shards in the cluster at once; default 2 per CPU")
     object_store_mb: int | None = Field(None, ge=80, description="object store of a Ray this run starts")
     max_retries: int = Field(3, ge=0, description="retries of a shard's task or actor call after a lost worker")
@@ -137,8 +141,9 @@ class RayExecutor(Executor):
         except ValueError:
             self.close()
             raise
-        self.bucket_map = ray.remote(max_retries=spec.max_retries)(_bucket_map)
-        self.bucket_reduce = ray.remote(_bucket_reduce).options(max_retries=spec.max_retries)
+        self.bucket_map = ray.remote(**options)(_bucket_map)
+        self.bucket_reduce = ray.remote(**options)(_bucket_reduce)
+        self.call_each = ray.remote(**options)(_call_each)
 
     def _segments(self, stage: Any) -> list[tuple[int | None, list[int]]]:
         """The stage's ops cut into (model op index or None, op indices), in stage order."""
@@ -226,6 +231,16 @@ class RayExecutor(Executor):
         reduced = [self.bucket_reduce.remote(*(outputs[b] for outputs in mapped)) for b in range(buckets)]
         return np.unique(np.concatenate([np.empty(0, np.int64), *self._get(reduced)]))
 
+    def map_calls(self, function: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+        """The items cut into runs of consecutive ones, a task per run (4 per CPU), results in order."""
+        if not items:
+            return []
+        tasks = min(len(items), 4 * max(int(self.ray.cluster_resources().get("CPU", 1)), 1))
+        bounds = np.linspace(0, len(items), tasks + 1).astype(int).tolist()
+        function_ref = self.ray.put(function)
+        runs = [self.call_each.remote(function_ref, items[lo:hi]) for lo, hi in pairwise(bounds)]
+        return [result for results in self._get(runs) for result in results]
+
     def close(self) -> None:
         for pool in self.pools.values():
             for actor in pool:
@@ -291,6 +306,10 @@ def _bucket_map(op: Any, job: list[tuple[Any, np.ndarray]], buckets: int) -> tup
     empty = (np.empty(0, np.uint64), np.empty(0, np.int64))
     return tuple((np.concatenate([h for h, _ in pieces] or [empty[0]]), np.concatenate([p for _, p in pieces] or [empty[1]]))
                  for pieces in found)
+
+
+def _call_each(function: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+    return [function(item) for item in items]
 
 
 def _bucket_reduce(*pieces: tuple[np.ndarray, np.ndarray]) -> np.ndarray:

@@ -15,17 +15,18 @@ from pydantic import Field
 from scipy.cluster.vq import kmeans2
 
 from synthloop.models.protocols import ImageEmbedder, TextEmbedder
-from synthloop.ops.base import Batch, Dedup, Drop, Quarantine, register
-from synthloop.ops.dedup_resolve import SameImage, duplicate_drop
+from synthloop.ops.base import Batch, Drop, Quarantine, register
+from synthloop.ops.dedup_resolve import ClusteredDedup, SameImage, duplicate_drop
 from synthloop.ops.mappers.embed import Embed
 from synthloop.ops.model_op import ModelParams
 from synthloop.ops.text import conversation_digest
 
 DIGEST = 16  # bytes of conversation digest before the vector, when keyed
+Cluster = tuple[list[str], np.ndarray, np.ndarray]  # ids, conversation digests, normalised vectors
 
 
 @register
-class SemanticDedup(SameImage, ModelParams, Dedup):
+class SemanticDedup(SameImage, ModelParams, ClusteredDedup):
     name: ClassVar[str] = "semantic_dedup"
     pixels: ClassVar[int | None] = 224
     model: str = Field("pkg:efficientnet-lite0", description="embedding model URI")
@@ -59,10 +60,11 @@ class SemanticDedup(SameImage, ModelParams, Dedup):
     def _conversation(self, sample: dict) -> bytes:
         return conversation_digest(sample) if self._keyed_on_conversation else b""
 
-    def resolve(self, keys: Iterable[tuple[str, Any]]) -> dict[str, Drop]:
+    def clusters(self, keys: Iterable[tuple[str, Any]]) -> list[Cluster]:
+        """The samples with a key, in id order, cut by k-means on their normalised vectors."""
         items = sorted((item for item in keys if item[1] is not None), key=lambda item: item[0])  # None: no image
         if not items:
-            return {}
+            return []
         ids = [item[0] for item in items]
         skip = DIGEST if self._keyed_on_conversation else 0
         conversations = np.array([item[1][:skip] for item in items], object)
@@ -70,18 +72,22 @@ class SemanticDedup(SameImage, ModelParams, Dedup):
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-12)
         k = max(1, round(len(ids) / self.cluster_size))
         labels = np.zeros(len(ids), int) if k == 1 else kmeans2(vectors, k, seed=self.seed, minit="++")[1]
+        return [([ids[m] for m in members.tolist()], conversations[members], vectors[members])
+                for members in (np.flatnonzero(labels == cluster) for cluster in np.unique(labels))]  # in id order
+
+    def cluster_drops(self, cluster: Cluster) -> dict[str, Drop]:
+        """Each member, in id order, whose similarity to a kept member reaches the threshold (same
+        conversation, when keyed) is dropped naming the most similar one; the others are kept."""
+        ids, conversations, vectors = cluster
+        similarity = vectors @ vectors.T
+        similarity[conversations[:, None] != conversations[None, :]] = -np.inf
         drops: dict[str, Drop] = {}
-        for cluster in np.unique(labels):
-            members = np.flatnonzero(labels == cluster)  # ascending, so in id order
-            similarity = vectors[members] @ vectors[members].T
-            similarity[conversations[members][:, None] != conversations[members][None, :]] = -np.inf
-            kept: list[int] = []
-            for j in range(len(members)):
-                if kept:
-                    best = kept[int(np.argmax(similarity[j, kept]))]
-                    if similarity[j, best] >= self.threshold:
-                        drops[ids[members[j]]] = duplicate_drop(ids[members[best]],
-                                                                round(1 - float(similarity[j, best]), 4), self.merges())
-                        continue
-                kept.append(j)
+        kept: list[int] = []
+        for j in range(len(ids)):
+            if kept:
+                best = kept[int(np.argmax(similarity[j, kept]))]
+                if similarity[j, best] >= self.threshold:
+                    drops[ids[j]] = duplicate_drop(ids[best], round(1 - float(similarity[j, best]), 4), self.merges())
+                    continue
+            kept.append(j)
         return drops
