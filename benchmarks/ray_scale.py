@@ -8,8 +8,8 @@ the dedup resolves.
 1. `benchmarks/curate.py`'s data and recipe (recipes/curate.yaml: filters, exact, near and MinHash
    dedup) at N, run by `synthloop run` with the local executor (`--workers` processes) and with the
    Ray executor on a Ray it starts on this machine (all its cores): wall time, their ratio (goal:
-   Ray within 1.25x), peak RSS of the driver and of the largest other process (a worker; Ray's own
-   daemons count too).
+   Ray within 1.25x), the load average beside it, peak RSS of the driver and of each other process
+   of the run (workers; Ray's own daemons under Ray, the fork server locally).
 2. The same recipe at `--two-node-n` on a two-node cluster (`ray.cluster_utils.Cluster`, one CPU per
    node): output, audit files and ledger compared with the local run's, byte for byte.
 3. Driver memory of the dedup resolves: stage 0's global ops resolved again, alone, in a fresh
@@ -21,16 +21,18 @@ the dedup resolves.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import orjson
+import psutil
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from curate import build_dataset, measure, synthloop_recipe  # noqa: E402
+from curate import build_dataset, synthloop_recipe  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 SYNTHLOOP = str(Path(sys.executable).with_name("synthloop"))
@@ -76,12 +78,40 @@ def recipe_for(work: Path, llava: Path, workers: int, executor: dict, dedup: str
 
 def run_measured(name: str, n: int, recipe: Path, log: Path) -> float:
     subprocess.run(["rm", "-rf", str(recipe.parent / "out"), str(recipe.parent / "run")], check=True)
-    seconds, (tree, driver, child), code, cpu = measure([SYNTHLOOP, "run", str(recipe)], log)
-    status = "" if code == 0 else f"  (FAILED, exit {code}; see {log})"
-    print(f"{name:22s} {seconds:7.1f} s  {n / seconds:7.0f} samples/s  CPU {cpu:6.1f} s  peak RSS: driver "
-          f"{driver / 2**20:5.0f} MiB, largest other process {child / 2**20:5.0f} MiB, all {tree / 2**20:5.0f} MiB"
-          f"{status}", flush=True)
+    start = time.perf_counter()
+    with log.open("wb") as sink:
+        process = psutil.Popen([SYNTHLOOP, "run", str(recipe)], stdout=sink, stderr=subprocess.STDOUT)
+        peaks = process_peaks(process)
+    seconds = time.perf_counter() - start
+    driver = peaks.pop(process.pid)[1]
+    others = sorted(peaks.values(), key=lambda peak: -peak[1])
+    status = "" if process.returncode == 0 else f"  (FAILED, exit {process.returncode}; see {log})"
+    print(f"{name:22s} {seconds:7.1f} s  {n / seconds:7.0f} samples/s  load {os.getloadavg()[0]:4.1f}  peak RSS: driver "
+          f"{driver / 2**20:5.0f} MiB; each other process (MiB): "
+          f"{', '.join(f'{title} {rss / 2**20:.0f}' for title, rss in others)}{status}", flush=True)
     return seconds
+
+
+def process_peaks(process: psutil.Popen) -> dict[int, tuple[str, int]]:
+    """Until `process` exits: per pid of it and its descendants, (title, peak RSS). A Ray worker's title
+    is what it last ran (`ray::_run_segment`, `ray::_SegmentActor`), not `ray::IDLE`; the venv's path
+    is left out."""
+    peaks: dict[int, tuple[str, int]] = {}
+    while process.poll() is None:
+        try:
+            family = [process, *process.children(recursive=True)]
+        except psutil.Error:
+            continue
+        for member in family:
+            try:
+                rss, words = member.memory_info().rss, member.cmdline()
+            except psutil.Error:
+                continue
+            title = " ".join(" ".join(Path(word).name if "/" in word else word for word in words[:3]).split())[:40]
+            known, peak = peaks.get(member.pid, (title, 0))
+            peaks[member.pid] = (known if title == "ray::IDLE" else title, max(peak, rss))
+        time.sleep(0.05)
+    return peaks
 
 
 def files(root: Path) -> dict[str, bytes]:
@@ -114,7 +144,8 @@ def two_node(work: Path, n: int, workers: int) -> None:
     mine, theirs = files(local.parent), files(remote.parent)
     differ = sorted(name for name in mine.keys() | theirs.keys() if mine.get(name) != theirs.get(name))
     print(f"two-node cluster, n={n:,}: {len(mine)} files (output, audit, stages, ledger) compared with the local "
-          f"run's: {'all identical' if not differ else f'{len(differ)} differ, e.g. {differ[:3]}'} ({seconds:.0f} s)")
+          f"run's: {'all identical' if not differ else f'{len(differ)} differ, e.g. {differ[:3]}'} ({seconds:.0f} s, "
+          f"load {os.getloadavg()[0]:.1f})")
 
 
 def resolve_memory(work: Path, n: int, workers: int, dedup: str | None) -> None:
@@ -135,7 +166,8 @@ def resolve_memory(work: Path, n: int, workers: int, dedup: str | None) -> None:
             results.append((rows, python_peak + arrow_peak))
             print(f"dedup resolves, {'keys grouped on Ray' if where == 'ray' else 'all on the driver':19s} {rows:7,} "
                   f"samples: driver peak {python_peak / 2**20:6.1f} MiB Python/numpy + {arrow_peak / 2**20:5.1f} MiB "
-                  f"Arrow = {(python_peak + arrow_peak) / rows:5.0f} bytes/sample", flush=True)
+                  f"Arrow = {(python_peak + arrow_peak) / rows:5.0f} bytes/sample (load {os.getloadavg()[0]:.1f})",
+                  flush=True)
     for where, ((small, small_peak), (large, large_peak)) in measured.items():
         slope = (large_peak - small_peak) / (large - small)
         print(f"  {where}: {slope:.0f} bytes per added sample from {small:,} to {large:,} "
