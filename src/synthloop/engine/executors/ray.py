@@ -36,15 +36,13 @@ from __future__ import annotations
 import importlib.util
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from itertools import pairwise
 from typing import Any, Literal
 
 import numpy as np
-import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from synthloop.engine.executors.base import Executor, ExecutorSpec, register
-from synthloop.ops.dedup_resolve import sharing_rows
+from synthloop.engine.executors.ray_resolve import ClusterResolves
 from synthloop.ops.model_op import ModelParams
 
 INSTALL = "pip install 'synthloop[ray]'"
@@ -141,9 +139,7 @@ class RayExecutor(Executor):
         except ValueError:
             self.close()
             raise
-        self.bucket_map = ray.remote(**options)(_bucket_map)
-        self.bucket_reduce = ray.remote(**options)(_bucket_reduce)
-        self.call_each = ray.remote(**options)(_call_each)
+        self.resolves = ClusterResolves(ray, options, self._get)
 
     def _segments(self, stage: Any) -> list[tuple[int | None, list[int]]]:
         """The stage's ops cut into (model op index or None, op indices), in stage order."""
@@ -215,31 +211,10 @@ class RayExecutor(Executor):
             raise (err.cause if isinstance(err.cause, Exception) else err) from None
 
     def sharing_rows(self, op: Any, keys: Any) -> np.ndarray | None:
-        """The cluster's part of a dedup resolve: map tasks read the key parts where they are and hash
-        each key into buckets (`ColumnarDedup.bucket_hashes`: the key's hash, the near dedup's
-        conversation or pHash blocks, MinHash's digest and LSH bands), the buckets are shuffled by hash to reduce tasks, which return the positions whose
-        hash another key shares; the driver then resolves only those (same duplicates, same
-        survivors: `dedup_resolve.sharing_rows`)."""
-        if not op.bucketed or not len(keys):
-            return None
-        cpus = max(int(self.ray.cluster_resources().get("CPU", 1)), 1)
-        buckets = max(2, 2 * cpus)
-        wanted = [keys.position[keys.offsets[j]:keys.offsets[j + 1]] for j in range(len(keys.parts))]
-        jobs = [list(zip(keys.parts[j::4 * cpus], wanted[j::4 * cpus], strict=True)) for j in range(4 * cpus)]
-        op_ref = self.ray.put(op)
-        mapped = [self.bucket_map.options(num_returns=buckets).remote(op_ref, job, buckets) for job in jobs if job]
-        reduced = [self.bucket_reduce.remote(*(outputs[b] for outputs in mapped)) for b in range(buckets)]
-        return np.unique(np.concatenate([np.empty(0, np.int64), *self._get(reduced)]))
+        return self.resolves.sharing_rows(op, keys)
 
     def map_calls(self, function: Callable[[Any], Any], items: list[Any]) -> list[Any]:
-        """The items cut into runs of consecutive ones, a task per run (4 per CPU), results in order."""
-        if not items:
-            return []
-        tasks = min(len(items), 4 * max(int(self.ray.cluster_resources().get("CPU", 1)), 1))
-        bounds = np.linspace(0, len(items), tasks + 1).astype(int).tolist()
-        function_ref = self.ray.put(function)
-        runs = [self.call_each.remote(function_ref, items[lo:hi]) for lo, hi in pairwise(bounds)]
-        return [result for results in self._get(runs) for result in results]
+        return self.resolves.map_calls(function, items)
 
     def close(self) -> None:
         for pool in self.pools.values():
@@ -288,29 +263,3 @@ class _SegmentActor:
 
     def run(self, work: Any, indices: list[int], last: bool) -> Any:
         return self.worker.run(work, indices, last)
-
-
-def _bucket_map(op: Any, job: list[tuple[Any, np.ndarray]], buckets: int) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
-    """Per bucket: (hash, position) of the wanted keys of these parts (`wanted[row]`: the row's
-    position, -1 when it is not in play)."""
-    found: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(buckets)]
-    for part, wanted in job:
-        chosen = wanted >= 0
-        if not chosen.any():
-            continue
-        hashes = op.bucket_hashes(part.read_parquet(["key"])["key"].combine_chunks().filter(pa.array(chosen)))
-        flat, positions = hashes.reshape(-1), np.repeat(wanted[chosen], hashes.shape[1])
-        bucket = flat % np.uint64(buckets)
-        for b in range(buckets):
-            found[b].append((flat[bucket == b], positions[bucket == b]))
-    empty = (np.empty(0, np.uint64), np.empty(0, np.int64))
-    return tuple((np.concatenate([h for h, _ in pieces] or [empty[0]]), np.concatenate([p for _, p in pieces] or [empty[1]]))
-                 for pieces in found)
-
-
-def _call_each(function: Callable[[Any], Any], items: list[Any]) -> list[Any]:
-    return [function(item) for item in items]
-
-
-def _bucket_reduce(*pieces: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    return sharing_rows(np.concatenate([h for h, _ in pieces]), np.concatenate([p for _, p in pieces]))
