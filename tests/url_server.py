@@ -1,7 +1,9 @@
 """A loopback HTTP server for URL-download tests and benchmarks/download.py: each path answers as its
 `Route` says (status, headers, body, a delay, a body streamed without a length); any other path is
 a 404. Routes can be changed while it serves (a server that "recovers"). It logs each request's path,
-start and end, and its client as `client_label` names it (a test that tells nodes apart).
+start and end, and its client as `client_label` names it (a test that tells nodes apart). `in_flight` and
+`most_in_flight` count the requests received and not yet answered: what a client's bound on requests in
+flight limits.
 
     with serving({"/a.jpg": Route(body=jpeg)}) as server:
         server.url("/a.jpg")
@@ -68,18 +70,21 @@ class _Handler(BaseHTTPRequestHandler):
             server.hits[path] = hits = server.hits.get(path, 0) + 1
             server.in_flight += 1
             server.most_in_flight = max(server.most_in_flight, server.in_flight)
-        try:
-            self._answer(server.routes.get(path, Route(404, b"not found", {"Content-Type": "text/plain"})), hits)
-        finally:
-            with server.lock:
-                server.in_flight -= 1
-                server.log.append((path, label, start, time.monotonic()))
-
-    def _answer(self, route: Route, hits: int) -> None:
+        route = server.routes.get(path, Route(404, b"not found", {"Content-Type": "text/plain"}))
         if hits <= route.fail_first:
             route = Route(503, b"busy", {"Content-Type": "text/plain"})
-        if route.delay:
-            time.sleep(route.delay)
+        time.sleep(route.delay)
+        # no longer in flight once it answers: the client may take the answer, release its slot and send its
+        # next request (on another connection) before this thread is back from writing
+        with server.lock:
+            server.in_flight -= 1
+        try:
+            self._answer(route)
+        finally:
+            with server.lock:
+                server.log.append((path, label, start, time.monotonic()))
+
+    def _answer(self, route: Route) -> None:
         self.send_response(route.status)
         for name, value in route.headers.items():
             self.send_header(name, value)
