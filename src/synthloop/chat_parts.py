@@ -55,3 +55,8 @@ def join_content(parts: list[str | None]) -> str:
         else:
             pieces.append(part)
     return "".join(pieces)
+
+
+def typed_parts(parts: list[str | None]) -> list[dict]:
+    """Text pieces and `None` for images -> chat content parts: `{type: image}` and `{type: text, text}`."""
+    return [{"type": "image"} if part is None else {"type": "text", "text": part} for part in parts]

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from synthloop.chat_parts import join_content, split_content
+from synthloop.chat_parts import join_content, split_content, typed_parts
 from synthloop.formats.arrays import ArraySideFile
 from synthloop.formats.catalog import register
 from synthloop.formats.common import (
@@ -81,8 +81,7 @@ def record_to_sample(record: object, fallback_id: str, source: str) -> dict:
 
 def content_parts(content: str) -> list[dict]:
     """`"<image>\\nCompare it with <image>"` -> image and text parts in order (`chat_parts.split_content`)."""
-    parts = [{"type": "image"} if part is None else {"type": "text", "text": part} for part in split_content(content)]
-    return parts or [{"type": "text", "text": ""}]
+    return typed_parts(split_content(content)) or [{"type": "text", "text": ""}]
 
 
 def sample_to_record(sample: dict, paths: list[str]) -> dict:

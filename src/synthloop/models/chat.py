@@ -7,7 +7,7 @@ so LLaVA-1.5 is prompted `USER: <image>\nQ ASSISTANT:` as LLaVA prompts it (haot
 
 from __future__ import annotations
 
-from synthloop.chat_parts import split_content
+from synthloop.chat_parts import split_content, typed_parts
 
 
 def content_parts(content: str) -> list[str | None]:
@@ -19,7 +19,5 @@ def content_parts(content: str) -> list[str | None]:
 def chat_structure(messages: list[dict]) -> list[dict]:
     """Canonical messages -> the structured content processors' chat templates take: `{type: image}` and
     `{type: text, text}` parts in order."""
-    return [{"role": message["role"],
-             "content": [{"type": "image"} if part is None else {"type": "text", "text": part}
-                         for part in content_parts(message["content"])]}
+    return [{"role": message["role"], "content": typed_parts(content_parts(message["content"]))}
             for message in messages]
