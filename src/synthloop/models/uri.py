@@ -4,6 +4,7 @@
     hf:<hub id or local path>     a transformers model (image-text-to-text, causal LM, CLIP)
     openai:<base_url>#<model>     any OpenAI-compatible chat-completions server (vLLM, SGLang, ...)
     pkg:<name>                    a real model shipped in a pip package (see `models.backends.pkg.PACKAGED`)
+    py:<module>:<factory>         a model written in Python: `factory(device=...)` returns it
 
 Loaded models are kept per process, so several ops naming one URI share one copy.
 """
@@ -34,6 +35,10 @@ def parse_uri(uri: str) -> ModelUri:
         if not base_url or not model or not base_url.startswith(("http://", "https://")):
             raise ValueError(f"model URI {uri!r}: expected openai:<http(s) base_url>#<model>")
         return ModelUri(scheme, base_url.rstrip("/"), model)
+    if scheme == "py":
+        module, _, factory = rest.partition(":")
+        if not module or not factory.isidentifier():
+            raise ValueError(f"model URI {uri!r}: expected py:<module>:<factory>")
     return ModelUri(scheme, rest)
 
 
