@@ -1,13 +1,13 @@
 """What the scene judge's perception sees in an image: objects, each with a probability over the world's
 colours and shapes and a pixel box. The program answers world questions from a `SeenScene`; perception
-builds one from pixels, and `from_scene` builds one from a world scene's ground truth (so the program can
-be checked against the world's own answers without any perception error)."""
+builds one from pixels, and `from_annotation` builds one from the ground truth a world sample carries in its
+`meta` (so the program can be checked against the world's own answers without any perception error)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from synthloop.lab.world.scene import COLOR_NAMES, SHAPES, Scene
+from synthloop.lab.world.scene import COLOR_NAMES, SHAPES
 
 
 @dataclass(frozen=True)
@@ -40,9 +40,11 @@ def _one_hot(names: tuple[str, ...], name: str) -> dict[str, float]:
     return {n: float(n == name) for n in names}
 
 
-def from_scene(scene: Scene) -> SeenScene:
-    """A world scene's ground truth as perception would see it with no error."""
-    return SeenScene(size=scene.size, objects=tuple(
-        SeenObject(color=_one_hot(COLOR_NAMES, o.color), shape=_one_hot(SHAPES, o.shape),
-                   box=(o.x, o.y, o.x + o.side, o.y + o.side))
-        for o in scene.objects))
+def from_annotation(meta: dict) -> SeenScene:
+    """A world sample's ground truth (`meta`: `image_size` and `objects` with normalised boxes, as
+    `Scene.annotation()` writes them) as perception would see it with no error."""
+    size = meta["image_size"]
+    return SeenScene(size=size, objects=tuple(
+        SeenObject(color=_one_hot(COLOR_NAMES, o["color"]), shape=_one_hot(SHAPES, o["shape"]),
+                   box=tuple(round(v * size) for v in o["box"]))
+        for o in meta["objects"]))
