@@ -76,7 +76,7 @@ def test_bad_value_and_missing_field(tmp_path):
 def test_a_model_ops_uri_is_checked_when_the_recipe_is_read(tmp_path):
     text = GOOD.replace("t_text_dedup: {}", "caption: {model: 'llava-hf/llava-1.5-7b-hf'}")
     assert error_of(tmp_path, text).endswith("line 5: ops[1].caption.model: model URI 'llava-hf/llava-1.5-7b-hf': "
-                                             "expected one of builtin:, hf:, openai:, pkg:...")
+                                             "expected one of builtin:, hf:, openai:, pkg:, py:...")
 
 
 def test_invalid_yaml_names_line(tmp_path):
