@@ -122,6 +122,17 @@ POSITION_TEMPLATES = {
 }
 RELATION_PHRASES = {"left": "to the left of", "right": "to the right of", "above": "above", "below": "below"}
 OPPOSITE = {"left": "right", "right": "left", "above": "below", "below": "above"}
+# Yes/no about a stated relation ({rel} one of RELATION_PHRASES), or which side along one axis.
+RELATION_TEMPLATES = {
+    "yes/no": ("Is the {a} {rel} the {b}?", "Is it true that the {a} is {rel} the {b}?"),
+    "horizontal": ("Is the {a} to the left or to the right of the {b}?",),
+    "vertical": ("Is the {a} above or below the {b}?",),
+}
+SIZE_WORDS = ("bigger", "smaller")
+# Which of two objects is {word} (one of SIZE_WORDS), answered by its expression, or yes/no about one of them.
+SIZE_TEMPLATES = {"which": ("Which is {word}, the {a} or the {b}?",), "yes/no": ("Is the {a} {word} than the {b}?",)}
+OCR_TEMPLATES = ("What word is written in the image?", "What does the text in the image say?",
+                 "Read the word shown in the image.")
 
 
 def ask_position(rng: random.Random, scene: Scene, target: Obj, side: str) -> QA:
@@ -137,11 +148,9 @@ def ask_relation(rng: random.Random, scene: Scene, first: Obj, second: Obj, hori
     truth = ("left" if a is first else "right") if horizontal else ("above" if a is first else "below")
     if rng.random() < 0.5:
         asked = truth if rng.random() < 0.5 else OPPOSITE[truth]
-        return _ask(rng, scene, ("Is the {a} {rel} the {b}?", "Is it true that the {a} is {rel} the {b}?"),
-                    "yes" if asked == truth else "no", a=a.expr, b=b.expr, rel=RELATION_PHRASES[asked])
-    templates = (("Is the {a} to the left or to the right of the {b}?",) if horizontal
-                 else ("Is the {a} above or below the {b}?",))
-    qa = _ask(rng, scene, templates, truth, a=a.expr, b=b.expr)
+        return _ask(rng, scene, RELATION_TEMPLATES["yes/no"], "yes" if asked == truth else "no", a=a.expr,
+                    b=b.expr, rel=RELATION_PHRASES[asked])
+    qa = _ask(rng, scene, RELATION_TEMPLATES["horizontal" if horizontal else "vertical"], truth, a=a.expr, b=b.expr)
     qa.template += 2
     return qa
 
@@ -150,13 +159,12 @@ def ask_size(rng: random.Random, scene: Scene, big: Obj, small: Obj) -> QA:
     """Which of two objects is bigger or smaller, or yes/no about one of them being so."""
     a, b = (big, small) if rng.random() < 0.5 else (small, big)
     template = rng.randrange(4)
-    word = ("bigger", "smaller")[template % 2]
+    word = SIZE_WORDS[template % 2]
     if template < 2:
         answer = (big if word == "bigger" else small).expr
-        question = f"Which is {word}, the {a.expr} or the {b.expr}?"
     else:
         answer = "yes" if (a is big) == (word == "bigger") else "no"
-        question = f"Is the {a.expr} {word} than the {b.expr}?"
+    question = SIZE_TEMPLATES["which" if template < 2 else "yes/no"][0].format(word=word, a=a.expr, b=b.expr)
     return QA(scene, question, answer, template)
 
 
@@ -204,5 +212,4 @@ def ocr(rng: random.Random, level: Level, size: int) -> QA:
         raise NoRoom
     # Distractor shapes only from level 2 up: OCR engines read a nearby star or cross as a character.
     fill(rng, scene, rng.randint(0, max(0, level.objects[0] - 2)))
-    return _ask(rng, scene, ("What word is written in the image?", "What does the text in the image say?",
-                             "Read the word shown in the image."), text)
+    return _ask(rng, scene, OCR_TEMPLATES, text)
