@@ -89,7 +89,7 @@ def test_two_node_ray_run_writes_the_local_executors_bytes(cluster, local, tmp_p
     from synthloop.engine.executors.ray import RayExecutor
 
     reference, data = local
-    grouped, sharing_rows, clusters, map_calls = [], RayExecutor.sharing_rows, [], RayExecutor.map_calls
+    grouped, sharing_rows, calls, map_calls = [], RayExecutor.sharing_rows, [], RayExecutor.map_calls
 
     def recording(self, op, keys):
         shared = sharing_rows(self, op, keys)
@@ -97,7 +97,7 @@ def test_two_node_ray_run_writes_the_local_executors_bytes(cluster, local, tmp_p
         return shared
 
     def counting(self, function, items):
-        clusters.append(len(items))
+        calls.append((getattr(function, "func", function).__name__, len(items)))
         return map_calls(self, function, items)
 
     monkeypatch.setattr(RayExecutor, "sharing_rows", recording)
@@ -107,7 +107,9 @@ def test_two_node_ray_run_writes_the_local_executors_bytes(cluster, local, tmp_p
     # every columnar dedup grouped its hashes on the cluster: the driver saw only the samples sharing one
     assert [(name, n > shared) for name, n, shared in grouped] == [
         ("exact_dedup", True), ("image_near_dedup", True), ("image_near_dedup", True), ("text_minhash_dedup", True)]
-    assert len(clusters) == 1 and clusters[0] > 2  # semantic dedup compared its k-means clusters' members in tasks
+    # semantic dedup ran its k-means steps and compared its clusters' members in tasks
+    assert {name for name, _ in calls[:-1]} == {"block_step"} and len(calls) > 2
+    assert calls[-1][0] == "cluster_drops" and calls[-1][1] > 2
     expected, got = _files(reference), _files(tmp_path)
     assert sorted(got) == sorted(expected) and any("/cache/s1-" in name for name in got)
     assert [name for name in expected if got[name] != expected[name]] == []

@@ -61,8 +61,8 @@ class _Rows:
 def resolve_stage(rundir: RunDir, stage: Stage, ops: list[Op], shard_count: int, seed: int,
                   executor: Executor | None = None) -> dict:
     """`executor`: where the parts of the resolves that can leave this process run (the samples whose
-    bucket hashes another key shares: `Executor.sharing_rows`; the comparisons within a `ClusteredDedup`'s
-    clusters: `Executor.map_calls`); None: all here."""
+    bucket hashes another key shares: `Executor.sharing_rows`; a `ClusteredDedup`'s k-means steps and the
+    comparisons within its clusters: `Executor.place`, `Executor.map_calls`); None: all here."""
     counts = {str(i): {"in": 0, "kept": 0, "dropped": 0, "quarantined": 0, "added": 0} for i in stage.global_ops}
     if shard_count:
         rows = _stage_rows(rundir, stage, shard_count)
@@ -156,7 +156,7 @@ def _resolve_dedup(op: Dedup, op_index: int, table: pa.Table, rows: _Rows, activ
     usable[failed] = False
     good = table.filter(pa.array(usable))
     keys = zip(good["id"].to_pylist(), good["key"].to_pylist(), strict=True)
-    drops = op.resolve(keys, executor.map_calls) if executor and isinstance(op, ClusteredDedup) else op.resolve(keys)
+    drops = op.resolve(keys, executor) if isinstance(op, ClusteredDedup) else op.resolve(keys)
     dropped_ids = sorted(drops)
     dropped = np.flatnonzero(usable)[pc.index_in(pa.array(dropped_ids, pa.string()), good["id"]).to_numpy()]
     for sample_id, row in zip(dropped_ids, dropped.tolist(), strict=True):

@@ -22,13 +22,12 @@ import pyarrow as pa
 from pydantic import BaseModel, Field
 
 from synthloop.ops.base import Dedup, Drop
+from synthloop.ops.kmeans import Here, Workers
 
 # positions of the first sample of each group -> (i, j): pairs of groups (indices into that array) that match
 PairFinder = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 # (positions a, positions b) -> distance of each pair
 Distance = Callable[[np.ndarray, np.ndarray], np.ndarray]
-# (function, items) -> [function(item) for item in items], wherever the calls run
-Calls = Callable[[Callable[[Any], Any], list[Any]], list[Any]]
 
 
 class Keys(Protocol):
@@ -150,18 +149,19 @@ class ColumnarDedup(Dedup):
 
 class ClusteredDedup(Dedup):
     """A dedup that cuts its samples into clusters and compares samples within a cluster only:
-    `clusters` gathers the keys (where they are: the driver), `cluster_drops` compares one cluster's
-    members and can run anywhere (`calls`: on an executor's workers)."""
+    `clusters` gathers the keys (where they are: the driver) and cuts them, its arithmetic running on
+    `workers`; `cluster_drops` compares one cluster's members and can run anywhere (on `workers`)."""
 
-    def clusters(self, keys: Iterable[tuple[str, Any]]) -> list[Any]:
+    def clusters(self, keys: Iterable[tuple[str, Any]], workers: Workers) -> list[Any]:
         raise NotImplementedError
 
     def cluster_drops(self, cluster: Any) -> dict[str, Drop]:
         raise NotImplementedError
 
-    def resolve(self, keys: Iterable[tuple[str, Any]], calls: Calls | None = None) -> dict[str, Drop]:
-        clusters = self.clusters(keys)
-        found = calls(self.cluster_drops, clusters) if calls else [self.cluster_drops(c) for c in clusters]
+    def resolve(self, keys: Iterable[tuple[str, Any]], workers: Workers | None = None) -> dict[str, Drop]:
+        """`workers`: an executor's (`Executor.place`, `Executor.map_calls`); None: this process."""
+        workers = workers or Here()
+        found = workers.map_calls(self.cluster_drops, self.clusters(keys, workers))
         return {sample_id: drop for drops in found for sample_id, drop in drops.items()}
 
 

@@ -52,9 +52,14 @@ class Executor(ABC):
         driver looks at all of them."""
         return None
 
+    def place(self, items: list[Any]) -> list[Any]:
+        """The items put where the workers are, as handles `map_calls` takes in their place (data that
+        several `map_calls` reuse: a k-means fit's blocks); this default: the items themselves."""
+        return items
+
     def map_calls(self, function: Callable[[Any], Any], items: list[Any]) -> list[Any]:
-        """`[function(item) for item in items]`, run where the workers are (a `ClusteredDedup`'s
-        comparisons within its clusters); this default: here."""
+        """`[function(item) for item in items]`, run where the workers are (a `ClusteredDedup`'s k-means
+        steps and comparisons within its clusters); this default: here."""
         return [function(item) for item in items]
 
     def close(self) -> None:

@@ -13,10 +13,9 @@ so the files are byte-identical to the local executor's. Ray retries a task or a
 worker or node was lost (`max_retries`); a retried shard writes the same files. The global ops are
 resolved by the driver between stages, as with every executor, but exact, near and MinHash dedup
 group their keys' hashes on the cluster first, so the driver sees only the samples that share one
-(`sharing_rows`), and semantic dedup compares the members of its k-means clusters in tasks
-(`map_calls`; the k-means fit stays on the driver: scipy's kmeans2 sums each mean in row order in
-the data's float32, scipy/cluster/_vq.pyx `_cal_cluster_means`, so a fit split over workers would
-move the labels).
+(`sharing_rows`), and semantic dedup runs its k-means steps over fixed blocks of its vectors and
+compares the members of each cluster in tasks (`place`, `map_calls`; `ops.kmeans` adds the blocks'
+partial sums in block order, so the labels are the local executor's).
 
 A URL input's stage-0 shard downloads in its first task (its own task when the stage starts with a
 model op), scheduled "SPREAD" so the downloads spread over the nodes (Ray's scheduling strategies,
@@ -212,6 +211,9 @@ class RayExecutor(Executor):
 
     def sharing_rows(self, op: Any, keys: Any) -> np.ndarray | None:
         return self.resolves.sharing_rows(op, keys)
+
+    def place(self, items: list[Any]) -> list[Any]:
+        return self.resolves.place(items)
 
     def map_calls(self, function: Callable[[Any], Any], items: list[Any]) -> list[Any]:
         return self.resolves.map_calls(function, items)

@@ -3,7 +3,8 @@
 A `ColumnarDedup` that is `bucketed` groups its keys' bucket hashes on the cluster: map tasks read
 the key parts where they are and hash each key into buckets, the buckets are shuffled by hash to
 reduce tasks, and the driver gets back only the positions whose hash another key shares
-(`sharing_rows`). A `ClusteredDedup` compares each cluster's members in tasks (`map_calls`).
+(`sharing_rows`). A `ClusteredDedup`'s k-means steps and its comparisons within each cluster run in
+tasks (`map_calls`), the fit's blocks put in the object store once (`place`) for all its steps.
 """
 
 from __future__ import annotations
@@ -44,14 +45,20 @@ class ClusterResolves:
         reduced = [self.bucket_reduce.remote(*(outputs[b] for outputs in mapped)) for b in range(buckets)]
         return np.unique(np.concatenate([np.empty(0, np.int64), *self.get(reduced)]))
 
+    def place(self, items: list[Any]) -> list[Any]:
+        """Each item in the object store: its reference (which `map_calls` resolves in its task)."""
+        return [self.ray.put(item) for item in items]
+
     def map_calls(self, function: Callable[[Any], Any], items: list[Any]) -> list[Any]:
-        """The items cut into runs of consecutive ones, a task per run (4 per CPU), results in order."""
+        """The items (or references from `place`) cut into runs of consecutive ones, a task per run (4
+        per CPU), results in order."""
         if not items:
             return []
         tasks = min(len(items), 4 * max(int(self.ray.cluster_resources().get("CPU", 1)), 1))
         bounds = np.linspace(0, len(items), tasks + 1).astype(int).tolist()
         function_ref = self.ray.put(function)
-        runs = [self.call_each.remote(function_ref, items[lo:hi]) for lo, hi in pairwise(bounds)]
+        # the items as arguments of their own: Ray hands a task an argument's value, not its reference
+        runs = [self.call_each.remote(function_ref, *items[lo:hi]) for lo, hi in pairwise(bounds)]
         return [result for results in self.get(runs) for result in results]
 
 
@@ -73,7 +80,7 @@ def _bucket_map(op: Any, job: list[tuple[Any, np.ndarray]], buckets: int) -> tup
                  for pieces in found)
 
 
-def _call_each(function: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+def _call_each(function: Callable[[Any], Any], *items: Any) -> list[Any]:
     return [function(item) for item in items]
 
 

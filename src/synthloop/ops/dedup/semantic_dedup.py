@@ -12,11 +12,11 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
-from scipy.cluster.vq import kmeans2
 
 from synthloop.models.protocols import ImageEmbedder, TextEmbedder
 from synthloop.ops.base import Batch, Drop, Quarantine, register
 from synthloop.ops.dedup_resolve import ClusteredDedup, SameImage, duplicate_drop
+from synthloop.ops.kmeans import Workers, kmeans_labels
 from synthloop.ops.mappers.embed import Embed
 from synthloop.ops.model_op import ModelParams
 from synthloop.ops.text import conversation_digest
@@ -60,8 +60,9 @@ class SemanticDedup(SameImage, ModelParams, ClusteredDedup):
     def _conversation(self, sample: dict) -> bytes:
         return conversation_digest(sample) if self._keyed_on_conversation else b""
 
-    def clusters(self, keys: Iterable[tuple[str, Any]]) -> list[Cluster]:
-        """The samples with a key, in id order, cut by k-means on their normalised vectors."""
+    def clusters(self, keys: Iterable[tuple[str, Any]], workers: Workers) -> list[Cluster]:
+        """The samples with a key, in id order, cut by k-means on their normalised vectors (`ops.kmeans`:
+        its Lloyd steps run on `workers`, to the same labels wherever they run)."""
         items = sorted((item for item in keys if item[1] is not None), key=lambda item: item[0])  # None: no image
         if not items:
             return []
@@ -71,7 +72,7 @@ class SemanticDedup(SameImage, ModelParams, ClusteredDedup):
         vectors = np.stack([np.frombuffer(item[1][skip:], np.float16) for item in items]).astype(np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-12)
         k = max(1, round(len(ids) / self.cluster_size))
-        labels = np.zeros(len(ids), int) if k == 1 else kmeans2(vectors, k, seed=self.seed, minit="++")[1]
+        labels = kmeans_labels(vectors, k, self.seed, workers)
         return [([ids[m] for m in members.tolist()], conversations[members], vectors[members])
                 for members in (np.flatnonzero(labels == cluster) for cluster in np.unique(labels))]  # in id order
 
