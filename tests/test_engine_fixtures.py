@@ -2,8 +2,8 @@
 
 The ops are prefixed `t_` so they never clash with the real ones; they exercise every kind of
 the op contract: a pixel-reading filter, a text filter, a mapper that emits copies and can be
-slowed down (for kill tests), one that kills its process once, a dedup naming its survivor, and a
-selector.
+slowed down (for kill tests), one that kills its process once, one that holds its Ray worker until its
+node is removed, a dedup naming its survivor, and a selector.
 """
 
 from __future__ import annotations
@@ -91,6 +91,27 @@ class DieOnce(Mapper):
         else:
             os.kill(os.getpid(), signal.SIGKILL)
         return [[sample] for sample in batch.samples]
+
+
+@register
+class HoldOnce(Mapper):
+    """The first process to run it writes "PID RAY_NODE_ID" to `marker` and waits there (until its Ray node
+    is removed, which kills it); afterwards it passes samples through (a lost node for Ray to retry)."""
+
+    name: ClassVar[str] = "t_hold_once"
+    marker: str
+
+    def process(self, batch: Batch) -> list[Any]:
+        try:
+            marker = open(self.marker, "x")  # noqa: SIM115 (closed below, before the wait)
+        except FileExistsError:
+            return [[sample] for sample in batch.samples]
+        import ray
+
+        with marker:
+            marker.write(f"{os.getpid()} {ray.get_runtime_context().get_node_id()}")
+        time.sleep(300)  # the test removes this node long before
+        raise RuntimeError("t_hold_once: the node running it was not removed")
 
 
 @register
