@@ -156,3 +156,15 @@ def test_a_killed_ray_worker_is_retried_to_the_same_bytes(cluster, tmp_path, run
     expected, got = _files(tmp_path / "local"), _files(tmp_path / "ray")
     assert sorted(got) == sorted(expected)
     assert [name for name in expected if got[name] != expected[name]] == []
+
+
+@pytest.mark.parametrize(("resources", "error"), [
+    ({"num_cpus": 1, "replicas": 2}, r"hold 2 CPUs for the run and a shard task needs 1 \(executor.num_cpus\), more "
+                                     r"than the cluster's 2; lower their num_cpus or replicas$"),
+    ({"num_gpus": 0.5}, r"ask for 0.5 GPUs, more than the cluster's 0$")])
+def test_model_op_pools_the_cluster_cannot_hold_beside_a_shard_task_are_an_error(cluster, tmp_path, resources, error):
+    """Pools that took every CPU would leave the shard tasks waiting forever (a hang, not an error)."""
+    spec = recipe_dict(tmp_path, write_dataset(tmp_path / "data", noisy_samples(8)), [{"embed": {}}])
+    spec["executor"] = {"kind": "ray", "address": cluster, "ops": {"embed": resources}}
+    with pytest.raises(ValueError, match=r"^executor.ops: the model ops' actors \(embed\) " + error):
+        run(Recipe.model_validate(spec), progress=False)

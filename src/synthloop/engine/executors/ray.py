@@ -133,6 +133,7 @@ class RayExecutor(Executor):
         self.task = ray.remote(_run_segment).options(**options)
         self.pools: dict[int, list[Any]] = {}
         try:
+            self._check_pools_fit(ray.cluster_resources())
             self.download_task = ray.remote(_run_segment).options(**options, scheduling_strategy="SPREAD",
                                                                  **_download_resources(ray, spec))
         except ValueError:
@@ -163,6 +164,22 @@ class RayExecutor(Executor):
         op = self.ops[index]
         given = self.spec.ops.get(str(index), self.spec.ops.get(op.name))
         return given or (OpResources() if isinstance(op, ModelParams) else None)
+
+    def _check_pools_fit(self, cluster: dict[str, float]) -> None:
+        """The model ops' actors hold their CPUs and GPUs for the whole run: they must leave a shard task
+        its `num_cpus`, and the GPUs they ask for must exist, or Ray would wait for them forever."""
+        wanted = [self._resources(i) for i in range(len(self.ops))]
+        pools = [(self.ops[i].name, r) for i, r in enumerate(wanted) if r is not None]
+        cpus = sum(r.num_cpus * r.replicas for _, r in pools)
+        gpus = sum(r.num_gpus * r.replicas for _, r in pools)
+        names = ", ".join(name for name, _ in pools)
+        if cpus + self.spec.num_cpus > cluster.get("CPU", 0):
+            raise ValueError(f"executor.ops: the model ops' actors ({names}) hold {cpus:g} CPUs for the run and a "
+                             f"shard task needs {self.spec.num_cpus:g} (executor.num_cpus), more than the cluster's "
+                             f"{cluster.get('CPU', 0):g}; lower their num_cpus or replicas")
+        if gpus > cluster.get("GPU", 0):
+            raise ValueError(f"executor.ops: the model ops' actors ({names}) ask for {gpus:g} GPUs, more than the "
+                             f"cluster's {cluster.get('GPU', 0):g}")
 
     def _pool(self, index: int) -> list[Any]:
         if index not in self.pools:
