@@ -12,8 +12,11 @@ import signal
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 import orjson
 import psutil
 import pytest
@@ -168,3 +171,21 @@ def test_model_op_pools_the_cluster_cannot_hold_beside_a_shard_task_are_an_error
     spec["executor"] = {"kind": "ray", "address": cluster, "ops": {"embed": resources}}
     with pytest.raises(ValueError, match=r"^executor.ops: the model ops' actors \(embed\) " + error):
         run(Recipe.model_validate(spec), progress=False)
+
+
+def test_kmeans_steps_in_ray_tasks_on_two_nodes_give_the_local_labels(cluster):
+    """Semantic dedup's fit at several blocks: the blocks in the object store (`place`), the steps in
+    tasks on both nodes, one BLAS thread each there against the driver's own."""
+    from test_kmeans import blobs
+
+    from synthloop.engine.executors.ray import RayExecutor, RaySpec
+    from synthloop.ops.kmeans import BLOCK_ROWS, kmeans_labels
+
+    vectors, _ = blobs(3 * BLOCK_ROWS + 123, 12, spread=0.6)
+    executor = RayExecutor(RaySpec(address=cluster), partial(SimpleNamespace, ops=[]), [])
+    try:
+        assert all(type(block).__name__ == "ObjectRef" for block in executor.place([vectors[:2], vectors[2:]]))
+        on_ray = kmeans_labels(vectors, 12, seed=3, workers=executor)
+    finally:
+        executor.close()
+    assert np.array_equal(on_ray, kmeans_labels(vectors, 12, seed=3))
