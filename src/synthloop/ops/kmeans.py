@@ -5,7 +5,9 @@ the nearest centroid; per centroid, the sum of its rows in float64 and their cou
 anywhere (`Workers.map_calls`: here, or in an executor's tasks), and the caller adds the blocks'
 partial sums in block order. The blocks are cut by row count alone, so one machine and a cluster of
 any size add the same numbers in the same order and reach the same centroids and labels, bit for
-bit. Initial centroids: k-means++ (D² sampling) over a sample of `INIT_SAMPLE` rows per centroid
+bit, where the nodes run the same numpy build on the same CPU kind (a step's distances are a BLAS
+matrix product, whose result does not depend on its thread count here, tests/test_kmeans.py, but
+may on another CPU's kernels). Initial centroids: k-means++ (D² sampling) over a sample of `INIT_SAMPLE` rows per centroid
 drawn with the seed, on the caller.
 
 Why not a library's fit: scipy's `kmeans2` sums each mean in the data's float32 in row order
