@@ -7,7 +7,7 @@ import math
 from PIL import Image, ImageDraw
 
 from synthloop.images import encode_png
-from synthloop.lab.world.scene import CLUTTER_RGB, COLORS, Obj, Scene
+from synthloop.lab.world.scene import CLUTTER_RGB, COLORS, Obj, Scene, Word
 from synthloop.lab.world.text import font, ink_box
 
 
@@ -35,8 +35,9 @@ POLYGONS: dict[str, list[tuple[float, float]]] = {
 }
 
 
-def _draw_object(draw: ImageDraw.ImageDraw, obj: Obj) -> None:
-    rgb = COLORS[obj.color]
+def draw_object(draw: ImageDraw.ImageDraw, obj: Obj, fill: int | tuple[int, int, int] | None = None) -> None:
+    """Draw `obj` in its colour, or in `fill` (e.g. a class index into an "L" label map: the same pixels)."""
+    rgb = COLORS[obj.color] if fill is None else fill
     # Pixel coordinates are inclusive, so a side of s pixels spans x .. x + s - 1.
     x0, y0, span = obj.x, obj.y, obj.side - 1
     if obj.shape == "circle":
@@ -47,16 +48,22 @@ def _draw_object(draw: ImageDraw.ImageDraw, obj: Obj) -> None:
         draw.polygon([(x0 + u * span, y0 + v * span) for u, v in POLYGONS[obj.shape]], fill=rgb)
 
 
+def draw_word(draw: ImageDraw.ImageDraw, word: Word, fill: int | tuple[int, int, int] | None = None) -> None:
+    """Draw `word` anti-aliased in its colour, or in `fill` (255 into an "L" image gives its ink coverage)."""
+    left, top, _, _ = ink_box(word.text, word.font_size)
+    draw.text((word.x - left, word.y - top), word.text, fill=COLORS[word.color] if fill is None else fill,
+              font=font(word.font_size))
+
+
 def draw_scene(scene: Scene) -> Image.Image:
     img = Image.new("RGB", (scene.size, scene.size), scene.background)
     draw = ImageDraw.Draw(img)
     for line in scene.clutter:
         draw.line(line, fill=CLUTTER_RGB, width=1)
     for obj in scene.objects:
-        _draw_object(draw, obj)
+        draw_object(draw, obj)
     for word in scene.words:
-        left, top, _, _ = ink_box(word.text, word.font_size)
-        draw.text((word.x - left, word.y - top), word.text, fill=COLORS[word.color], font=font(word.font_size))
+        draw_word(draw, word)
     return img
 
 
