@@ -36,6 +36,7 @@ from synthloop.lab.world.scene import COLOR_NAMES, SHAPES, Obj, Scene
 SIZE = 64
 GRID = 16
 SHAPE_WIDTH = 16
+BATCH = 64  # images per network call in `perceive`
 NONE = len(SHAPES)  # the shape network's last class: not an object
 EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 TEXT = pixels.CLASSES.index("text")
@@ -108,9 +109,14 @@ class Perception:
     def pixel_probs(self, rgbs: np.ndarray) -> np.ndarray:
         return self.pixel_net(torch.from_numpy(rgbs)).softmax(1).numpy()
 
-    @torch.no_grad()
     def perceive(self, images: list[Image.Image]) -> list[SeenScene]:
-        rgbs = np.stack([as_rgb64(image) for image in images]) if images else np.zeros((0, SIZE, SIZE, 3), np.uint8)
+        """The scene in each image, BATCH images at a time (memory stays flat for any number)."""
+        return [scene for start in range(0, len(images), BATCH)
+                for scene in self._perceive(images[start:start + BATCH])]
+
+    @torch.no_grad()
+    def _perceive(self, images: list[Image.Image]) -> list[SeenScene]:
+        rgbs = np.stack([as_rgb64(image) for image in images])
         probs = self.pixel_probs(rgbs)
         found = [(i, box, mask) for i in range(len(images)) for box, mask in components(probs[i])]
         objects: list[list[SeenObject]] = [[] for _ in images]

@@ -45,7 +45,7 @@ class PixelNet(nn.Module):
             nn.Conv2d(width, width, 3, padding=1), nn.ReLU(),
             nn.Conv2d(width, width, 3, padding=2, dilation=2), nn.ReLU(),
             nn.Conv2d(width, width, 3, padding=4, dilation=4), nn.ReLU())
-        self.head = nn.Sequential(nn.Conv2d(width + 3, width, 1), nn.ReLU(), nn.Conv2d(width, len(CLASSES), 1))
+        self.head = nn.Sequential(nn.Conv2d(width + 3, 2 * width, 1), nn.ReLU(), nn.Conv2d(2 * width, len(CLASSES), 1))
 
     def forward(self, rgb: torch.Tensor) -> torch.Tensor:
         """uint8 (B, H, W, 3) pixels -> (B, classes, H, W) logits. The input is ink, 1 - rgb / 255, so the
@@ -113,7 +113,7 @@ def fit(net: nn.Module, batch_loss: Callable[[np.ndarray], torch.Tensor], n: int
     return net.eval()
 
 
-def train_pixels(scenes: list[Scene], seed: int, epochs: int = 20, batch: int = 32, crop: int = 32,
+def train_pixels(scenes: list[Scene], seed: int, epochs: int = 30, batch: int = 32, crop: int = 32,
                  width: int = WIDTH) -> PixelNet:
     """Fit a PixelNet to the scenes' images and label maps on random crop x crop windows, the pixels on
     either side of an object's outline weighing EDGE_WEIGHT (one wrong pixel there moves a box);
