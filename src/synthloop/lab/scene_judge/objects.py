@@ -72,9 +72,9 @@ def as_rgb64(image: Image.Image) -> np.ndarray:
         return blank
 
 
-def components(probs: np.ndarray) -> list[tuple[tuple[int, int, int, int], np.ndarray]]:
-    """(box, mask within the box) of each 8-connected component of ink pixels in one (classes, H, W) map."""
-    ink = probs.argmax(0) >= TEXT
+def components(classes: np.ndarray) -> list[tuple[tuple[int, int, int, int], np.ndarray]]:
+    """(box, mask within the box) of each 8-connected component of ink pixels in one (H, W) class map."""
+    ink = classes >= TEXT
     labelled, _ = ndimage.label(ink, structure=EIGHT_CONNECTED)
     out = []
     for index, found in enumerate(ndimage.find_objects(labelled), start=1):
@@ -85,18 +85,19 @@ def components(probs: np.ndarray) -> list[tuple[tuple[int, int, int, int], np.nd
 
 def crop_features(rgb: np.ndarray, probs: np.ndarray, box: tuple[int, int, int, int],
                   mask: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-    """A component's shape-network input: (5, GRID, GRID) crop and its box's (width, height) / 32."""
+    """A component's shape-network input from the image and its pixels' class P within the box: (5, GRID,
+    GRID) crop and the box's (width, height) / 32."""
     x0, y0, x1, y1 = box
-    planes = np.concatenate([mask[None].astype(np.float32), probs[TEXT:TEXT + 1, y0:y1, x0:x1],
+    planes = np.concatenate([mask[None].astype(np.float32), probs[TEXT:TEXT + 1],
                              rgb[y0:y1, x0:x1].transpose(2, 0, 1).astype(np.float32) / 127.5 - 1.0])
     crop = nn.functional.interpolate(torch.from_numpy(planes)[None], size=(GRID, GRID), mode="bilinear",
                                      antialias=True, align_corners=False)[0]
     return crop, torch.tensor([(x1 - x0) / 32, (y1 - y0) / 32])
 
 
-def colour_p(probs: np.ndarray, box: tuple[int, int, int, int], mask: np.ndarray) -> dict[str, float]:
-    x0, y0, x1, y1 = box
-    mean = probs[pixels.FIRST_COLOR:, y0:y1, x0:x1][:, mask].mean(1).astype(np.float64)
+def colour_p(probs: np.ndarray, mask: np.ndarray) -> dict[str, float]:
+    """The mean colour P of a component's pixels, from the class P within its box."""
+    mean = probs[pixels.FIRST_COLOR:, mask].mean(1).astype(np.float64)
     mean /= mean.sum()
     return dict(zip(COLOR_NAMES, mean.tolist()))
 
@@ -106,8 +107,8 @@ class Perception:
         self.pixel_net, self.shape_net = pixel_net.eval(), shape_net.eval()
 
     @torch.no_grad()
-    def pixel_probs(self, rgbs: np.ndarray) -> np.ndarray:
-        return self.pixel_net(torch.from_numpy(rgbs)).softmax(1).numpy()
+    def pixel_logits(self, rgbs: np.ndarray) -> torch.Tensor:
+        return self.pixel_net(torch.from_numpy(rgbs))
 
     def perceive(self, images: list[Image.Image]) -> list[SeenScene]:
         """The scene in each image, BATCH images at a time (memory stays flat for any number)."""
@@ -117,16 +118,19 @@ class Perception:
     @torch.no_grad()
     def _perceive(self, images: list[Image.Image]) -> list[SeenScene]:
         rgbs = np.stack([as_rgb64(image) for image in images])
-        probs = self.pixel_probs(rgbs)
-        found = [(i, box, mask) for i in range(len(images)) for box, mask in components(probs[i])]
+        logits = self.pixel_logits(rgbs)
+        classes = logits.argmax(1).numpy()
+        # Class P only where it is read (in the components' boxes): the softmax of every pixel costs more.
+        found = [(i, box, mask, logits[i, :, box[1]:box[3], box[0]:box[2]].softmax(0).numpy())
+                 for i in range(len(images)) for box, mask in components(classes[i])]
         objects: list[list[SeenObject]] = [[] for _ in images]
         if found:
-            crops, sizes = zip(*(crop_features(rgbs[i], probs[i], box, mask) for i, box, mask in found))
+            crops, sizes = zip(*(crop_features(rgbs[i], probs, box, mask) for i, box, mask, probs in found))
             shape_p = self.shape_net(torch.stack(crops), torch.stack(sizes)).softmax(1).double().numpy()
-            for (i, box, mask), p in zip(found, shape_p):
+            for (i, box, mask, probs), p in zip(found, shape_p):
                 if p.argmax() != NONE:
                     shapes = p[:NONE] / p[:NONE].sum()
-                    objects[i].append(SeenObject(color=colour_p(probs[i], box, mask),
+                    objects[i].append(SeenObject(color=colour_p(probs, mask),
                                                  shape=dict(zip(SHAPES, shapes.tolist())), box=box))
         return [SeenScene(size=SIZE, objects=tuple(o)) for o in objects]
 
@@ -147,15 +151,15 @@ def shape_examples(pixel_net: pixels.PixelNet, scenes: list[Scene]) -> tuple[tor
     for start in range(0, len(scenes), 256):
         chunk = scenes[start:start + 256]
         rgbs = np.stack([np.asarray(draw_scene(scene)) for scene in chunk])
-        probs = perception.pixel_probs(rgbs)
+        probs = perception.pixel_logits(rgbs).softmax(1).numpy()
         for rgb, prob, scene in zip(rgbs, probs, chunk):
             truth = {(o.x, o.y, o.x + o.side, o.y + o.side): o for o in scene.objects}
             drawn = pixels.label_map(scene) >= pixels.FIRST_COLOR
             # A component that has an object's pixels but not its box is a pixel error, not a non-object.
-            found = [(box, mask) for box, mask in components(prob)
+            found = [(box, mask) for box, mask in components(prob.argmax(0))
                      if box in truth or not drawn[box[1]:box[3], box[0]:box[2]][mask].any()]
             for box, mask in found + [(box, object_mask(obj)) for box, obj in truth.items()]:
-                crop, size = crop_features(rgb, prob, box, mask)
+                crop, size = crop_features(rgb, prob[:, box[1]:box[3], box[0]:box[2]], box, mask)
                 crops.append(crop)
                 sizes.append(size)
                 labels.append(SHAPES.index(truth[box].shape) if box in truth else NONE)

@@ -41,11 +41,12 @@ class PixelNet(nn.Module):
     def __init__(self, width: int = WIDTH) -> None:
         super().__init__()
         self.context = nn.Sequential(
-            nn.Conv2d(3, width, 3, padding=1), nn.ReLU(),
-            nn.Conv2d(width, width, 3, padding=1), nn.ReLU(),
-            nn.Conv2d(width, width, 3, padding=2, dilation=2), nn.ReLU(),
-            nn.Conv2d(width, width, 3, padding=4, dilation=4), nn.ReLU())
-        self.head = nn.Sequential(nn.Conv2d(width + 3, 2 * width, 1), nn.ReLU(), nn.Conv2d(2 * width, len(CLASSES), 1))
+            nn.Conv2d(3, width, 3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(width, width, 3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(width, width, 3, padding=2, dilation=2), nn.ReLU(inplace=True),
+            nn.Conv2d(width, width, 3, padding=4, dilation=4), nn.ReLU(inplace=True))
+        self.head = nn.Sequential(nn.Conv2d(width + 3, 2 * width, 1), nn.ReLU(inplace=True),
+                                  nn.Conv2d(2 * width, len(CLASSES), 1))
 
     def forward(self, rgb: torch.Tensor) -> torch.Tensor:
         """uint8 (B, H, W, 3) pixels -> (B, classes, H, W) logits. The input is ink, 1 - rgb / 255, so the
