@@ -1,7 +1,7 @@
 """The packaged world judge per question type, on its held-out conversations: what would it take to reach
 wrong-answer recall 0.9 at the demo's overall precision 0.95?
 
-    PYTHONPATH=src .venv/bin/python benchmarks/judge_qtypes.py [--n 1000]
+    PYTHONPATH=src .venv/bin/python benchmarks/judge_qtypes.py [--n 1000] [--judge scene [--seed S]]
 
 The held-out data is `world_judge.held_out_scores`'s: `--n` 4-turn conversations of the held-out seed,
 15 % of them with a wrong answer (always in the conversation's family turn, whose qtype is the
@@ -13,7 +13,10 @@ least likely turn, as the demo's `judge` (`turns: all`) scores it. Prints, per q
 - sample level (the demo's score): ROC AUC of wrong conversations against clean ones of the qtype, the
   wrong-answer recall and the clean false-drop rate at the packaged threshold;
 
-then the recall / clean false-drop tradeoff of one threshold against one threshold per sample qtype and
+with `--judge scene`, the scene judge (lab/scene_judge, `py:` URI and its packaged threshold) on held-out
+conversations of its own seeds (7,200,000 chose its threshold; 7,200,001 and up are unseen), the turn
+level's recall and clean false-drop rate at the threshold too, and its speed; then the recall / clean
+false-drop tradeoff of one threshold against one threshold per sample qtype and
 one per turn qtype (a conversation drops when any turn scores below its qtype's threshold), all chosen
 on this same data, so optimistic bounds; and what each needs for recall 0.9. On the demo's pool at seed 0
 (8,577 samples, 7,609 clean, 139 wrong answers, 823 other noisy samples removed by the other filters at
@@ -24,20 +27,28 @@ clean samples dropped: a clean false-drop rate of at most 0.66 %.
 from __future__ import annotations
 
 import argparse
+import time
 
 import numpy as np
 
 from synthloop.lab import world, world_judge
+from synthloop.lab.scene_judge import judge as scene_judge
+from synthloop.lab.scene_judge.train import HELD_OUT_SEED as SCENE_HELD_OUT_SEED
+from synthloop.models.uri import load_model
 from synthloop.ops.base import Batch
 from synthloop.ops.filters.judge import Judge
 
 CLEAN_IN_POOL, WRONG_IN_POOL, OTHER_REMOVED = 7609, 139, 823  # the demo's pool at seed 0 (docs/experiments.md)
 
 
-def turn_scores(samples: list[dict]) -> list[np.ndarray]:
+JUDGES = {"tinyvlm": (world_judge.MODEL_URI, world_judge.threshold, world_judge.HELD_OUT_SEED),
+          "scene": (scene_judge.URI, scene_judge.threshold, SCENE_HELD_OUT_SEED)}
+
+
+def turn_scores(samples: list[dict], model: str) -> list[np.ndarray]:
     """Each sample's per-turn P(Yes), each turn judged as a single-turn sample."""
     turns = [{**t, "scores": {}} for t in world_judge.turn_samples(samples)]  # the op writes into `scores`
-    Judge(model=world_judge.MODEL_URI, low=0.0, high=1.0, turns="first").process(Batch(turns))
+    Judge(model=model, low=0.0, high=1.0, turns="first").process(Batch(turns))
     flat = np.array([t["scores"]["judge_p"] for t in turns])
     counts = [len(s["messages"]) // 2 for s in samples]
     return np.split(flat, np.cumsum(counts)[:-1])
@@ -96,20 +107,28 @@ def recall_at(points: list[tuple[float, float]], false_drop: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=world_judge.HELD_OUT_SCENES)
+    parser.add_argument("--judge", choices=sorted(JUDGES), default="tinyvlm")
+    parser.add_argument("--seed", type=int, help="world seed of the held-out conversations (default: the judge's)")
     args = parser.parse_args()
+    model, threshold_of, seed = JUDGES[args.judge]
+    seed = seed if args.seed is None else args.seed
 
-    samples = world.noise.inject(world_judge.scenes(args.n, world_judge.HELD_OUT_SEED), rate=0.15,
-                                 seed=world_judge.HELD_OUT_SEED, kinds=("wrong_answer",))
-    per_turn = turn_scores(samples)
-    scores, wrong = world_judge.held_out_scores(world_judge.MODEL_URI, args.n)  # the demo's sample scores
+    samples = world.noise.inject(world_judge.scenes(args.n, seed), rate=0.15, seed=seed, kinds=("wrong_answer",))
+    per_turn = turn_scores(samples, model)
+    scores, wrong = world_judge.held_out_scores(model, args.n, seed)  # the demo's sample scores
+    load_model(model)  # loaded before the clock starts
+    start = time.perf_counter()
+    Judge(model=model, low=0.0, high=1.0, turns="all").process(Batch([{**s, "scores": {}} for s in samples]))
+    seconds = time.perf_counter() - start
     if not np.array_equal(wrong, [s["meta"].get("noise") == "wrong_answer" for s in samples]):
         raise SystemExit("held_out_scores drew other samples than this script")
     qtypes = np.array([s["qtype"] for s in samples])
-    threshold = world_judge.threshold()
+    threshold = threshold_of()
     least = np.array([t.min() for t in per_turn])
     print(f"{len(samples)} conversations, {wrong.sum()} wrong; threshold {threshold:.4f}; sample ROC AUC "
           f"{world_judge.roc_auc(scores, ~wrong):.3f}; least likely of the turns judged alone: largest "
-          f"difference from the judge op's score {np.abs(least - scores).max():.2g}")
+          f"difference from the judge op's score {np.abs(least - scores).max():.2g}; the judge op scores "
+          f"{len(samples) / seconds:.0f} conversations/s ({seconds:.1f} s, 4 turns each)")
 
     turn_q = [q for s in samples for q in turn_qtypes(s)]
     turn_p = np.concatenate(per_turn)
@@ -117,9 +136,10 @@ def main() -> None:
                            for t in range(len(per_turn[i]))])
     turn_q = np.array(turn_q)
     allowed = ((OTHER_REMOVED + 0.9 * WRONG_IN_POOL) / 0.95 - OTHER_REMOVED - 0.9 * WRONG_IN_POOL) / CLEAN_IN_POOL
-    print("\n| qtype | wrong | clean | turn ROC AUC | sample ROC AUC | recall at threshold | clean false-drop rate "
-          f"| recall at its own threshold, false drops <= {allowed:.4f} |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("\n| qtype | wrong | clean | turn ROC AUC | turn recall at threshold | right turns dropped | sample ROC AUC "
+          f"| recall at threshold | clean false-drop rate | recall at its own threshold, false drops <= {allowed:.4f} "
+          "|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for q in world_judge.QTYPES:
         in_q, t_q = qtypes == q, turn_q == q
         auc_turn = world_judge.roc_auc(turn_p[t_q], ~turn_wrong[t_q]) if turn_wrong[t_q].any() else float("nan")
@@ -127,9 +147,12 @@ def main() -> None:
         recall = (scores[in_q & wrong] < threshold).mean()
         false_drop = (scores[in_q & ~wrong] < threshold).mean()
         own = recall_at(tradeoff(scores[in_q], wrong[in_q], None), allowed)
-        print(f"| {q} | {(in_q & wrong).sum()} | {(in_q & ~wrong).sum()} | {auc_turn:.3f} | {auc:.3f} | "
-              f"{recall:.3f} | {false_drop:.4f} | {own:.3f} |")
+        turn_recall = (turn_p[t_q & turn_wrong] < threshold).mean()
+        turn_false = (turn_p[t_q & ~turn_wrong] < threshold).mean()
+        print(f"| {q} | {(in_q & wrong).sum()} | {(in_q & ~wrong).sum()} | {auc_turn:.3f} | {turn_recall:.3f} | "
+              f"{turn_false:.4f} | {auc:.3f} | {recall:.3f} | {false_drop:.4f} | {own:.3f} |")
     print(f"| all | {wrong.sum()} | {(~wrong).sum()} | {world_judge.roc_auc(turn_p, ~turn_wrong):.3f} | "
+          f"{(turn_p[turn_wrong] < threshold).mean():.3f} | {(turn_p[~turn_wrong] < threshold).mean():.4f} | "
           f"{world_judge.roc_auc(scores, ~wrong):.3f} | {(scores[wrong] < threshold).mean():.3f} | "
           f"{(scores[~wrong] < threshold).mean():.4f} | {recall_at(tradeoff(scores, wrong, None), allowed):.3f} |")
 
