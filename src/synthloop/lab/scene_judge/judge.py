@@ -21,8 +21,10 @@ import numpy as np
 import orjson
 from PIL import Image
 
+from synthloop.lab.scene_judge.objects import load_perception
 from synthloop.lab.scene_judge.program import Program, Reader, p_true, parse, template_pattern
 from synthloop.lab.scene_judge.seen import SeenScene
+from synthloop.lab.scene_judge.words import load_reader
 from synthloop.lab.world.scene import CLUTTER_RGB, COLORS, TEXT_COLORS
 from synthloop.models.protocols import Request
 from synthloop.ops.filters.judge import JUDGE_PROMPT
@@ -111,9 +113,6 @@ class SceneJudge:
 
 def load_dir(folder: Path) -> SceneJudge:
     """The scene judge whose perception and word reader were trained into `folder`."""
-    from synthloop.lab.scene_judge.objects import load_perception
-    from synthloop.lab.scene_judge.words import load_reader
-
     return SceneJudge(load_perception(folder), load_reader(folder))
 
 

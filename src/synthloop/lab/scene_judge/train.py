@@ -22,6 +22,8 @@ import torch
 
 from synthloop.lab import world_judge
 from synthloop.lab.scene_judge.judge import NEUTRAL, URI, load_dir
+from synthloop.lab.scene_judge.objects import train_perception
+from synthloop.lab.scene_judge.words import train_reader
 from synthloop.models.uri import register_loaded
 
 SEED = 0  # train_perception's and train_reader's: their scenes come from world seeds 7,100,000 + a function of it
@@ -33,9 +35,6 @@ JSON = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
 
 def train_scene_judge(out: Path) -> None:
     """Train perception and the word reader into `out` (deterministic)."""
-    from synthloop.lab.scene_judge.objects import train_perception
-    from synthloop.lab.scene_judge.words import train_reader
-
     out.mkdir(parents=True, exist_ok=True)
     train_perception(out, SEED)
     train_reader(out, SEED)
