@@ -13,7 +13,7 @@ from synthloop.lab import demo
 
 # The curated samples of the small noisy pool below (seed 1): a change of this digest is a change of the
 # curation's results; make it deliberately and paste the new digest here.
-CURATED_SHA256 = "592e33b1e7a413244a50d9bf8312467bac32236aa8be1d51fc33b995d7c3ebee"
+CURATED_SHA256 = "da433b4ee32ad1da6f44ae9f384af87cd6ed664aee7f1d782294db14d4630fbe"
 
 
 def test_demo_curation_catches_the_mechanical_noise(tmp_path, monkeypatch):
@@ -24,9 +24,11 @@ def test_demo_curation_catches_the_mechanical_noise(tmp_path, monkeypatch):
     pool = demo.build_seed_pool(tmp_path / "pool", seed=1)
     curated, curation = demo.curate_pool(tmp_path / "pool", tmp_path / "curate", seed=1)
     assert curation["samples"] == len(pool) and curation["noisy"] == sum(1 for s in pool if s["meta"].get("noise"))
-    for kind in ("corrupt_image", "truncated_image", "empty_answer", "exact_duplicate", "image_token_mismatch"):
+    # the scene judge catches every wrong answer here (7 of 7) and drops no clean sample
+    for kind in ("corrupt_image", "truncated_image", "empty_answer", "exact_duplicate", "image_token_mismatch",
+                 "wrong_answer"):
         assert curation["kinds"][kind]["recall"] == 1.0, kind
-    assert curation["precision"] > 0.8
+    assert curation["kinds"]["wrong_answer"]["count"] == 7 and curation["precision"] == 1.0
     kept = list(read_samples(curated))
     assert len(kept) == curation["curated"] == 160
     assert samples_digest(kept) == CURATED_SHA256

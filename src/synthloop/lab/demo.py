@@ -1,8 +1,8 @@
 """`synthloop demo`: from a noisy pool to a better model, with proof, on the embedded default.
 
 1. Seed pool: rendered world samples + real easy-vqa samples, with labelled noise injected.
-2. Curation with the engine: pure-compute filters, the world judge on every turn of every sample
-   (`lab/world_judge.py`: a packaged TinyVLM judge and its held-out threshold), exact and near-duplicate
+2. Curation with the engine: pure-compute filters, the scene judge on every turn of every sample
+   (`lab/scene_judge/`: learned perception and the world's grammar, and its held-out threshold), exact and near-duplicate
    removal, then a stratified selection under a budget. The filters' precision and recall on the noise labels go to
    `curation.json`; the curated pool is also written as DataOptim submissions (id list and BYOD JSON).
 3. The closed loop on the curated pool: round 0 trains TinyVLM and evaluates on the world benchmark,
@@ -82,11 +82,11 @@ def build_seed_pool(folder: Path, seed: int) -> list[dict]:
 
 
 def curation_ops() -> list[dict]:
-    """The curation's filters: FILTERS with the packaged world judge after the pure-compute checks,
+    """The curation's filters: FILTERS with the packaged scene judge after the pure-compute checks,
     keeping samples whose least likely turn scores at least the judge's held-out threshold."""
-    from synthloop.lab import world_judge
+    from synthloop.lab.scene_judge import judge as scene_judge
 
-    judge = {"judge": {"model": world_judge.MODEL_URI, "turns": "all", "low": world_judge.threshold(), "high": 1.0}}
+    judge = {"judge": {"model": scene_judge.URI, "turns": "all", "low": scene_judge.threshold(), "high": 1.0}}
     return [*FILTERS[:4], judge, *FILTERS[4:], {"stratified": {"by": "qtype", "budget": CURATED_BUDGET}}]
 
 
