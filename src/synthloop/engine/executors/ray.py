@@ -26,6 +26,11 @@ one unit of that custom resource, so a node advertising K units (`ray start --re
 `node_resources` for a Ray the run starts) runs at most K at once, each within its input's
 `download.concurrency` and `per_host`.
 
+The executor is built on Ray core (tasks, actors, the object store), not on Ray Data's `map_batches`:
+Ray Data cuts and re-batches blocks by its own rules, so an op would see other batches than the local
+executor's, and a model op's outputs can depend on its batch (padding to the batch's longest input); a
+shard per task keeps the engine's own batches.
+
 Ray is optional (`pip install 'synthloop[ray]'`); a recipe naming it without Ray installed is an
 error at its `kind` line.
 """
