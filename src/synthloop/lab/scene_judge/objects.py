@@ -189,14 +189,10 @@ def train_perception(out_dir: Path, seed: int = 0, scenes: int = 3000) -> Percep
     """Train both networks on `scenes` world scenes each (the shape network on scenes the pixel network
     did not see: world seeds TRAIN_SEED + 2 seed and + 1) and write pixels.safetensors, shapes.safetensors
     and perception.json into `out_dir`; deterministic for a seed (one torch thread while training)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with pixels.one_torch_thread():
         pixel_net = pixels.train_pixels(pixels.world_scenes(scenes, pixels.TRAIN_SEED + 2 * seed), seed)
         shape_scenes = pixels.world_scenes(scenes, pixels.TRAIN_SEED + 2 * seed + 1)
         shape_net = train_shapes(*shape_examples(pixel_net, shape_scenes), seed)
-    finally:
-        torch.set_num_threads(threads)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in pixel_net.state_dict().items()}, out_dir / "pixels.safetensors")

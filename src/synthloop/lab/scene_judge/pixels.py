@@ -12,7 +12,8 @@ anti-aliased, words are anti-aliased ink, clutter lines are 1 px grey.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -95,6 +96,18 @@ def object_outline(labels: np.ndarray) -> np.ndarray:
     drawn = labels >= FIRST_COLOR
     square = np.ones((3, 3), dtype=bool)
     return ndimage.binary_dilation(drawn, square) & ~ndimage.binary_erosion(drawn, square)
+
+
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Torch on one thread inside: the same sums in the same order on any machine, so training and
+    held-out scores give the same bytes."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def fit(net: nn.Module, batch_loss: Callable[[np.ndarray], torch.Tensor], n: int, order: np.random.Generator,

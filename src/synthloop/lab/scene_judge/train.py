@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 import orjson
-import torch
 
 from synthloop.lab import world_judge
 from synthloop.lab.scene_judge.judge import NEUTRAL, URI, load_dir
 from synthloop.lab.scene_judge.objects import train_perception
+from synthloop.lab.scene_judge.pixels import one_torch_thread
 from synthloop.lab.scene_judge.words import train_reader
 from synthloop.models.uri import register_loaded
 
@@ -59,12 +59,8 @@ def write_threshold(out: Path, n: int = HELD_OUT_CONVERSATIONS, seed: int = HELD
     `config.json` with how the parts were trained and the threshold chosen (in this process the judge's URI
     then names the judge in `out`)."""
     register_loaded(URI, load_dir(out))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the same sums in the same order on any machine, so the same scores
-    try:
+    with one_torch_thread():
         scores, wrong = world_judge.held_out_scores(URI, n, seed)
-    finally:
-        torch.set_num_threads(threads)
     choice = choose(scores, wrong)
     config = {"uri": URI, "seed": SEED, "held_out_seed": seed, "held_out_conversations": n,
               "wrong_answer_rate": 0.15, "prevalence": world_judge.PREVALENCE, "unjudged_share": UNJUDGED_SHARE}

@@ -32,6 +32,7 @@ from PIL import Image
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from synthloop.lab.scene_judge.pixels import one_torch_thread
 from synthloop.lab.world import questions
 from synthloop.lab.world.render import draw_scene
 from synthloop.lab.world.scene import LEVELS, Word, fill, new_scene
@@ -205,9 +206,7 @@ def held_out_scenes(n: int, level: int, seed: int = 0) -> list[tuple[Image.Image
 def train_reader(out_dir: Path, seed: int = 0, steps: int = 2400, batch: int = 32, lr: float = 3e-3) -> WordReader:
     """Train on `steps` batches of fresh training scenes, in a fixed order on one thread (the same bytes on
     any machine), and write words.safetensors and words.json into `out_dir`."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_torch_thread():
         torch.manual_seed(seed)
         net = CRNN().train()
         optimiser = torch.optim.Adam(net.parameters(), lr=lr)
@@ -226,8 +225,6 @@ def train_reader(out_dir: Path, seed: int = 0, steps: int = 2400, batch: int = 3
             loss.backward()
             optimiser.step()
             schedule.step()
-    finally:
-        torch.set_num_threads(threads)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(out_dir / "words.safetensors"),
