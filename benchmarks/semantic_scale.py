@@ -24,7 +24,7 @@ import numpy as np
 
 from synthloop.engine.executors import executor_class
 from synthloop.ops.dedup.semantic_dedup import SemanticDedup
-from synthloop.ops.kmeans import Here
+from synthloop.ops.workers import InThisProcess
 
 DIM = 1280  # EfficientNet-Lite0's embedding
 
@@ -79,7 +79,7 @@ def main() -> None:
         for n in args.n:
             items = keys(n)
             k = max(1, round(n / op.cluster_size))
-            local, local_s, local_timed = resolve(op, items, Here())
+            local, local_s, local_timed = resolve(op, items, InThisProcess())
             remote, ray_s, ray_timed = resolve(op, items, ray)
             same = local == remote
             vectors = np.stack([np.frombuffer(key, np.float16) for _, key in items]).astype(np.float32)

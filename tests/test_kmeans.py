@@ -11,7 +11,8 @@ import pytest
 import threadpoolctl
 
 from synthloop.ops import kmeans
-from synthloop.ops.kmeans import BLOCK_ROWS, Here, block_step, kmeans_labels
+from synthloop.ops.kmeans import BLOCK_ROWS, block_step, kmeans_labels
+from synthloop.ops.workers import InThisProcess
 
 
 def blobs(n: int, k: int, d: int = 32, spread: float = 0.05, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -99,4 +100,4 @@ def test_one_cluster_or_one_row():
     vectors, _ = blobs(10, 2)
     assert np.array_equal(kmeans_labels(vectors, 1, seed=0), np.zeros(10, np.int32))
     assert np.array_equal(kmeans_labels(vectors[:1], 5, seed=0), np.zeros(1, np.int32))
-    assert sorted(set(kmeans_labels(vectors[:3], 5, seed=0, workers=Here()).tolist())) == [0, 1, 2]
+    assert sorted(set(kmeans_labels(vectors[:3], 5, seed=0, workers=InThisProcess()).tolist())) == [0, 1, 2]

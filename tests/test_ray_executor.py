@@ -92,24 +92,34 @@ def test_two_node_ray_run_writes_the_local_executors_bytes(cluster, local, tmp_p
     from synthloop.engine.executors.ray import RayExecutor
 
     reference, data = local
-    grouped, sharing_rows, calls, map_calls = [], RayExecutor.sharing_rows, [], RayExecutor.map_calls
+    grouped, group, calls, map_calls = [], RayExecutor.group, [], RayExecutor.map_calls
 
-    def recording(self, op, keys):
-        shared = sharing_rows(self, op, keys)
-        grouped.append((op.name, len(keys), None if shared is None else len(shared)))
-        return shared
+    def recording(self, items, split, combine):
+        notes, results = group(self, items, split, combine)
+        op = getattr(split, "args", [None])[0]  # a dedup's hashes: partial(_split_hashes, op); else the ids
+        grouped.append((op.name if op else split.__name__, len(items), op and sum(len(r) for r in results)))
+        return notes, results
 
     def counting(self, function, items):
         calls.append((getattr(function, "func", function).__name__, len(items)))
         return map_calls(self, function, items)
 
-    monkeypatch.setattr(RayExecutor, "sharing_rows", recording)
+    monkeypatch.setattr(RayExecutor, "group", recording)
     monkeypatch.setattr(RayExecutor, "map_calls", counting)
     ledger = run(Recipe.model_validate(_ray_recipe(tmp_path, data, cluster)), progress=False)
     assert ledger["input"] == 48 and ledger["output"] > 20
-    # every columnar dedup grouped its hashes on the cluster: the driver saw only the samples sharing one
-    assert [(name, n > shared) for name, n, shared in grouped] == [
+    # the stages' ids were checked on the cluster, a group per stage of global ops, with every shard's ids
+    shards = [(name, items) for name, items, _ in grouped if name == "_split_ids"]
+    assert len(shards) == 2 and all(items == 6 for _, items in shards)
+    # every columnar dedup grouped its hashes on the cluster: the driver got only the rows sharing one,
+    # fewer than the op saw
+    dedups = [(name, shared) for name, _, shared in grouped if name != "_split_ids"]
+    seen = [entry["in"] - entry["quarantined"] for entry in ledger["ops"] if entry["op"] in dict(dedups)]
+    assert [(name, shared < in_play) for (name, shared), in_play in zip(dedups, seen, strict=True)] == [
         ("exact_dedup", True), ("image_near_dedup", True), ("image_near_dedup", True), ("text_minhash_dedup", True)]
+    removals = [items for name, items in calls if name == "_write_removed_part"]
+    calls = [call for call in calls if call[0] not in ("_ids_at", "_write_removed_part")]
+    assert len(removals) == 2  # each stage's removed parts, written in tasks
     # semantic dedup ran its k-means steps and compared its clusters' members in tasks
     assert {name for name, _ in calls[:-1]} == {"block_step"} and len(calls) > 2
     assert calls[-1][0] == "cluster_drops" and calls[-1][1] > 2

@@ -64,12 +64,13 @@ def concat_parts(tables: list[pa.Table]) -> pa.Table:
 class PartKeys:
     """A `ColumnarDedup`'s `Keys`, read from a stage's key parts when asked: the stage's rows are the
     parts' rows in shard order (`offsets[j]` is shard j's first row) and position k is row `rows[k]`.
-    Memory: 16 bytes per row plus one part's keys at a time (and the keys `take` returns)."""
+    Memory: 24 bytes per position (not per row of the stage) plus one part's keys at a time (and the
+    keys `take` returns)."""
 
     def __init__(self, parts: list[Location], offsets: np.ndarray, rows: np.ndarray):
         self.parts, self.offsets, self.rows = parts, offsets, rows
-        self.position = np.full(offsets[-1], -1, np.int64)
-        self.position[rows] = np.arange(len(rows))
+        self.by_row = np.argsort(rows, kind="stable")  # positions in row order
+        self.bounds = np.searchsorted(rows[self.by_row], offsets)  # shard j: by_row[bounds[j]:bounds[j + 1]]
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -79,10 +80,9 @@ class PartKeys:
 
     def chunks(self) -> Iterator[tuple[np.ndarray, pa.Array]]:
         for j in range(len(self.parts)):
-            positions = self.position[self.offsets[j]:self.offsets[j + 1]]
-            wanted = positions >= 0
-            if wanted.any():
-                yield positions[wanted], self._read(j).filter(pa.array(wanted))
+            positions = self.by_row[self.bounds[j]:self.bounds[j + 1]]
+            if len(positions):
+                yield positions, self._read(j).take(pa.array(self.rows[positions] - self.offsets[j]))
 
     def take(self, positions: np.ndarray) -> pa.Array:
         rows = self.rows[positions]

@@ -22,7 +22,7 @@ import pyarrow as pa
 from pydantic import BaseModel, Field
 
 from synthloop.ops.base import Dedup, Drop
-from synthloop.ops.kmeans import Here, Workers
+from synthloop.ops.workers import InThisProcess, Workers
 
 # positions of the first sample of each group -> (i, j): pairs of groups (indices into that array) that match
 PairFinder = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -160,7 +160,7 @@ class ClusteredDedup(Dedup):
 
     def resolve(self, keys: Iterable[tuple[str, Any]], workers: Workers | None = None) -> dict[str, Drop]:
         """`workers`: an executor's (`Executor.place`, `Executor.map_calls`); None: this process."""
-        workers = workers or Here()
+        workers = workers or InThisProcess()
         found = workers.map_calls(self.cluster_drops, self.clusters(keys, workers))
         return {sample_id: drop for drops in found for sample_id, drop in drops.items()}
 

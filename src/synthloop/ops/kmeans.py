@@ -24,39 +24,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
+
+from synthloop.ops.workers import InThisProcess, Workers
 
 BLOCK_ROWS = 4096  # rows per block: the unit of the partial sums (never depends on the workers)
 INIT_SAMPLE = 64  # rows sampled per centroid for k-means++
 ITERATIONS = 10  # Lloyd steps at most (scipy's kmeans2 default); fewer once the labels repeat
 
 
-class Workers(Protocol):
-    """Where the blocks' steps run: `place` puts items where the workers are (once, for calls that
-    reuse them), `map_calls` gives `[function(item) for item in items]` in order."""
-
-    def place(self, items: list[Any]) -> list[Any]: ...
-
-    def map_calls(self, function: Callable[[Any], Any], items: list[Any]) -> list[Any]: ...
-
-
-class Here:
-    """`Workers` in this process."""
-
-    def place(self, items: list[Any]) -> list[Any]:
-        return items
-
-    def map_calls(self, function: Callable[[Any], Any], items: list[Any]) -> list[Any]:
-        return [function(item) for item in items]
-
-
 def kmeans_labels(vectors: np.ndarray, k: int, seed: int, workers: Workers | None = None,
                   iterations: int = ITERATIONS) -> np.ndarray:
     """The cluster (0..k-1) of each row of `vectors` (float32, n x d) after Lloyd's iterations from a
     seeded k-means++ start. A centroid left with no rows keeps its place."""
-    workers = workers or Here()
+    workers = workers or InThisProcess()
     n = len(vectors)
     if k <= 1 or n <= 1:
         return np.zeros(n, np.int32)

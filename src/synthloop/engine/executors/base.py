@@ -15,6 +15,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from synthloop.ops.workers import InThisProcess
+
 
 class ExecutorSpec(BaseModel):
     """The recipe's `executor` section; each executor extends it with its own settings."""
@@ -35,7 +37,10 @@ class ExecutorSpec(BaseModel):
         return {"batch_size": self.batch_size, "shard_rows": self.shard_rows}
 
 
-class Executor(ABC):
+class Executor(InThisProcess, ABC):
+    """Runs a stage's shard tasks (`map_unordered`); a global op's `Workers` (`ops.workers`: in this
+    process, unless an executor spreads them)."""
+
     spec_class: ClassVar[type[ExecutorSpec]]
 
     def __init__(self, spec: ExecutorSpec, new_worker: Callable[..., Any], modules: list[str]):
@@ -45,22 +50,6 @@ class Executor(ABC):
     @abstractmethod
     def map_unordered(self, tasks: Iterable[Any]) -> Iterator[dict[str, Any]]:
         """Each task's result, as tasks complete."""
-
-    def sharing_rows(self, op: Any, keys: Any) -> Any:
-        """For a dedup resolving on the driver (`engine.resolve`): the positions of its keys (`PartKeys`)
-        whose bucket hashes another key shares, found where the workers are; None (this default): the
-        driver looks at all of them."""
-        return None
-
-    def place(self, items: list[Any]) -> list[Any]:
-        """The items put where the workers are, as handles `map_calls` takes in their place (data that
-        several `map_calls` reuse: a k-means fit's blocks); this default: the items themselves."""
-        return items
-
-    def map_calls(self, function: Callable[[Any], Any], items: list[Any]) -> list[Any]:
-        """`[function(item) for item in items]`, run where the workers are (a `ClusteredDedup`'s k-means
-        steps and comparisons within its clusters); this default: here."""
-        return [function(item) for item in items]
 
     def close(self) -> None:
         """Release the workers (called once, also when the run fails)."""

@@ -11,9 +11,10 @@ in the cluster at once, which bounds the object store's use; a Ray this run star
 `object_store_mb`. Every segment runs `engine.worker` code on the batches one local pass would cut,
 so the files are byte-identical to the local executor's. Ray retries a task or actor call whose
 worker or node was lost (`max_retries`); a retried shard writes the same files. The global ops are
-resolved by the driver between stages, as with every executor, but exact, near and MinHash dedup
-group their keys' hashes on the cluster first, so the driver sees only the samples that share one
-(`sharing_rows`), and semantic dedup runs its k-means steps over fixed blocks of its vectors and
+resolved by the driver between stages, as with every executor, over what tasks return: the stage's
+ids are checked unique and exact, near and MinHash dedup shuffle their keys' hashes on the cluster
+(`group`), so the driver gets only the samples that share one, and tasks write the removals
+(`engine.resolve`); semantic dedup runs its k-means steps over fixed blocks of its vectors and
 compares the members of each cluster in tasks (`place`, `map_calls`; `ops.kmeans` adds the blocks'
 partial sums in block order, so the labels are the local executor's).
 
@@ -42,11 +43,10 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from synthloop.engine.executors.base import Executor, ExecutorSpec, register
-from synthloop.engine.executors.ray_resolve import ClusterResolves
+from synthloop.engine.executors.ray_resolve import ClusterWorkers
 from synthloop.ops.model_op import ModelParams
 
 INSTALL = "pip install 'synthloop[ray]'"
@@ -144,7 +144,7 @@ class RayExecutor(Executor):
         except ValueError:
             self.close()
             raise
-        self.resolves = ClusterResolves(ray, options, self._get)
+        self.workers = ClusterWorkers(ray, options, self._get)
 
     def _segments(self, stage: Any) -> list[tuple[int | None, list[int]]]:
         """The stage's ops cut into (model op index or None, op indices), in stage order."""
@@ -231,14 +231,15 @@ class RayExecutor(Executor):
         except self.ray.exceptions.RayTaskError as err:
             raise (err.cause if isinstance(err.cause, Exception) else err) from None
 
-    def sharing_rows(self, op: Any, keys: Any) -> np.ndarray | None:
-        return self.resolves.sharing_rows(op, keys)
+    def group(self, items: list[Any], split: Callable[[Any, int], tuple[list[Any], Any]],
+              combine: Callable[[list[Any]], Any]) -> tuple[list[Any], list[Any]]:
+        return self.workers.group(items, split, combine)
 
     def place(self, items: list[Any]) -> list[Any]:
-        return self.resolves.place(items)
+        return self.workers.place(items)
 
     def map_calls(self, function: Callable[[Any], Any], items: list[Any]) -> list[Any]:
-        return self.resolves.map_calls(function, items)
+        return self.workers.map_calls(function, items)
 
     def close(self) -> None:
         for pool in self.pools.values():

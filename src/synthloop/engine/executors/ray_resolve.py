@@ -1,10 +1,13 @@
-"""The Ray executor's part of the global ops' resolves (`engine.resolve` runs them on the driver).
+"""The Ray executor's `Workers` (`ops.workers`): the parts of the global ops' resolves that need no
+global view, run in Ray tasks, so the driver between stages holds only compact results.
 
-A `ColumnarDedup` that is `bucketed` groups its keys' bucket hashes on the cluster: map tasks read
-the key parts where they are and hash each key into buckets, the buckets are shuffled by hash to
-reduce tasks, and the driver gets back only the positions whose hash another key shares
-(`sharing_rows`). A `ClusteredDedup`'s k-means steps and its comparisons within each cluster run in
-tasks (`map_calls`), the fit's blocks put in the object store once (`place`) for all its steps.
+`group` is a shuffle in two rounds of tasks: split tasks each take a run of consecutive items, cut
+each into one piece per bucket and return the pieces as separate objects (`num_returns`), which the
+combine task of each bucket takes straight from the object store; the driver gets the items' notes
+and the buckets' results, never the pieces. `engine.resolve` groups a stage's sample ids by hash
+(uniqueness) and a dedup's bucket hashes (which rows share one). `map_calls` runs items in tasks, a
+run of consecutive items per task, and `place` puts data in the object store once for several
+`map_calls` (semantic dedup's k-means blocks).
 """
 
 from __future__ import annotations
@@ -14,75 +17,64 @@ from itertools import pairwise
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
-
-from synthloop.ops.dedup_resolve import sharing_rows
 
 
-class ClusterResolves:
-    """The resolves' tasks, with the executor's task options (`num_cpus`, `max_retries`); `get` waits
-    for tasks' values."""
+class ClusterWorkers:
+    """Tasks with the executor's options (`num_cpus`, `max_retries`); `get` waits for tasks' values."""
 
     def __init__(self, ray: Any, options: dict[str, Any], get: Callable[[Any], Any]):
         self.ray, self.get = ray, get
-        self.bucket_map = ray.remote(**options)(_bucket_map)
-        self.bucket_reduce = ray.remote(**options)(_bucket_reduce)
         self.call_each = ray.remote(**options)(_call_each)
+        self.split_run = ray.remote(**options)(_split_run)
+        self.combine_bucket = ray.remote(**options)(_combine_bucket)
 
-    def sharing_rows(self, op: Any, keys: Any) -> np.ndarray | None:
-        """The positions of `keys` (`PartKeys`) whose bucket hashes (`ColumnarDedup.bucket_hashes`: the
-        key's hash, the near dedup's conversation or pHash blocks, MinHash's digest and LSH bands)
-        another key shares; the driver then resolves only those (same duplicates, same survivors:
-        `dedup_resolve.sharing_rows`). None for an op that is not bucketed."""
-        if not op.bucketed or not len(keys):
-            return None
-        cpus = max(int(self.ray.cluster_resources().get("CPU", 1)), 1)
-        buckets = max(2, 2 * cpus)
-        wanted = [keys.position[keys.offsets[j]:keys.offsets[j + 1]] for j in range(len(keys.parts))]
-        jobs = [list(zip(keys.parts[j::4 * cpus], wanted[j::4 * cpus], strict=True)) for j in range(4 * cpus)]
-        op_ref = self.ray.put(op)
-        mapped = [self.bucket_map.options(num_returns=buckets).remote(op_ref, job, buckets) for job in jobs if job]
-        reduced = [self.bucket_reduce.remote(*(outputs[b] for outputs in mapped)) for b in range(buckets)]
-        return np.unique(np.concatenate([np.empty(0, np.int64), *self.get(reduced)]))
+    def _cpus(self) -> int:
+        return max(int(self.ray.cluster_resources().get("CPU", 1)), 1)
+
+    def _runs(self, items: list[Any]) -> list[list[Any]]:
+        """The items cut into runs of consecutive ones, 4 per CPU (fewer when there are fewer items)."""
+        bounds = np.linspace(0, len(items), min(len(items), 4 * self._cpus()) + 1).astype(int).tolist()
+        return [items[lo:hi] for lo, hi in pairwise(bounds)]
+
+    def group(self, items: list[Any], split: Callable[[Any, int], tuple[list[Any], Any]],
+              combine: Callable[[list[Any]], Any]) -> tuple[list[Any], list[Any]]:
+        """Two buckets per CPU."""
+        buckets = 2 * self._cpus()
+        split_ref, combine_ref = self.ray.put(split), self.ray.put(combine)
+        split_run = self.split_run.options(num_returns=buckets + 1)
+        # the items as arguments of their own: Ray hands a task an argument's value, not its reference
+        mapped = [split_run.remote(split_ref, buckets, *run) for run in self._runs(items)]
+        results = [self.combine_bucket.remote(combine_ref, *(outputs[b] for outputs in mapped)) for b in range(buckets)]
+        notes = [note for run in self.get([outputs[buckets] for outputs in mapped]) for note in run]
+        return notes, self.get(results)
 
     def place(self, items: list[Any]) -> list[Any]:
         """Each item in the object store: its reference (which `map_calls` resolves in its task)."""
         return [self.ray.put(item) for item in items]
 
     def map_calls(self, function: Callable[[Any], Any], items: list[Any]) -> list[Any]:
-        """The items (or references from `place`) cut into runs of consecutive ones, a task per run (4
-        per CPU), results in order."""
         if not items:
             return []
-        tasks = min(len(items), 4 * max(int(self.ray.cluster_resources().get("CPU", 1)), 1))
-        bounds = np.linspace(0, len(items), tasks + 1).astype(int).tolist()
         function_ref = self.ray.put(function)
-        # the items as arguments of their own: Ray hands a task an argument's value, not its reference
-        runs = [self.call_each.remote(function_ref, *items[lo:hi]) for lo, hi in pairwise(bounds)]
+        runs = [self.call_each.remote(function_ref, *run) for run in self._runs(items)]
         return [result for results in self.get(runs) for result in results]
-
-
-def _bucket_map(op: Any, job: list[tuple[Any, np.ndarray]], buckets: int) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
-    """Per bucket: (hash, position) of the wanted keys of these parts (`wanted[row]`: the row's
-    position, -1 when it is not in play)."""
-    found: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(buckets)]
-    for part, wanted in job:
-        chosen = wanted >= 0
-        if not chosen.any():
-            continue
-        hashes = op.bucket_hashes(part.read_parquet(["key"])["key"].combine_chunks().filter(pa.array(chosen)))
-        flat, positions = hashes.reshape(-1), np.repeat(wanted[chosen], hashes.shape[1])
-        bucket = flat % np.uint64(buckets)
-        for b in range(buckets):
-            found[b].append((flat[bucket == b], positions[bucket == b]))
-    empty = (np.empty(0, np.uint64), np.empty(0, np.int64))
-    return tuple((np.concatenate([h for h, _ in pieces] or [empty[0]]), np.concatenate([p for _, p in pieces] or [empty[1]]))
-                 for pieces in found)
 
 
 def _call_each(function: Callable[[Any], Any], *items: Any) -> list[Any]:
     return [function(item) for item in items]
 
 
-def _bucket_reduce(*pieces: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    return sharing_rows(np.concatenate([h for h, _ in pieces]), np.concatenate([p for _, p in pieces]))
+def _split_run(split: Callable[[Any, int], tuple[list[Any], Any]], buckets: int, *items: Any) -> tuple[Any, ...]:
+    """Per bucket, the pieces of these items, in item order; last, the items' notes."""
+    pieces: list[list[Any]] = [[] for _ in range(buckets)]
+    notes = []
+    for item in items:
+        item_pieces, note = split(item, buckets)
+        for bucket, piece in zip(pieces, item_pieces, strict=True):
+            bucket.append(piece)
+        notes.append(note)
+    return (*pieces, notes)
+
+
+def _combine_bucket(combine: Callable[[list[Any]], Any], *runs: list[Any]) -> Any:
+    return combine([piece for run in runs for piece in run])

@@ -16,7 +16,8 @@ from pydantic import Field
 from synthloop.models.protocols import ImageEmbedder, TextEmbedder
 from synthloop.ops.base import Batch, Drop, Quarantine, register
 from synthloop.ops.dedup_resolve import ClusteredDedup, SameImage, duplicate_drop
-from synthloop.ops.kmeans import Workers, kmeans_labels
+from synthloop.ops.kmeans import kmeans_labels
+from synthloop.ops.workers import Workers
 from synthloop.ops.mappers.embed import Embed
 from synthloop.ops.model_op import ModelParams
 from synthloop.ops.text import conversation_digest

@@ -1,0 +1,48 @@
+"""Where a global op's arithmetic runs: the `Workers` an executor offers, and their in-process form.
+
+A global op resolves in the main process, but the parts of its work that need no global view can run
+where the shard workers are: `place` puts data there once, `map_calls` maps a function over items
+there, and `group` shuffles items' pieces by hash so equal things meet in one bucket (a dedup's
+bucket hashes, a stage's sample ids). `InThisProcess` runs all three here; the engine's executors
+inherit it and override what they can spread (`engine.executors.ray`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+
+class Workers(Protocol):
+    def place(self, items: list[Any]) -> list[Any]:
+        """The items put where the workers are, as handles `map_calls` takes in their place (data that
+        several `map_calls` reuse: a k-means fit's blocks)."""
+        ...
+
+    def map_calls(self, function: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+        """`[function(item) for item in items]`, run where the workers are."""
+        ...
+
+    def group(self, items: list[Any], split: Callable[[Any, int], tuple[list[Any], Any]],
+              combine: Callable[[list[Any]], Any]) -> tuple[list[Any], list[Any]]:
+        """A shuffle: `split(item, buckets)` cuts each item into `buckets` pieces (by a hash of what
+        they hold, so equal things meet in one bucket) and a note for the caller; `combine(pieces)`
+        reduces one bucket's pieces, given in item order. Returns the items' notes (item order) and the
+        buckets' results. The workers pick the bucket count, so what the caller makes of the results
+        must not depend on it."""
+        ...
+
+
+class InThisProcess:
+    """`Workers` in this process; `group` uses one bucket."""
+
+    def place(self, items: list[Any]) -> list[Any]:
+        return items
+
+    def map_calls(self, function: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+        return [function(item) for item in items]
+
+    def group(self, items: list[Any], split: Callable[[Any, int], tuple[list[Any], Any]],
+              combine: Callable[[list[Any]], Any]) -> tuple[list[Any], list[Any]]:
+        splits = [split(item, 1) for item in items]
+        return [note for _, note in splits], [combine([pieces[0] for pieces, _ in splits])]
