@@ -34,7 +34,10 @@ class Workers(Protocol):
 
 
 class InThisProcess:
-    """`Workers` in this process; `group` uses one bucket."""
+    """`Workers` in this process. `group` combines its `BUCKETS` buckets one after the other, each
+    bucket's pieces let go once combined, so a combine's scratch memory is for a bucket's share."""
+
+    BUCKETS = 8
 
     def place(self, items: list[Any]) -> list[Any]:
         return items
@@ -44,5 +47,13 @@ class InThisProcess:
 
     def group(self, items: list[Any], split: Callable[[Any, int], tuple[list[Any], Any]],
               combine: Callable[[list[Any]], Any]) -> tuple[list[Any], list[Any]]:
-        splits = [split(item, 1) for item in items]
-        return [note for _, note in splits], [combine([pieces[0] for pieces, _ in splits])]
+        notes, buckets = [], [[] for _ in range(self.BUCKETS)]
+        for item in items:
+            pieces, note = split(item, self.BUCKETS)
+            notes.append(note)
+            for bucket, piece in zip(buckets, pieces, strict=True):
+                bucket.append(piece)
+        results = []
+        while buckets:
+            results.append(combine(buckets.pop(0)))
+        return notes, results
