@@ -13,9 +13,10 @@ the dedup resolves.
 2. The same recipe at `--two-node-n` on a two-node cluster (`ray.cluster_utils.Cluster`, one CPU per
    node): output, audit files and ledger compared with the local run's, byte for byte.
 3. Driver memory of the dedup resolves: stage 0's global ops resolved again, alone, in a fresh
-   process over the local run's key parts, at N/4 and N samples, all on the driver and with the
-   keys' hashes grouped on a local Ray; the driver's Python and numpy allocations (tracemalloc) plus
-   Arrow's memory pool at their peaks, in bytes per sample.
+   process over the local run's key parts, at N/4 and N samples, with the work that reads every row
+   (`ops.workers`: the id check, the keys' bucket hashes, the removed parts) in that process and in
+   the tasks of a local Ray; the driver's Python and numpy allocations (tracemalloc) plus Arrow's
+   memory pool at their peaks, in bytes per sample.
 """
 
 from __future__ import annotations
@@ -164,7 +165,7 @@ def resolve_memory(work: Path, n: int, workers: int, dedup: str | None) -> None:
                 sys.exit(f"the resolve on {where} failed:\n{out.stderr[-3000:]}")
             rows, python_peak, arrow_peak = map(int, out.stdout.split()[-3:])
             results.append((rows, python_peak + arrow_peak))
-            print(f"dedup resolves, {'keys grouped on Ray' if where == 'ray' else 'all on the driver':19s} {rows:7,} "
+            print(f"dedup resolves, {'rows read on Ray' if where == 'ray' else 'rows read in the driver':23s} {rows:7,} "
                   f"samples: driver peak {python_peak / 2**20:6.1f} MiB Python/numpy + {arrow_peak / 2**20:5.1f} MiB "
                   f"Arrow = {(python_peak + arrow_peak) / rows:5.0f} bytes/sample (load {os.getloadavg()[0]:.1f})",
                   flush=True)
