@@ -85,13 +85,18 @@ class PartKeys:
                 yield positions, self._read(j).take(pa.array(self.rows[positions] - self.offsets[j]))
 
     def take(self, positions: np.ndarray) -> pa.Array:
-        rows = self.rows[positions]
-        shards = np.searchsorted(self.offsets, rows, side="right") - 1
-        picked, pieces = [], []
-        for j in np.unique(shards).tolist():
-            chosen = np.flatnonzero(shards == j)
-            picked.append(chosen)
-            pieces.append(self._read(j).take(pa.array(rows[chosen] - self.offsets[j])))
-        if not pieces:
+        if not len(positions):
             return pa.array([], Location.of(self.parts[0]).parquet().schema_arrow.field("key").type)
-        return pa.concat_arrays(pieces).take(pa.array(np.argsort(np.concatenate(picked))))
+        return rows_at(self.parts, self.offsets, self.rows[positions], ["key"])["key"].combine_chunks()
+
+
+def rows_at(parts: list[Location], offsets: np.ndarray, rows: np.ndarray, columns: list[str]) -> pa.Table:
+    """These columns of the parts at `rows` (numbered over the parts in order, `offsets[j]` being part
+    j's first row), in the order of `rows`; each part read once."""
+    shards = np.searchsorted(offsets, rows, side="right") - 1
+    picked, pieces = [], []
+    for j in np.unique(shards).tolist():
+        chosen = np.flatnonzero(shards == j)
+        picked.append(chosen)
+        pieces.append(read_parquet(parts[j], columns).take(pa.array(rows[chosen] - offsets[j])))
+    return pa.concat_tables(pieces).take(pa.array(np.argsort(np.concatenate(picked))))

@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from synthloop.engine.keys import rows_at
 from synthloop.engine.rundir import RunDir, read_parquet
 from synthloop.ops.merge_turns import merge_turns
 
@@ -25,25 +26,15 @@ def write_merges(rundir: RunDir, k: int, offsets: np.ndarray, targets: dict[int,
         return
     absorbed = np.array(sorted(targets), np.int64)
     survivors = np.array([targets[row] for row in absorbed.tolist()], np.int64)
-    absorbed_rows = _rows_of(rundir, k, offsets, absorbed, ["id", "messages"])
-    table = pa.table({"survivor": _rows_of(rundir, k, offsets, survivors, ["id"])["id"],
+    parts = [rundir.data_part(k, j) for j in range(len(offsets) - 1)]
+    absorbed_rows = rows_at(parts, offsets, absorbed, ["id", "messages"])
+    table = pa.table({"survivor": rows_at(parts, offsets, survivors, ["id"])["id"],
                       "absorbed": absorbed_rows["id"], "messages": absorbed_rows["messages"]})
     target_shards = np.searchsorted(offsets, survivors, side="right") - 1
     for j in np.unique(target_shards).tolist():
         part = table.filter(pa.array(target_shards == j))
         order = pc.sort_indices(part, [("survivor", "ascending"), ("absorbed", "ascending")])
         rundir.merged_part(k, j).write_parquet(part.take(order))
-
-
-def _rows_of(rundir: RunDir, k: int, offsets: np.ndarray, rows: np.ndarray, columns: list[str]) -> pa.Table:
-    """These columns of stage k's data parts at `rows`, in the order of `rows`."""
-    shards = np.searchsorted(offsets, rows, side="right") - 1
-    picked, pieces = [], []
-    for j in np.unique(shards).tolist():
-        chosen = np.flatnonzero(shards == j)
-        picked.append(chosen)
-        pieces.append(read_parquet(rundir.data_part(k, j), columns).take(pa.array(rows[chosen] - offsets[j])))
-    return pa.concat_tables(pieces).take(pa.array(np.argsort(np.concatenate(picked))))
 
 
 def apply_merges(rundir: RunDir, k: int, j: int, samples: list[dict]) -> None:
