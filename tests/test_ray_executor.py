@@ -171,16 +171,45 @@ def test_a_killed_ray_worker_is_retried_to_the_same_bytes(cluster, tmp_path, run
     assert [name for name in expected if got[name] != expected[name]] == []
 
 
-@pytest.mark.parametrize(("resources", "error"), [
-    ({"num_cpus": 1, "replicas": 2}, r"hold 2 CPUs for the run and a shard task needs 1 \(executor.num_cpus\), more "
-                                     r"than the cluster's 2; lower their num_cpus or replicas$"),
-    ({"num_gpus": 0.5}, r"ask for 0.5 GPUs, more than the cluster's 0$")])
-def test_model_op_pools_the_cluster_cannot_hold_beside_a_shard_task_are_an_error(cluster, tmp_path, resources, error):
-    """Pools that took every CPU would leave the shard tasks waiting forever (a hang, not an error)."""
+def _executor(tmp_path: Path, address: str, **executor):
+    """A Ray executor for an embed recipe on the cluster: it checks the pools as it starts, before any
+    actor or task exists, so a pool it let through wrongly fails a test here rather than hanging a run."""
+    from synthloop.engine.executors.ray import RayExecutor
+
     spec = recipe_dict(tmp_path, write_dataset(tmp_path / "data", noisy_samples(8)), [{"embed": {}}])
-    spec["executor"] = {"kind": "ray", "address": cluster, "ops": {"embed": resources}}
-    with pytest.raises(ValueError, match=r"^executor.ops: the model ops' actors \(embed\) " + error):
-        run(Recipe.model_validate(spec), progress=False)
+    spec["executor"] = {"kind": "ray", "address": address, **executor}
+    recipe = Recipe.model_validate(spec)
+    return RayExecutor(recipe.executor, partial(SimpleNamespace, ops=recipe.build_ops()), [])
+
+
+@pytest.mark.parametrize(("executor", "error"), [
+    # 1.5 + 0.5 CPUs fit in the cluster's 2, but each node has 1: Ray would wait for a bigger node forever
+    ({"num_cpus": 0.5, "ops": {"embed": {"num_cpus": 1.5}}},
+     r"embed asks 1.5 CPUs, 0 GPUs per actor, more than any node of the cluster has \(the largest: 1 CPU, 0 GPUs\); "
+     r"lower its num_cpus or num_gpus$"),
+    # 2 x 0.75 + 0.5 CPUs fit in total, but the two actors leave each node 0.25, too little for a shard task
+    ({"num_cpus": 0.5, "ops": {"embed": {"num_cpus": 0.75, "replicas": 2}}},
+     r"the model ops' actors \(embed: 2 x 0.75 CPU, 0 GPUs\) and a shard task \(0.5 CPU, 0 GPUs\) do not fit on the "
+     r"cluster's 2 nodes together, no room left for a shard task \(the largest: 1 CPU, 0 GPUs\); lower their "
+     r"num_cpus, num_gpus or replicas$"),
+    ({"ops": {"embed": {"num_cpus": 1, "replicas": 2}}}, r"the model ops' actors \(embed: 2 x 1 CPU, 0 GPUs\) and a "
+                                                         r"shard task \(1 CPU, 0 GPUs\) do not fit"),
+    ({"ops": {"embed": {"num_gpus": 0.5}}}, r"embed asks 1 CPU, 0.5 GPU per actor, more than any node"),
+    ({"num_cpus": 2}, r"a shard task asks 2 CPUs, 0 GPUs, more than any node of the cluster has"),
+])
+def test_model_op_pools_the_cluster_cannot_place_beside_a_shard_task_are_an_error(cluster, tmp_path, executor, error):
+    """Pools that held the room a shard task needs, on every node, would leave it waiting forever."""
+    with pytest.raises(ValueError, match=r"^executor.(ops|num_cpus): " + error):
+        _executor(tmp_path, cluster, **executor)
+
+
+def test_on_an_autoscaling_cluster_pools_that_do_not_fit_yet_are_a_warning(cluster, tmp_path, caplog):
+    executor = _executor(tmp_path, cluster, autoscaling=True, ops={"embed": {"num_cpus": 1.5}})
+    executor.close()
+    assert [(r.levelname, r.getMessage()) for r in caplog.records if r.name.startswith("synthloop")] == [(
+        "WARNING", "executor.ops: embed asks 1.5 CPUs, 0 GPUs per actor, more than any node of the cluster has (the "
+        "largest: 1 CPU, 0 GPUs); lower its num_cpus or num_gpus; waiting for the autoscaler to add nodes "
+        "(executor.autoscaling)")]
 
 
 def test_kmeans_steps_in_ray_tasks_on_two_nodes_give_the_local_labels(cluster):

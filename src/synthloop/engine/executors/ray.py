@@ -39,6 +39,7 @@ error at its `kind` line.
 from __future__ import annotations
 
 import importlib.util
+import logging
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal
@@ -46,11 +47,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from synthloop.engine.executors.base import Executor, ExecutorSpec, register
+from synthloop.engine.executors.ray_placement import PREDEFINED, is_custom, unplaceable
 from synthloop.engine.executors.ray_resolve import ClusterWorkers
 from synthloop.ops.model_op import ModelParams
 
 INSTALL = "pip install 'synthloop[ray]'"
-PREDEFINED = ("CPU", "GPU", "memory", "object_store_memory")  # Ray's own resources, not custom ones
+logger = logging.getLogger(__name__)
 
 
 class OpResources(BaseModel):
@@ -60,6 +62,15 @@ class OpResources(BaseModel):
     num_gpus: float = Field(0, ge=0, description="GPUs per actor; a fraction shares a GPU with other fractions")
     num_cpus: float = Field(1, ge=0, description="CPUs per actor")
     replicas: int = Field(1, ge=1, le=10_000, description="actors in the op's pool (each loads the model once)")
+
+    @field_validator("num_gpus")
+    @classmethod
+    def _whole_above_one(cls, value: float) -> float:
+        """Ray shares a GPU in fractions below 1 only (ray-project/ray@5d44e1f,
+        python/ray/includes/task_options_utils.pxi, `prepare_resources`)."""
+        if value > 1 and not float(value).is_integer():
+            raise ValueError(f"{value:g}: more than one GPU must be a whole number (Ray shares one GPU in fractions)")
+        return value
 
 
 class RaySpec(ExecutorSpec):
@@ -75,6 +86,8 @@ class RaySpec(ExecutorSpec):
                                           "unit of: a node with K units downloads at most K shards at once")
     node_resources: dict[str, float] = Field(default_factory=dict, description="custom resources of a Ray this run "
                                              "starts (address left out), e.g. {download: 4}")
+    autoscaling: bool = Field(False, description="the cluster adds nodes on demand (Ray's autoscaler, KubeRay): model "
+                              "op pools that its nodes cannot hold now are a warning, not an error")
 
     @field_validator("kind")
     @classmethod
@@ -138,9 +151,9 @@ class RayExecutor(Executor):
         self.task = ray.remote(_run_segment).options(**options)
         self.pools: dict[int, list[Any]] = {}
         try:
-            self._check_pools_fit(ray.cluster_resources())
             self.download_task = ray.remote(_run_segment).options(**options, scheduling_strategy="SPREAD",
                                                                  **_download_resources(ray, spec))
+            self._check_pools_fit([node["Resources"] for node in ray.nodes() if node["Alive"]])
         except ValueError:
             self.close()
             raise
@@ -170,21 +183,19 @@ class RayExecutor(Executor):
         given = self.spec.ops.get(str(index), self.spec.ops.get(op.name))
         return given or (OpResources() if isinstance(op, ModelParams) else None)
 
-    def _check_pools_fit(self, cluster: dict[str, float]) -> None:
-        """The model ops' actors hold their CPUs and GPUs for the whole run: they must leave a shard task
-        its `num_cpus`, and the GPUs they ask for must exist, or Ray would wait for them forever."""
-        wanted = [self._resources(i) for i in range(len(self.ops))]
-        pools = [(self.ops[i].name, r) for i, r in enumerate(wanted) if r is not None]
-        cpus = sum(r.num_cpus * r.replicas for _, r in pools)
-        gpus = sum(r.num_gpus * r.replicas for _, r in pools)
-        names = ", ".join(name for name, _ in pools)
-        if cpus + self.spec.num_cpus > cluster.get("CPU", 0):
-            raise ValueError(f"executor.ops: the model ops' actors ({names}) hold {cpus:g} CPUs for the run and a "
-                             f"shard task needs {self.spec.num_cpus:g} (executor.num_cpus), more than the cluster's "
-                             f"{cluster.get('CPU', 0):g}; lower their num_cpus or replicas")
-        if gpus > cluster.get("GPU", 0):
-            raise ValueError(f"executor.ops: the model ops' actors ({names}) ask for {gpus:g} GPUs, more than the "
-                             f"cluster's {cluster.get('GPU', 0):g}")
+    def _check_pools_fit(self, nodes: list[dict[str, float]]) -> None:
+        """The model ops' actors hold their CPUs and GPUs for the whole run, each on one node: each must
+        fit on some alive node, and all of them together with a shard task (`ray_placement`), or Ray
+        would wait for room forever. On an autoscaling cluster (`autoscaling`) that is a warning: Ray
+        waits for the nodes its autoscaler adds."""
+        pools = [(self.ops[i].name, {"CPU": r.num_cpus, "GPU": r.num_gpus}, r.replicas)
+                 for i in range(len(self.ops)) if (r := self._resources(i)) is not None]
+        download = {self.spec.download_resource: 1} if self.spec.download_resource else {}
+        problem = unplaceable(pools, {"CPU": self.spec.num_cpus, **download}, nodes)
+        if problem and not self.spec.autoscaling:
+            raise ValueError(problem)
+        if problem:
+            logger.warning("%s; waiting for the autoscaler to add nodes (executor.autoscaling)", problem)
 
     def _pool(self, index: int) -> list[Any]:
         if index not in self.pools:
@@ -250,7 +261,7 @@ class RayExecutor(Executor):
 
 
 def _check_custom(name: str) -> None:
-    if not name or name in PREDEFINED or name.startswith(("node:", "accelerator_type:")):
+    if not is_custom(name):
         raise ValueError(f"{name!r} is not a custom resource name (Ray's own: {', '.join(PREDEFINED)}, node:*)")
 
 
