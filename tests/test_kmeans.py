@@ -1,17 +1,19 @@
-"""`ops.kmeans`: Lloyd's k-means over fixed blocks gives the same labels wherever its block steps run
-(here, or in other processes with another BLAS thread count, in any completion order), reaches a
-Lloyd fixed point, and partitions like scikit-learn's KMeans (the field's reference implementation)."""
+"""`ops.kmeans`: Lloyd's k-means over items cut into fixed blocks gives the same labels wherever its
+steps run (here, or in other processes with another BLAS thread count and bucket count, in any
+completion order), reaches a Lloyd fixed point, and partitions like scikit-learn's KMeans (the
+field's reference implementation)."""
 
 from __future__ import annotations
 
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 
 import numpy as np
 import pytest
 import threadpoolctl
 
 from synthloop.ops import kmeans
-from synthloop.ops.kmeans import BLOCK_ROWS, block_step, kmeans_labels
+from synthloop.ops.kmeans import BLOCK_ROWS, centroid_sums, fit, nearest
 from synthloop.ops.workers import InThisProcess
 
 
@@ -25,42 +27,55 @@ def blobs(n: int, k: int, d: int = 32, spread: float = 0.05, seed: int = 1) -> t
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True), truth
 
 
+def kmeans_labels(vectors: np.ndarray, k: int, seed: int, workers=None, iterations: int = kmeans.ITERATIONS,
+                  item_rows: int = 2 * BLOCK_ROWS + 7) -> np.ndarray:
+    """The labels of `fit` over the vectors cut into items of `item_rows` rows (a stage's parts)."""
+    items = [vectors[lo:lo + item_rows] for lo in range(0, len(vectors), item_rows)]
+    counts = [len(item) for item in items]
+    return nearest(fit(items, counts, np.asarray, k, seed, workers or InThisProcess(), iterations), vectors)
+
+
 def _one_thread() -> None:
     threadpoolctl.threadpool_limits(1)
 
 
 class OtherProcesses:
-    """`Workers` in two other processes at one BLAS thread each, results gathered in order."""
+    """`Workers` in two other processes at one BLAS thread each, with 3 buckets, results gathered in
+    order."""
 
     def __init__(self, pool: ProcessPoolExecutor):
         self.pool, self.steps = pool, 0
 
-    def place(self, items):
-        return list(items)
-
     def map_calls(self, function, items):
-        self.steps += 1
-        futures = [self.pool.submit(function, item) for item in reversed(items)]  # submitted last block first
+        futures = [self.pool.submit(function, item) for item in reversed(items)]  # submitted last item first
         return [future.result() for future in reversed(futures)]
 
+    def group(self, items, split, combine):
+        self.steps += 1
+        splits = self.map_calls(partial(split, buckets=3), items)
+        results = self.map_calls(combine, [[pieces[b] for pieces, _ in splits] for b in range(3)])
+        return [note for _, note in splits], results
 
-def test_labels_are_the_same_wherever_the_block_steps_run():
+
+def test_labels_are_the_same_wherever_the_steps_run():
     vectors, _ = blobs(3 * BLOCK_ROWS + 123, 12, spread=0.6)  # overlapping: many rows near a boundary
     here = kmeans_labels(vectors, 12, seed=3)
     with ProcessPoolExecutor(2, initializer=_one_thread) as pool:
         workers = OtherProcesses(pool)
         there = kmeans_labels(vectors, 12, seed=3, workers=workers)
-    assert workers.steps > 2  # several Lloyd steps over 4 blocks ran in the other processes
+    assert workers.steps > 3  # the start and several Lloyd steps over 2 items ran in the other processes
     assert there.dtype == np.int32 and np.array_equal(here, there)
     assert not np.array_equal(here, kmeans_labels(vectors, 12, seed=4))  # the seed matters
 
 
-def test_block_step_sums_each_centroids_rows():
-    vectors, _ = blobs(500, 4)
+def test_centroid_sums_add_each_centroids_rows():
+    vectors, _ = blobs(BLOCK_ROWS + 500, 4)  # two blocks
     centroids = vectors[[0, 1, 2, 3]].astype(np.float64)
-    labels, sums, counts = block_step(centroids, vectors)
-    nearest = ((vectors[:, None, :].astype(np.float64) - centroids[None]) ** 2).sum(axis=2).argmin(axis=1)
-    assert np.array_equal(labels, nearest) and counts.sum() == 500
+    labels = nearest(centroids, vectors)
+    closest = ((vectors[:, None, :].astype(np.float64) - centroids[None]) ** 2).sum(axis=2).argmin(axis=1)
+    assert np.array_equal(labels, closest)
+    indices, sums, counts = centroid_sums(centroids, vectors)
+    assert indices.tolist() == [0, 1, 2, 3] and counts.sum() == len(vectors)
     for c in range(4):
         assert counts[c] == (labels == c).sum()
         assert np.allclose(sums[c], vectors[labels == c].astype(np.float64).sum(axis=0), rtol=0, atol=1e-9)
@@ -70,7 +85,7 @@ def test_converged_labels_are_a_lloyd_fixed_point():
     vectors, _ = blobs(2 * BLOCK_ROWS, 6, spread=0.3)
     labels = kmeans_labels(vectors, 6, seed=0, iterations=50)
     means = np.stack([vectors[labels == c].astype(np.float64).mean(axis=0) for c in range(6)])
-    assert np.array_equal(block_step(means, vectors)[0], labels)  # every row is nearest its own cluster's mean
+    assert np.array_equal(nearest(means, vectors), labels)  # every row is nearest its own cluster's mean
 
 
 def test_partition_matches_scikit_learn_on_separated_clusters():

@@ -96,8 +96,11 @@ def test_two_node_ray_run_writes_the_local_executors_bytes(cluster, local, tmp_p
 
     def recording(self, items, split, combine):
         notes, results = group(self, items, split, combine)
-        op = getattr(split, "args", [None])[0]  # a dedup's hashes: partial(_split_hashes, op); else the ids
-        grouped.append((op.name if op else split.__name__, len(items), op and sum(len(r) for r in results)))
+        name = getattr(split, "func", split).__name__
+        if name == "_split_hashes":  # a columnar dedup's hashes, partial(_split_hashes, op): the rows sharing one
+            grouped.append((split.args[0].name, len(items), sum(len(rows) for rows in results)))
+        else:  # the stage's ids; semantic dedup's k-means start and steps, and its clusters
+            grouped.append((name, len(items), None))
         return notes, results
 
     def counting(self, function, items):
@@ -113,16 +116,18 @@ def test_two_node_ray_run_writes_the_local_executors_bytes(cluster, local, tmp_p
     assert len(shards) == 2 and all(items == 6 for _, items in shards)
     # every columnar dedup grouped its hashes on the cluster: the driver got only the rows sharing one,
     # fewer than the op saw
-    dedups = [(name, shared) for name, _, shared in grouped if name != "_split_ids"]
+    dedups = [(name, shared) for name, _, shared in grouped if shared is not None]
     seen = [entry["in"] - entry["quarantined"] for entry in ledger["ops"] if entry["op"] in dict(dedups)]
     assert [(name, shared < in_play) for (name, shared), in_play in zip(dedups, seen, strict=True)] == [
         ("exact_dedup", True), ("image_near_dedup", True), ("image_near_dedup", True), ("text_minhash_dedup", True)]
     removals = [items for name, items in calls if name == "_write_removed_part"]
-    calls = [call for call in calls if call[0] not in ("_ids_at", "_write_removed_part")]
     assert len(removals) == 2  # each stage's removed parts, written in tasks
-    # semantic dedup ran its k-means steps and compared its clusters' members in tasks
-    assert {name for name, _ in calls[:-1]} == {"block_step"} and len(calls) > 2
-    assert calls[-1][0] == "cluster_drops" and calls[-1][1] > 2
+    # semantic dedup read its keys in tasks only: counted them, drew the k-means start, ran Lloyd steps
+    # and compared its clusters' members
+    assert [name for name, _ in calls if name not in ("_ids_at", "_write_removed_part")] == ["_count"]
+    semantic = [name for name, _, _ in grouped if name not in ("_split_ids", *dict(dedups))]
+    assert semantic[0] == "_drawn_rows" and set(semantic[1:-1]) == {"_step_split"} and semantic[-1] == "_members"
+    assert len(semantic) > 3
     expected, got = _files(reference), _files(tmp_path)
     assert sorted(got) == sorted(expected) and any("/cache/s1-" in name for name in got)
     assert [name for name in expected if got[name] != expected[name]] == []
@@ -213,17 +218,16 @@ def test_on_an_autoscaling_cluster_pools_that_do_not_fit_yet_are_a_warning(clust
 
 
 def test_kmeans_steps_in_ray_tasks_on_two_nodes_give_the_local_labels(cluster):
-    """Semantic dedup's fit at several blocks: the blocks in the object store (`place`), the steps in
-    tasks on both nodes, one BLAS thread each there against the driver's own."""
-    from test_kmeans import blobs
+    """Semantic dedup's fit over several items: the start and the steps in tasks on both nodes, one BLAS
+    thread each there against the driver's own, the sums shuffled to the cluster's bucket count."""
+    from test_kmeans import blobs, kmeans_labels
 
     from synthloop.engine.executors.ray import RayExecutor, RaySpec
-    from synthloop.ops.kmeans import BLOCK_ROWS, kmeans_labels
+    from synthloop.ops.kmeans import BLOCK_ROWS
 
     vectors, _ = blobs(3 * BLOCK_ROWS + 123, 12, spread=0.6)
     executor = RayExecutor(RaySpec(address=cluster), partial(SimpleNamespace, ops=[]), [])
     try:
-        assert all(type(block).__name__ == "ObjectRef" for block in executor.place([vectors[:2], vectors[2:]]))
         on_ray = kmeans_labels(vectors, 12, seed=3, workers=executor)
     finally:
         executor.close()

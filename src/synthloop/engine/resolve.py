@@ -32,7 +32,7 @@ from synthloop.engine.merge import write_merges
 from synthloop.engine.plan import Stage
 from synthloop.engine.rundir import RunDir, read_parquet, write_json
 from synthloop.ops.base import Dedup, Drop, Op, Selector
-from synthloop.ops.dedup_resolve import ClusteredDedup, ColumnarDedup, duplicate_drop, sharing_rows
+from synthloop.ops.dedup_resolve import ClusteredDedup, ColumnarDedup, KeyPart, duplicate_drop, sharing_rows
 from synthloop.ops.workers import InThisProcess, Workers
 from synthloop.storage import Location
 
@@ -98,8 +98,10 @@ def _resolve_op(op: Op, op_index: int, parts: list[Location], removals: _Removal
     before = len(removals.rows)
     if isinstance(op, ColumnarDedup):
         quarantined = _resolve_columnar(op, op_index, parts, removals, workers)
+    elif isinstance(op, ClusteredDedup):
+        quarantined = _resolve_clustered(op, op_index, parts, removals, workers)
     elif isinstance(op, Dedup):
-        quarantined = _resolve_dedup(op, op_index, concat_parts([read_parquet(p) for p in parts]), removals, workers)
+        quarantined = _resolve_dedup(op, op_index, concat_parts([read_parquet(p) for p in parts]), removals)
     elif isinstance(op, Selector):
         quarantined = _resolve_selector(op, op_index, concat_parts([read_parquet(p) for p in parts]), seed, removals)
     else:
@@ -141,33 +143,19 @@ def _first_repeated(pieces: list[pa.Array]) -> str | None:
     return in_order[int(repeated[0])].as_py() if len(repeated) else None
 
 
-@dataclass(frozen=True)
-class _KeyPart:
-    """One shard's key part, its first row in the stage, and its rows removed so far (within the shard)."""
-
-    part: Location
-    first_row: int
-    removed: np.ndarray
-
-
-def _split_hashes(op: ColumnarDedup, item: _KeyPart, buckets: int) -> tuple[list[tuple[np.ndarray, np.ndarray]],
+def _split_hashes(op: ColumnarDedup, item: KeyPart, buckets: int) -> tuple[list[tuple[np.ndarray, np.ndarray]],
                                                                             tuple[np.ndarray, list[str]]]:
     """The bucket hashes (`ColumnarDedup.bucket_hashes`) of the part's rows in play, as (hash, row) cut by
     hash; note: the rows whose key is an error, and the errors."""
-    table = read_parquet(item.part, ["key", "error"])
-    kept = np.ones(table.num_rows, bool)
-    kept[item.removed] = False
-    errors = table["error"].combine_chunks()
-    failed = np.flatnonzero(kept & errors.is_valid().to_numpy(zero_copy_only=False))
-    in_play = kept & table["key"].is_valid().to_numpy(zero_copy_only=False)
-    in_play[failed] = False
+    table = item.read(["key", "error"])
+    in_play, failed = item.in_play(table)
     flat, rows = np.empty(0, np.uint64), np.empty(0, np.int64)
     if in_play.any():
         hashes = op.bucket_hashes(table["key"].combine_chunks().filter(pa.array(in_play)))
         flat, rows = hashes.reshape(-1), np.repeat(np.flatnonzero(in_play) + item.first_row, hashes.shape[1])
     bucket = flat % np.uint64(buckets)
     pieces = [(flat[bucket == b], rows[bucket == b]) for b in range(buckets)]
-    return pieces, (failed + item.first_row, errors.take(pa.array(failed)).to_pylist())
+    return pieces, (failed + item.first_row, table["error"].take(pa.array(failed)).to_pylist())
 
 
 def _sharing(pieces: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
@@ -184,8 +172,7 @@ def _resolve_columnar(op: ColumnarDedup, op_index: int, parts: list[Location], r
     """Quarantine the rows whose key is an error; among the rows whose bucket hashes another row shares
     (only they can be duplicates or survivors), in id order, drop the duplicates."""
     offsets = removals.offsets
-    items = [_KeyPart(part, int(offsets[j]), removals.in_shard(j)) for j, part in enumerate(parts)]
-    errors, shared = workers.group(items, partial(_split_hashes, op), _sharing)
+    errors, shared = workers.group(_key_parts(parts, removals), partial(_split_hashes, op), _sharing)
     failed = np.concatenate([np.empty(0, np.int64), *(rows for rows, _ in errors)])
     removals.add(op_index, failed, {"error": [text for _, texts in errors for text in texts]})
     candidates = np.unique(np.concatenate([np.empty(0, np.int64), *shared]))
@@ -203,15 +190,32 @@ def _resolve_columnar(op: ColumnarDedup, op_index: int, parts: list[Location], r
     return len(failed)
 
 
-def _resolve_dedup(op: Dedup, op_index: int, table: pa.Table, removals: _Removals, workers: Workers) -> int:
+def _resolve_clustered(op: ClusteredDedup, op_index: int, parts: list[Location], removals: _Removals,
+                       workers: Workers) -> int:
+    """Quarantine the rows whose key is an error and drop the duplicates, as the op finds them on the
+    `workers` (their keys never come here)."""
+    found = op.find_in_parts(_key_parts(parts, removals), workers)
+    removals.add(op_index, found.failed, {"error": found.errors})
+    duplicates = found.duplicates
+    removals.add_drops(op_index, duplicates.rows, [duplicate_drop(s, d, op.merges()) for s, d in
+                                                   zip(found.survivor_ids, duplicates.distances.tolist(), strict=True)])
+    if op.merges():
+        removals.merged_into.update(zip(duplicates.rows.tolist(), duplicates.survivors.tolist(), strict=True))
+    return len(found.failed)
+
+
+def _key_parts(parts: list[Location], removals: _Removals) -> list[KeyPart]:
+    return [KeyPart(part, int(removals.offsets[j]), removals.in_shard(j)) for j, part in enumerate(parts)]
+
+
+def _resolve_dedup(op: Dedup, op_index: int, table: pa.Table, removals: _Removals) -> int:
     kept = removals.kept()
     failed = np.flatnonzero(kept & table["error"].is_valid().to_numpy(zero_copy_only=False))
     removals.add(op_index, failed, {"error": table["error"].take(pa.array(failed)).to_pylist()})
     usable = kept.copy()
     usable[failed] = False
     good = table.filter(pa.array(usable))
-    keys = zip(good["id"].to_pylist(), good["key"].to_pylist(), strict=True)
-    drops = op.resolve(keys, workers) if isinstance(op, ClusteredDedup) else op.resolve(keys)
+    drops = op.resolve(zip(good["id"].to_pylist(), good["key"].to_pylist(), strict=True))
     dropped_ids = sorted(drops)
     rows = np.flatnonzero(usable)
     dropped = rows[pc.index_in(pa.array(dropped_ids, pa.string()), good["id"]).to_numpy()]

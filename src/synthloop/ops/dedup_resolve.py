@@ -14,7 +14,7 @@ objects per sample, so resolving millions of keys costs a few numpy arrays.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol
 
 import numpy as np
@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 
 from synthloop.ops.base import Dedup, Drop
 from synthloop.ops.workers import InThisProcess, Workers
+from synthloop.storage import Location
 
 # positions of the first sample of each group -> (i, j): pairs of groups (indices into that array) that match
 PairFinder = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -147,22 +148,55 @@ class ColumnarDedup(Dedup):
         return self.duplicates(ArrayKeys(pa.array(values, self.key_type()))).drops(ids, self.merges())
 
 
+@dataclass(frozen=True)
+class KeyPart:
+    """One shard's keys for a dedup (columns `id`, `key`, `error`): its key part (a Parquet file, or the
+    table in memory), its first row in the stage, and its rows that earlier global ops removed
+    (numbered within the part)."""
+
+    part: Location | pa.Table
+    first_row: int = 0
+    removed: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+
+    def read(self, columns: list[str]) -> pa.Table:
+        return self.part.select(columns) if isinstance(self.part, pa.Table) else self.part.read_parquet(columns)
+
+    def in_play(self, table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+        """(per row of the part's `table`: not removed, with a key and no error; the rows not removed
+        whose key is an error)."""
+        kept = np.ones(table.num_rows, bool)
+        kept[self.removed] = False
+        failed = np.flatnonzero(kept & table["error"].is_valid().to_numpy(zero_copy_only=False))
+        in_play = kept & table["key"].is_valid().to_numpy(zero_copy_only=False)
+        in_play[failed] = False
+        return in_play, failed
+
+
+@dataclass(frozen=True)
+class FoundInParts:
+    """What a `ClusteredDedup` found in a stage's key parts, by stage row: the rows whose key is an
+    error and the errors; the duplicates (`duplicates.rows[k]` dropped as a duplicate of the row
+    `duplicates.survivors[k]`, whose id is `survivor_ids[k]`)."""
+
+    failed: np.ndarray
+    errors: list[str]
+    duplicates: Duplicates
+    survivor_ids: list[str]
+
+
 class ClusteredDedup(Dedup):
-    """A dedup that cuts its samples into clusters and compares samples within a cluster only:
-    `clusters` gathers the keys (where they are: the driver) and cuts them, its arithmetic running on
-    `workers`; `cluster_drops` compares one cluster's members and can run anywhere (on `workers`)."""
+    """A dedup that cuts its samples into clusters and compares samples within a cluster only, reading
+    the keys where the `workers` are: the main process gets the clusters' centres and the drops."""
 
-    def clusters(self, keys: Iterable[tuple[str, Any]], workers: Workers) -> list[Any]:
-        raise NotImplementedError
-
-    def cluster_drops(self, cluster: Any) -> dict[str, Drop]:
+    def find_in_parts(self, parts: list[KeyPart], workers: Workers) -> FoundInParts:
         raise NotImplementedError
 
     def resolve(self, keys: Iterable[tuple[str, Any]], workers: Workers | None = None) -> dict[str, Drop]:
-        """`workers`: an executor's (`Executor.place`, `Executor.map_calls`); None: this process."""
-        workers = workers or InThisProcess()
-        found = workers.map_calls(self.cluster_drops, self.clusters(keys, workers))
-        return {sample_id: drop for drops in found for sample_id, drop in drops.items()}
+        """In memory: the keys as one key part. `workers`: an executor's; None: this process."""
+        ids, values = sorted_keys(keys)
+        table = pa.table({"id": pa.array(ids, pa.string()), "key": pa.array(values, self.key_type()),
+                          "error": pa.nulls(len(ids), pa.string())})
+        return self.find_in_parts([KeyPart(table)], workers or InThisProcess()).duplicates.drops(ids, self.merges())
 
 
 def sharing_rows(hashes: np.ndarray, rows: np.ndarray) -> np.ndarray:

@@ -1,9 +1,9 @@
 """Where a global op's arithmetic runs: the `Workers` an executor offers, and their in-process form.
 
 A global op resolves in the main process, but the parts of its work that need no global view can run
-where the shard workers are: `place` puts data there once, `map_calls` maps a function over items
-there, and `group` shuffles items' pieces by hash so equal things meet in one bucket (a dedup's
-bucket hashes, a stage's sample ids). `InThisProcess` runs all three here; the engine's executors
+where the shard workers are: `map_calls` maps a function over items there, and `group` shuffles
+items' pieces by hash so equal things meet in one bucket (a dedup's bucket hashes, a stage's sample
+ids, semantic dedup's k-means sums and clusters). `InThisProcess` runs both here; the engine's executors
 inherit it and override what they can spread (`engine.executors.ray`).
 """
 
@@ -14,11 +14,6 @@ from typing import Any, Protocol
 
 
 class Workers(Protocol):
-    def place(self, items: list[Any]) -> list[Any]:
-        """The items put where the workers are, as handles `map_calls` takes in their place (data that
-        several `map_calls` reuse: a k-means fit's blocks)."""
-        ...
-
     def map_calls(self, function: Callable[[Any], Any], items: list[Any]) -> list[Any]:
         """`[function(item) for item in items]`, run where the workers are."""
         ...
@@ -38,9 +33,6 @@ class InThisProcess:
     bucket's pieces let go once combined, so a combine's scratch memory is for a bucket's share."""
 
     BUCKETS = 8
-
-    def place(self, items: list[Any]) -> list[Any]:
-        return items
 
     def map_calls(self, function: Callable[[Any], Any], items: list[Any]) -> list[Any]:
         return [function(item) for item in items]

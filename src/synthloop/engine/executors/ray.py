@@ -14,9 +14,10 @@ worker or node was lost (`max_retries`); a retried shard writes the same files. 
 resolved by the driver between stages, as with every executor, over what tasks return: the stage's
 ids are checked unique and exact, near and MinHash dedup shuffle their keys' hashes on the cluster
 (`group`), so the driver gets only the samples that share one, and tasks write the removals
-(`engine.resolve`); semantic dedup runs its k-means steps over fixed blocks of its vectors and
-compares the members of each cluster in tasks (`place`, `map_calls`; `ops.kmeans` adds the blocks'
-partial sums in block order, so the labels are the local executor's).
+(`engine.resolve`); semantic dedup reads its vectors in tasks only: its k-means steps shuffle
+per-centroid sums (`ops.kmeans` adds them in item order, so the labels are the local executor's),
+and its clusters' members are shuffled by label and compared in tasks, the driver getting the
+centroids and the drops.
 
 A URL input's stage-0 shard downloads in its first task (its own task when the stage starts with a
 model op), scheduled "SPREAD" so the downloads spread over the nodes (Ray's scheduling strategies,
@@ -245,9 +246,6 @@ class RayExecutor(Executor):
     def group(self, items: list[Any], split: Callable[[Any, int], tuple[list[Any], Any]],
               combine: Callable[[list[Any]], Any]) -> tuple[list[Any], list[Any]]:
         return self.workers.group(items, split, combine)
-
-    def place(self, items: list[Any]) -> list[Any]:
-        return self.workers.place(items)
 
     def map_calls(self, function: Callable[[Any], Any], items: list[Any]) -> list[Any]:
         return self.workers.map_calls(function, items)

@@ -5,9 +5,9 @@ global view, run in Ray tasks, so the driver between stages holds only compact r
 each into one piece per bucket and return the pieces as separate objects (`num_returns`), which the
 combine task of each bucket takes straight from the object store; the driver gets the items' notes
 and the buckets' results, never the pieces. `engine.resolve` groups a stage's sample ids by hash
-(uniqueness) and a dedup's bucket hashes (which rows share one). `map_calls` runs items in tasks, a
-run of consecutive items per task, and `place` puts data in the object store once for several
-`map_calls` (semantic dedup's k-means blocks).
+(uniqueness) and a dedup's bucket hashes (which rows share one); semantic dedup groups its k-means
+sums by centroid and its samples by cluster. `map_calls` runs items in tasks, a run of consecutive
+items per task.
 """
 
 from __future__ import annotations
@@ -47,10 +47,6 @@ class ClusterWorkers:
         results = [self.combine_bucket.remote(combine_ref, *(outputs[b] for outputs in mapped)) for b in range(buckets)]
         notes = [note for run in self.get([outputs[buckets] for outputs in mapped]) for note in run]
         return notes, self.get(results)
-
-    def place(self, items: list[Any]) -> list[Any]:
-        """Each item in the object store: its reference (which `map_calls` resolves in its task)."""
-        return [self.ray.put(item) for item in items]
 
     def map_calls(self, function: Callable[[Any], Any], items: list[Any]) -> list[Any]:
         if not items:

@@ -7,23 +7,26 @@ are compared (the key starts with its 16-byte digest); `merge` and `drop`: see `
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from functools import partial
 from typing import Any, ClassVar, Literal
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import Field
 
 from synthloop.models.protocols import ImageEmbedder, TextEmbedder
-from synthloop.ops.base import Batch, Drop, Quarantine, register
-from synthloop.ops.dedup_resolve import ClusteredDedup, SameImage, duplicate_drop
-from synthloop.ops.kmeans import kmeans_labels
-from synthloop.ops.workers import Workers
+from synthloop.ops import kmeans
+from synthloop.ops.base import Batch, Quarantine, register
+from synthloop.ops.dedup_resolve import ClusteredDedup, Duplicates, FoundInParts, KeyPart, SameImage, fixed_width
 from synthloop.ops.mappers.embed import Embed
 from synthloop.ops.model_op import ModelParams
 from synthloop.ops.text import conversation_digest
+from synthloop.ops.workers import Workers
 
 DIGEST = 16  # bytes of conversation digest before the vector, when keyed
-Cluster = tuple[list[str], np.ndarray, np.ndarray]  # ids, conversation digests, normalised vectors
+# one bucket's samples from one part: cluster, stage row, id, conversation digest (or none), float16 vector
+Members = tuple[np.ndarray, np.ndarray, pa.Array, np.ndarray, np.ndarray]
 
 
 @register
@@ -61,35 +64,92 @@ class SemanticDedup(SameImage, ModelParams, ClusteredDedup):
     def _conversation(self, sample: dict) -> bytes:
         return conversation_digest(sample) if self._keyed_on_conversation else b""
 
-    def clusters(self, keys: Iterable[tuple[str, Any]], workers: Workers) -> list[Cluster]:
-        """The samples with a key, in id order, cut by k-means on their normalised vectors (`ops.kmeans`:
-        its Lloyd steps run on `workers`, to the same labels wherever they run)."""
-        items = sorted((item for item in keys if item[1] is not None), key=lambda item: item[0])  # None: no image
-        if not items:
-            return []
-        ids = [item[0] for item in items]
-        skip = DIGEST if self._keyed_on_conversation else 0
-        conversations = np.array([item[1][:skip] for item in items], object)
-        vectors = np.stack([np.frombuffer(item[1][skip:], np.float16) for item in items]).astype(np.float32)
-        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-12)
-        k = max(1, round(len(ids) / self.cluster_size))
-        labels = kmeans_labels(vectors, k, self.seed, workers)
-        return [([ids[m] for m in members.tolist()], conversations[members], vectors[members])
-                for members in (np.flatnonzero(labels == cluster) for cluster in np.unique(labels))]  # in id order
+    def find_in_parts(self, parts: list[KeyPart], workers: Workers) -> FoundInParts:
+        """k-means (`ops.kmeans`) on the normalised vectors of the samples in play, about `cluster_size`
+        per cluster; then a `group` of the samples by cluster, whose combine compares each cluster's
+        members in id order (`cluster_drops`). Every key is read on the `workers`; the caller gets
+        the centroids, the key errors and the drops."""
+        counts = workers.map_calls(self._count, parts)
+        n = sum(counts)
+        k = max(1, round(n / self.cluster_size))
+        centroids = kmeans.fit(parts, counts, self._vectors, k, self.seed, workers) if k > 1 and n > 1 else None
+        errors, found = workers.group(parts, partial(self._members, centroids), self._drops)
+        return FoundInParts(np.concatenate([np.empty(0, np.int64), *(failed for failed, _ in errors)]),
+                            [text for _, texts in errors for text in texts],
+                            Duplicates.concat([duplicates for duplicates, _ in found]),
+                            [sample_id for _, survivor_ids in found for sample_id in survivor_ids])
 
-    def cluster_drops(self, cluster: Cluster) -> dict[str, Drop]:
-        """Each member, in id order, whose similarity to a kept member reaches the threshold (same
-        conversation, when keyed) is dropped naming the most similar one; the others are kept."""
-        ids, conversations, vectors = cluster
+    def _count(self, part: KeyPart) -> int:
+        return int(part.in_play(part.read(["key", "error"]))[0].sum())
+
+    def _vectors(self, part: KeyPart) -> np.ndarray:
+        table = part.read(["key", "error"])
+        return _unit(self._parse(table["key"].filter(pa.array(part.in_play(table)[0])))[1])
+
+    def _parse(self, keys: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+        """(the conversation digests, uint8 rows x DIGEST, or x 0 when not keyed on them; the float16
+        vectors). Every key has the same length (digest and vector)."""
+        skip = DIGEST if self._keyed_on_conversation else 0
+        if not len(keys):
+            return np.empty((0, skip), np.uint8), np.empty((0, 0), np.float16)
+        raw = fixed_width(pc.cast(keys, pa.binary(len(keys[0].as_py()))).combine_chunks(), "uint8")
+        return raw[:, :skip], np.ascontiguousarray(raw[:, skip:]).view(np.float16)
+
+    def _members(self, centroids: np.ndarray | None, part: KeyPart, buckets: int) -> tuple[list[Members], tuple]:
+        """The part's samples in play with their cluster (the nearest centroid) cut by cluster into the
+        buckets; note: the rows whose key is an error, and the errors."""
+        table = part.read(["id", "key", "error"])
+        in_play, failed = part.in_play(table)
+        digests, vectors = self._parse(table["key"].filter(pa.array(in_play)))
+        labels = kmeans.nearest(centroids, _unit(vectors)) if centroids is not None else np.zeros(len(vectors), np.int32)
+        rows, ids = np.flatnonzero(in_play) + part.first_row, table["id"].filter(pa.array(in_play)).combine_chunks()
+        pieces = []
+        for bucket in range(buckets):
+            mine = labels % buckets == bucket
+            pieces.append((labels[mine], rows[mine], ids.filter(pa.array(mine)), digests[mine], vectors[mine]))
+        return pieces, (failed + part.first_row, table["error"].take(pa.array(failed)).to_pylist())
+
+    def _drops(self, pieces: list[Members]) -> tuple[Duplicates, list[str]]:
+        """The duplicates in the bucket's clusters, by stage row, and their survivors' ids."""
+        pieces = [piece for piece in pieces if len(piece[0])]
+        if not pieces:
+            return Duplicates.none(), []
+        labels, rows, digests, vectors = (np.concatenate([piece[i] for piece in pieces]) for i in (0, 1, 3, 4))
+        ids = pa.chunked_array([piece[2] for piece in pieces]).combine_chunks()
+        by = [("label", "ascending"), ("id", "ascending")]
+        order = pc.sort_indices(pa.table({"label": labels, "id": ids}), by).to_numpy().astype(np.int64)
+        found = []
+        for members in np.split(order, np.flatnonzero(np.diff(labels[order])) + 1):  # a cluster's, in id order
+            dropped, survivors, distances = self.cluster_drops(digests[members], _unit(vectors[members]))
+            found.append(Duplicates(members[dropped], members[survivors], distances))
+        duplicates = Duplicates.concat(found)
+        return (Duplicates(rows[duplicates.rows], rows[duplicates.survivors], duplicates.distances),
+                ids.take(pa.array(duplicates.survivors)).to_pylist())
+
+    def cluster_drops(self, digests: np.ndarray, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Among one cluster's members in id order (their conversation digests and unit vectors): each
+        member whose similarity to a kept member reaches the threshold (same conversation, when keyed)
+        is dropped naming the most similar one; the others are kept. (dropped, survivors, distances)."""
         similarity = vectors @ vectors.T
-        similarity[conversations[:, None] != conversations[None, :]] = -np.inf
-        drops: dict[str, Drop] = {}
+        if digests.shape[1]:
+            conversation = np.unique(digests, axis=0, return_inverse=True)[1].reshape(-1)
+            similarity[conversation[:, None] != conversation[None, :]] = -np.inf
+        dropped, survivors, distances = [], [], []
         kept: list[int] = []
-        for j in range(len(ids)):
+        for j in range(len(vectors)):
             if kept:
                 best = kept[int(np.argmax(similarity[j, kept]))]
                 if similarity[j, best] >= self.threshold:
-                    drops[ids[j]] = duplicate_drop(ids[best], round(1 - float(similarity[j, best]), 4), self.merges())
+                    dropped.append(j)
+                    survivors.append(best)
+                    distances.append(round(1 - float(similarity[j, best]), 4))
                     continue
             kept.append(j)
-        return drops
+        return np.array(dropped, np.int64), np.array(survivors, np.int64), np.array(distances, np.float64)
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    """float16 vectors as float32 of length 1."""
+    unit = vectors.astype(np.float32)
+    unit /= np.linalg.norm(unit, axis=1, keepdims=True).clip(min=1e-12)
+    return unit
