@@ -6,8 +6,10 @@ executor's `Workers` (`ops.workers`: tasks on Ray, this process locally), and on
 come back: the shards' row counts and the check that no id repeats (a `group` of the ids by hash);
 for a `ColumnarDedup`, its key errors and the rows whose bucket hashes another row shares (a `group`
 of the hashes), then those rows' ids. The dedup's survivor rule (first by id) runs here over those
-rows alone (`PartKeys`). So the main process holds memory for the rows that may be duplicates and the
-rows removed, not for every row. Other dedups and selectors get their key or candidate tables whole.
+rows alone (`PartKeys`). A `ClusteredDedup` (semantic dedup) gets the key parts and finds its key
+errors and duplicates on the `Workers` itself, returning them with their survivors' rows and ids. So
+the main process holds memory for the rows that may be duplicates and the rows removed, not for
+every row. Other dedups and selectors get their key or candidate tables whole.
 
 Each global op sees the samples the global ops before it kept: a dedup's quarantined keys are
 quarantined, the dedup names the duplicates to drop, a `Selector` names the ids to keep (the
