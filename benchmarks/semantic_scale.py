@@ -56,7 +56,8 @@ def keys(n: int, seed: int = 0) -> list[bytes]:
 
 def recipe(work: Path) -> Recipe:
     return Recipe.model_validate({
-        "inputs": [{"format": "parquet", "path": str(work / "data")}], "ops": [{"semantic_dedup": {"same_image": "drop"}}],
+        "inputs": [{"format": "parquet", "path": str(work / "data")}],
+        "ops": [{"semantic_dedup": {"same_image": "drop"}}],  # keys without the conversation digest
         "output": {"format": "parquet", "path": str(work / "out")}, "run_dir": str(work / "run"), "seed": 0})
 
 

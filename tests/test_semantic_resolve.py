@@ -95,7 +95,8 @@ def _keys(rng: np.random.Generator) -> tuple[list[str], list, dict[str, str]]:
 def stage_keys(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("semantic")
     data = write_dataset(tmp / "data", noisy_samples(4))
-    recipe = Recipe.model_validate(recipe_dict(tmp, data, [{"semantic_dedup": {"cluster_size": 50, "threshold": 0.95}}]))
+    ops = [{"semantic_dedup": {"cluster_size": 50, "threshold": 0.95}}]
+    recipe = Recipe.model_validate(recipe_dict(tmp, data, ops))
     rundir, ops = RunDir(recipe), recipe.build_ops()
     stage = plan_stages(ops)[0]
     ids, keys, expected = _keys(np.random.default_rng(7))

@@ -191,12 +191,12 @@ class ClusteredDedup(Dedup):
     def find_in_parts(self, parts: list[KeyPart], workers: Workers) -> FoundInParts:
         raise NotImplementedError
 
-    def resolve(self, keys: Iterable[tuple[str, Any]], workers: Workers | None = None) -> dict[str, Drop]:
-        """In memory: the keys as one key part. `workers`: an executor's; None: this process."""
+    def resolve(self, keys: Iterable[tuple[str, Any]]) -> dict[str, Drop]:
+        """In memory, in this process: the keys as one key part."""
         ids, values = sorted_keys(keys)
         table = pa.table({"id": pa.array(ids, pa.string()), "key": pa.array(values, self.key_type()),
                           "error": pa.nulls(len(ids), pa.string())})
-        return self.find_in_parts([KeyPart(table)], workers or InThisProcess()).duplicates.drops(ids, self.merges())
+        return self.find_in_parts([KeyPart(table)], InThisProcess()).duplicates.drops(ids, self.merges())
 
 
 def sharing_rows(hashes: np.ndarray, rows: np.ndarray) -> np.ndarray:

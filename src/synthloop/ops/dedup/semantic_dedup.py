@@ -101,7 +101,7 @@ class SemanticDedup(SameImage, ModelParams, ClusteredDedup):
         table = part.read(["id", "key", "error"])
         in_play, failed = part.in_play(table)
         digests, vectors = self._parse(table["key"].filter(pa.array(in_play)))
-        labels = kmeans.nearest(centroids, _unit(vectors)) if centroids is not None else np.zeros(len(vectors), np.int32)
+        labels = np.zeros(len(vectors), np.int32) if centroids is None else kmeans.nearest(centroids, _unit(vectors))
         rows, ids = np.flatnonzero(in_play) + part.first_row, table["id"].filter(pa.array(in_play)).combine_chunks()
         pieces = []
         for bucket in range(buckets):
