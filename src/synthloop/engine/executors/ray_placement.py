@@ -80,12 +80,20 @@ def first_unplaced(requests: Sequence[tuple[str, Request]], nodes: Sequence[Requ
     """The label of the first (label, request) that a first-fit decreasing packing of all of them onto
     the nodes finds no room for; None when every one is placed."""
     rooms = [(_Room(node), _special(node)) for node in nodes]
+    orders: dict[tuple, list[_Room]] = {}  # per request shape: the rooms in the order it tries them
+    tried: dict[tuple, int] = {}  # per shape: rooms before this one had no room for it, and never will again
     largest_first = sorted(requests, key=lambda item: (item[1].get("GPU", 0), item[1].get("CPU", 0)), reverse=True)
     for label, request in largest_first:
-        asked = {name for name, amount in request.items() if amount > 0}
-        plain_first = sorted(rooms, key=lambda room: bool(room[1] - asked))  # stable: first fit within each kind
-        if not any(room.take(request) for room, _ in plain_first):
+        shape = tuple(sorted(request.items()))
+        if shape not in orders:
+            asked = {name for name, amount in request.items() if amount > 0}
+            orders[shape] = [room for room, special in sorted(rooms, key=lambda room: bool(room[1] - asked))]
+        order, at = orders[shape], tried.get(shape, 0)
+        while at < len(order) and not order[at].take(request):
+            at += 1
+        if at == len(order):
             return label
+        tried[shape] = at
     return None
 
 
