@@ -46,10 +46,13 @@ def cluster():
 
 
 def _node_of(raylets: dict[int, str]):
-    """The node whose process holds the client end of a connection to the server ("driver": this one)."""
-    def label(client: tuple[str, int]) -> str:
+    """The node whose process holds the client end of a connection to the server ("driver": this one).
+    The connection is the one from the client's port to the server's: another process on the machine
+    may use the same local port towards another server."""
+    def label(client: tuple[str, int], server: tuple[str, int]) -> str:
         for connection in psutil.net_connections("tcp"):
-            if connection.laddr and connection.laddr.port == client[1] and connection.raddr and connection.pid:
+            if (connection.laddr and tuple(connection.laddr) == tuple(client) and connection.raddr
+                    and tuple(connection.raddr) == tuple(server) and connection.pid):
                 if connection.pid == os.getpid():
                     return "driver"
                 return raylets.get(psutil.Process(connection.pid).ppid(), "other")

@@ -41,10 +41,10 @@ class LoopbackServer(ThreadingHTTPServer):
     block_on_close = False
 
     def __init__(self, routes: dict[str, Route], port: int = 0,
-                 client_label: Callable[[tuple[str, int]], str] | None = None):
+                 client_label: Callable[[tuple[str, int], tuple[str, int]], str] | None = None):
         super().__init__(("127.0.0.1", port), _Handler)
         self.routes = routes
-        self.client_label = client_label  # client address -> label; called while the request is served
+        self.client_label = client_label  # (client, server address) -> label; called while the request is served
         self.log: list[tuple[str, str | None, float, float]] = []  # (path, client label, start, end)
         self.hits: dict[str, int] = {}
         self.in_flight = self.most_in_flight = 0
@@ -65,7 +65,7 @@ class _Handler(BaseHTTPRequestHandler):
         server = self.server
         path = self.path.split("?", 1)[0]
         start = time.monotonic()
-        label = server.client_label(self.client_address) if server.client_label else None
+        label = server.client_label(self.client_address, server.server_address) if server.client_label else None
         with server.lock:
             server.hits[path] = hits = server.hits.get(path, 0) + 1
             server.in_flight += 1
