@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from functools import partial
 from pathlib import Path
+from types import SimpleNamespace
 
 import psutil
 import pytest
@@ -132,6 +134,21 @@ def test_a_download_resource_no_node_has_is_a_one_line_error(cluster, tmp_path):
                                          r"'gpu_download'; start nodes with ray start --resources="):
         run(_recipe(tmp_path, table, "run", {"kind": "ray", "address": address, "download_resource": "gpu_download"}),
             progress=False)
+
+
+def test_on_an_autoscaling_cluster_a_download_resource_no_node_has_yet_is_a_warning(cluster, tmp_path, caplog):
+    from synthloop.engine.executors.ray import RayExecutor, RaySpec
+
+    address, _ = cluster
+    spec = RaySpec(address=address, download_resource="gpu_download", autoscaling=True)
+    RayExecutor(spec, partial(SimpleNamespace, ops=[]), []).close()
+    assert [(r.levelname, r.getMessage()) for r in caplog.records if r.name.startswith("synthloop")] == [(
+        "WARNING", "executor.download_resource: no node of the Ray cluster has a unit of 'gpu_download'; start "
+        "nodes with ray start --resources='{\"gpu_download\": K}' to download K shards at once on each; waiting "
+        "for the autoscaler to add nodes (executor.autoscaling)"), (
+        "WARNING", "executor.num_cpus and download_resource: a shard task asks 1 CPU, 0 GPUs, 1 gpu_download, more "
+        "than any node of the cluster has (the largest: 2 CPUs, 0 GPUs, 0 gpu_download); waiting for the autoscaler "
+        "to add nodes (executor.autoscaling)")]
 
 
 @pytest.mark.parametrize(("executor", "line", "error"), [

@@ -88,7 +88,8 @@ class RaySpec(ExecutorSpec):
     node_resources: dict[str, float] = Field(default_factory=dict, description="custom resources of a Ray this run "
                                              "starts (address left out), e.g. {download: 4}")
     autoscaling: bool = Field(False, description="the cluster adds nodes on demand (Ray's autoscaler, KubeRay): model "
-                              "op pools that its nodes cannot hold now are a warning, not an error")
+                              "op pools, or a download_resource, that its nodes cannot hold now are a warning, not "
+                              "an error")
 
     @field_validator("kind")
     @classmethod
@@ -264,13 +265,17 @@ def _check_custom(name: str) -> None:
 
 
 def _download_resources(ray: Any, spec: RaySpec) -> dict[str, Any]:
-    """The download task's extra resources: a unit of `download_resource`, which some node must have."""
+    """The download task's extra resources: a unit of `download_resource`, which some node must have
+    (on an autoscaling cluster, may have later: a warning)."""
     if spec.download_resource is None:
         return {}
     name = spec.download_resource
     if not any(node["Alive"] and node["Resources"].get(name, 0) >= 1 for node in ray.nodes()):
-        raise ValueError(f"executor.download_resource: no node of the Ray cluster has a unit of {name!r}; start "
-                         f"nodes with ray start --resources='{{\"{name}\": K}}' to download K shards at once on each")
+        problem = (f"executor.download_resource: no node of the Ray cluster has a unit of {name!r}; start nodes "
+                   f"with ray start --resources='{{\"{name}\": K}}' to download K shards at once on each")
+        if not spec.autoscaling:
+            raise ValueError(problem)
+        logger.warning("%s; waiting for the autoscaler to add nodes (executor.autoscaling)", problem)
     return {"resources": {name: 1}}
 
 

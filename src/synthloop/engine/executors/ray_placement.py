@@ -103,8 +103,8 @@ def unplaceable(pools: Sequence[tuple[str, Request, int]], task: Request, nodes:
     names = [name for name in task if name != "CPU"]
     node = f"the largest: {describe(largest(nodes), names)}"
     if not fits_alone(task, nodes):
-        return (f"executor.num_cpus: a shard task asks {describe(task, names)}, more than any node of the cluster "
-                f"has ({node})")
+        settings = "executor.num_cpus" + (" and download_resource" if names else "")
+        return f"{settings}: a shard task asks {describe(task, names)}, more than any node of the cluster has ({node})"
     for name, request, _ in pools:
         if not fits_alone(request, nodes):
             return (f"executor.ops: {name} asks {describe(request)} per actor, more than any node of the cluster has "
