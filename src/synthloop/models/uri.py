@@ -50,7 +50,8 @@ def load_model(uri: str, device: str = "auto", **options: Any) -> Any:
     """The backend object for `uri` (implementing the protocols in `models.protocols` it can).
 
     `device` is "cpu", "cuda", "cuda:N" or "auto" (CUDA when available); remote backends ignore it.
-    `options` go to the backend's `load` (`concurrency` for `openai:`).
+    `options` go to the backend's `load`: `batch_size` (requests per forward pass; backends that take one
+    request per call refuse it), `concurrency` for `openai:`. Each set of options loads its own object.
     """
     parsed = parse_uri(uri)
     with _lock:

@@ -31,6 +31,8 @@ class ModelParams(BaseModel):
     protocol: ClassVar[type]  # what the op calls (`models.protocols`); checked when the model loads
     model: str = Field(description="model URI: builtin:CKPT, hf:<id or folder>, openai:<url>#<model> or pkg:NAME")
     device: Device = Field("auto", description="torch device: auto, cpu or cuda")
+    batch_size: int | None = Field(None, ge=1, le=65_536, description="requests per forward pass of the model; "
+                                   "none: the backend's own (hf 16, pkg 32 or 64, builtin 64)")
     cache_dir: str | None = Field(None, description="output cache; none: <run dir>/cache, else $SYNTHLOOP_CACHE_DIR")
     _loaded: Any = PrivateAttr(None)
     _cache: ModelCache | None = PrivateAttr(None)
@@ -47,13 +49,18 @@ class ModelParams(BaseModel):
         return {**state, "__pydantic_private__": {"_loaded": None, "_cache": None}}
 
     def setup(self) -> None:
-        loaded = load_model(self.model, device=self.device)
+        loaded = load_model(self.model, device=self.device, **self.batch_option())
         protocol = self.needed_protocol()
         if not isinstance(loaded, protocol):
             methods = ", ".join(name for name in vars(protocol) if not name.startswith("_"))
             raise ModelError(f"{getattr(self, 'name', type(self).__name__)}: model {self.model} is not a "
                              f"{protocol.__name__} (its backend has no {methods}); choose a model that is")
         self._loaded = loaded
+
+    def batch_option(self) -> dict[str, int]:
+        """`batch_size` as a `load_model` option and a part of the cache keys, when the recipe sets it (a
+        model's outputs can depend on its batch: padding)."""
+        return {"batch_size": self.batch_size} if self.batch_size else {}
 
     def needed_protocol(self) -> type:
         return self.protocol
@@ -76,7 +83,8 @@ class ModelParams(BaseModel):
     def cached_call(self, kind: str, prompts: Sequence[Any], hashes: Sequence[Sequence[str]],
                     compute: Callable[[list[int]], list[Any]], **params: Any) -> list[Any]:
         """One batched model call for the prompts not yet in the cache; values must be JSON."""
-        keys = [cache_key(self.model, kind, p, h, **params) for p, h in zip(prompts, hashes, strict=True)]
+        keys = [cache_key(self.model, kind, p, h, **params, **self.batch_option())
+                for p, h in zip(prompts, hashes, strict=True)]
         return self.cache.cached(keys, compute)
 
     def generate_cached(self, requests: list[Request], hashes: list[list[str]], max_new_tokens: int,
@@ -96,7 +104,7 @@ class ModelParams(BaseModel):
             return [out[i] for i in indices]
 
         keys = [cache_key(self.model, "generate", r.messages, h, max_new_tokens=max_new_tokens,
-                          temperature=temperature, seed=s if temperature > 0 else 0)
+                          temperature=temperature, seed=s if temperature > 0 else 0, **self.batch_option())
                 for r, h, s in zip(requests, hashes, seeds, strict=True)]
         return [Generation(text, logprobs) for text, logprobs in self.cache.cached(keys, compute)]
 

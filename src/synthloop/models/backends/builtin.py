@@ -17,13 +17,15 @@ from synthloop.models.protocols import Generation, ModelError, Request
 class BuiltinModel:
     """Generator, OptionScorer, Judge and NextTokenScorer over a TinyVLM checkpoint (CPU)."""
 
-    def __init__(self, path: str | Path, device: str = "auto"):
+    def __init__(self, path: str | Path, device: str = "auto", batch_size: int | None = None):
         from synthloop.models.tinyvlm.checkpoint import load_checkpoint
 
         try:
             self.model = load_checkpoint(path)
         except (FileNotFoundError, ValueError) as err:
             raise ModelError(f"builtin:{path}: {err}") from None
+        if batch_size:
+            self.model.batch_size = batch_size
         self.path = str(path)
 
     def generate(self, requests: list[Request], max_new_tokens: int = 64, temperature: float = 0.0,
@@ -39,7 +41,7 @@ class BuiltinModel:
     @torch.no_grad()
     def next_token_logprobs(self, requests: list[Request], top_k: int = 20) -> list[list[tuple[str, float]]]:
         tops: list[list[tuple[str, float]]] = []
-        batch_size = getattr(self.model, "batch_size", 64)
+        batch_size = self.model.batch_size
         for start in range(0, len(requests), batch_size):
             probs = self.model.next_token_probs(requests[start : start + batch_size])
             values, ids = probs.clamp_min(1e-30).log().topk(min(top_k, probs.shape[-1]), dim=-1)
@@ -48,5 +50,5 @@ class BuiltinModel:
         return tops
 
 
-def load(uri: ModelUri, device: str) -> BuiltinModel:
-    return BuiltinModel(uri.target, device=device)
+def load(uri: ModelUri, device: str, batch_size: int | None = None) -> BuiltinModel:
+    return BuiltinModel(uri.target, device=device, batch_size=batch_size)

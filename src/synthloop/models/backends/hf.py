@@ -27,17 +27,20 @@ from synthloop.models.yes_no import NO_WORDS, YES_WORDS, yes_share
 CLIP_TYPES = ("clip", "siglip", "siglip2")
 
 
-def load_hf(target: str, device: str = "auto", **kwargs: Any) -> HFChatModel | HFClipModel:
-    """Load by config: CLIP-like models become `HFClipModel`, anything else `HFChatModel`."""
+def load_hf(target: str, device: str = "auto", batch_size: int | None = None,
+            **kwargs: Any) -> HFChatModel | HFClipModel:
+    """Load by config: CLIP-like models become `HFClipModel`, anything else `HFChatModel`; `batch_size`:
+    requests per forward pass (none: each class's default)."""
     from transformers import AutoConfig
 
     try:
         config = AutoConfig.from_pretrained(target, **kwargs)
     except OSError as err:
         raise ModelError(f"hf:{target}: {err}") from None
+    batch = {"batch_size": batch_size} if batch_size else {}
     if config.model_type in CLIP_TYPES:
-        return HFClipModel(target, device=device)
-    return HFChatModel(target, device=device, **kwargs)
+        return HFClipModel(target, device=device, **batch)
+    return HFChatModel(target, device=device, **batch, **kwargs)
 
 
 class HFChatModel:
@@ -172,10 +175,11 @@ class HFChatModel:
 class HFClipModel:
     """CLIP-style dual encoder: cosine similarity of image and text embeddings."""
 
-    def __init__(self, target: str | Path, device: str = "auto"):
+    def __init__(self, target: str | Path, device: str = "auto", batch_size: int | None = None):
         from transformers import AutoModel, AutoProcessor
 
         self.device = resolve_device(device)
+        self.batch_size = batch_size  # images or texts per forward pass; none: all an op hands over
         self.processor = AutoProcessor.from_pretrained(target)
         self.model = AutoModel.from_pretrained(target).to(self.device).eval()
 
@@ -183,17 +187,22 @@ class HFClipModel:
     def embed_images(self, images: list[Image.Image]) -> np.ndarray:
         if not images:
             return np.zeros((0, self.model.config.projection_dim), np.float32)
-        pixels = self.processor(images=images, return_tensors="pt")["pixel_values"].to(self.device)
-        features = _as_tensor(self.model.get_image_features(pixel_values=pixels))
-        return torch.nn.functional.normalize(features.float(), dim=-1).cpu().numpy()
+        chunks, step = [], self.batch_size or len(images)
+        for start in range(0, len(images), step):
+            pixels = self.processor(images=images[start:start + step], return_tensors="pt")["pixel_values"]
+            chunks.append(_as_tensor(self.model.get_image_features(pixel_values=pixels.to(self.device))))
+        return torch.nn.functional.normalize(torch.cat(chunks).float(), dim=-1).cpu().numpy()
 
     @torch.inference_mode()
     def embed_texts(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.model.config.projection_dim), np.float32)
-        inputs = self.processor(text=texts, padding=True, truncation=True, return_tensors="pt").to(self.device)
-        features = _as_tensor(self.model.get_text_features(**inputs))
-        return torch.nn.functional.normalize(features.float(), dim=-1).cpu().numpy()
+        chunks, step = [], self.batch_size or len(texts)
+        for start in range(0, len(texts), step):
+            inputs = self.processor(text=texts[start:start + step], padding=True, truncation=True,
+                                    return_tensors="pt").to(self.device)
+            chunks.append(_as_tensor(self.model.get_text_features(**inputs)))
+        return torch.nn.functional.normalize(torch.cat(chunks).float(), dim=-1).cpu().numpy()
 
     def score(self, images: list[Image.Image], texts: list[str]) -> list[float]:
         return np.einsum("nd,nd->n", self.embed_images(images), self.embed_texts(texts)).tolist()
@@ -204,5 +213,5 @@ def _as_tensor(features: Any) -> torch.Tensor:
     return features if isinstance(features, torch.Tensor) else features.pooler_output
 
 
-def load(uri: ModelUri, device: str) -> Any:
-    return load_hf(uri.target, device=device)
+def load(uri: ModelUri, device: str, batch_size: int | None = None) -> Any:
+    return load_hf(uri.target, device=device, batch_size=batch_size)

@@ -151,5 +151,8 @@ class OpenAIChatModel:
         self.client.close()
 
 
-def load(uri: ModelUri, device: str, concurrency: int = 8) -> OpenAIChatModel:
+def load(uri: ModelUri, device: str, concurrency: int = 8, batch_size: int | None = None) -> OpenAIChatModel:
+    if batch_size:
+        raise ModelError(f"{uri}: the server batches the requests it is sent (one per call); batch_size does not "
+                         "apply to it")
     return OpenAIChatModel(uri.target, uri.model, concurrency=concurrency)

@@ -145,7 +145,7 @@ class NudeNetSafety:
         return [max((d["score"] for d in found if d["class"] in NSFW_CLASSES), default=0.0) for found in detections]
 
 
-def _smollm2(device: str) -> Any:
+def _smollm2(device: str, **batch: int) -> Any:
     import importlib.util
 
     # Located, not imported: the package's own module needs the `llm` CLI, which we do not install.
@@ -156,27 +156,30 @@ def _smollm2(device: str) -> Any:
     from synthloop.models.backends.hf import HFChatModel
 
     folder = str(Path(spec.origin).parent)
-    return HFChatModel(folder, device=device, gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf")
+    return HFChatModel(folder, device=device, gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf", **batch)
 
 
-PACKAGED: dict[str, Callable[[str], Any]] = {
-    "efficientnet-lite0": lambda device: EfficientNetEmbedder(device),
-    "all-minilm-l6-v2": lambda device: MiniLMEmbedder(device),
+PACKAGED: dict[str, Callable[..., Any]] = {  # name -> (device, **batch_size) -> model
+    "efficientnet-lite0": lambda device, **batch: EfficientNetEmbedder(device, **batch),
+    "all-minilm-l6-v2": lambda device, **batch: MiniLMEmbedder(device, **batch),
     "rapidocr": lambda device: RapidOcrReader(),
     "tesseract": lambda device: TesseractReader(),
-    "nudenet": lambda device: NudeNetSafety(),
+    "nudenet": lambda device, **batch: NudeNetSafety(**batch),
     "smollm2": _smollm2,
 }
+ONE_AT_A_TIME = ("rapidocr", "tesseract")  # engines that read one image per call
 
 
-def load_packaged(name: str, device: str = "auto") -> Any:
+def load_packaged(name: str, device: str = "auto", batch_size: int | None = None) -> Any:
     if name not in PACKAGED:
         raise ModelError(f"pkg:{name}: unknown packaged model; known: {', '.join(sorted(PACKAGED))}")
+    if batch_size and name in ONE_AT_A_TIME:
+        raise ModelError(f"pkg:{name} reads one image per call; batch_size does not apply to it")
     try:
-        return PACKAGED[name](device)
+        return PACKAGED[name](device, **({"batch_size": batch_size} if batch_size else {}))
     except ImportError as err:
         raise ModelError(f"pkg:{name}: package not installed ({err.name})") from None
 
 
-def load(uri: ModelUri, device: str) -> Any:
-    return load_packaged(uri.target, device=device)
+def load(uri: ModelUri, device: str, batch_size: int | None = None) -> Any:
+    return load_packaged(uri.target, device=device, batch_size=batch_size)

@@ -11,13 +11,15 @@ module imports it: name only modules you trust, as with any Python code a recipe
 from __future__ import annotations
 
 import importlib
+import inspect
 from typing import Any
 
 from synthloop.models.backends import ModelUri
 from synthloop.models.protocols import ModelError
 
 
-def load(uri: ModelUri, device: str) -> Any:
+def load(uri: ModelUri, device: str, batch_size: int | None = None) -> Any:
+    """`factory(device=...)`, and `batch_size=` when the op sets it (the factory must take it)."""
     module_name, _, factory_name = uri.target.partition(":")
     try:
         module = importlib.import_module(module_name)
@@ -26,4 +28,8 @@ def load(uri: ModelUri, device: str) -> Any:
     factory = getattr(module, factory_name, None)
     if not callable(factory):
         raise ModelError(f"{uri}: module {module_name!r} has no callable {factory_name!r}")
-    return factory(device=device)
+    if not batch_size:
+        return factory(device=device)
+    if "batch_size" not in inspect.signature(factory).parameters:
+        raise ModelError(f"{uri}: {factory_name}() takes no batch_size, which the op sets")
+    return factory(device=device, batch_size=batch_size)

@@ -47,7 +47,8 @@ class SemanticDedup(SameImage, ModelParams, ClusteredDedup):
         return ImageEmbedder if self.source == "image" else TextEmbedder
 
     def key(self, batch: Batch) -> list[Any | Quarantine]:
-        embedder = Embed(model=self.model, device=self.device, cache_dir=self.cache_dir, source=self.source)
+        embedder = Embed(model=self.model, device=self.device, cache_dir=self.cache_dir, source=self.source,
+                         batch_size=self.batch_size)
         embedder._loaded, embedder._cache = self.loaded, self.cache
         failed, vectors, rows = embedder.embeddings(batch)
         keys: list[Any | Quarantine] = [failed.get(i, Quarantine("semantic_dedup: not embedded"))

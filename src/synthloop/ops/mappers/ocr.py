@@ -41,7 +41,7 @@ class Ocr(ModelParams, Mapper):
             return [[{"text": t.text, "box": [round(v, 4) for v in t.box], "confidence": round(t.confidence, 4)}
                      for t in tokens] for tokens in found]
 
-        return self.cache.cached([cache_key(uri, "ocr", None, h) for h in hashes], compute)
+        return self.cache.cached([cache_key(uri, "ocr", None, h, **self.batch_option()) for h in hashes], compute)
 
     def process(self, batch: Batch) -> list[Outcome]:
         rows, requests, hashes, failed = image_requests(batch, lambda i, s: [])
@@ -49,7 +49,7 @@ class Ocr(ModelParams, Mapper):
         second = None
         if self.second_model:
             try:
-                second = self._read(self.second_model, load_model(self.second_model, self.device), requests, hashes)
+                second = self._read(self.second_model, load_model(self.second_model, self.device, **self.batch_option()), requests, hashes)
             except ModelError:
                 second = None
         for p, row in enumerate(rows):
