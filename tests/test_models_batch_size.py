@@ -54,7 +54,7 @@ def test_backends_that_take_one_request_per_call_refuse_a_batch_size(uri, error)
         load_fresh(uri, device="cpu", batch_size=4)
 
 
-def test_an_ops_batch_size_cuts_its_models_forward_passes_and_keys_its_cache():
+def test_an_ops_batch_size_cuts_its_models_forward_passes_and_keys_its_cache(monkeypatch):
     pytest.importorskip("efficientnet_lite_pytorch")
     op, default = op_class("embed")(batch_size=2), op_class("embed")()
     assert op.loaded is not default.loaded  # loaded apart: one model object per (URI, device, batch size)
@@ -62,7 +62,8 @@ def test_an_ops_batch_size_cuts_its_models_forward_passes_and_keys_its_cache():
     assert op.loaded is load_model("pkg:efficientnet-lite0", device="auto", batch_size=2)
     passes = []
     forward = op.loaded.model.extract_features
-    op.loaded.model.extract_features = lambda pixels: passes.append(len(pixels)) or forward(pixels)
+    monkeypatch.setattr(op.loaded.model, "extract_features",
+                        lambda pixels: passes.append(len(pixels)) or forward(pixels))
     images = [Image.new("RGB", (32, 24), (40 * i, 90, 200 - 30 * i)) for i in range(5)]
     assert np.allclose(op.loaded.embed_images(images), default.loaded.embed_images(images), atol=1e-5)
     assert passes == [2, 2, 1]
