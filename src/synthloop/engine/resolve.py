@@ -103,9 +103,9 @@ def _resolve_op(op: Op, op_index: int, parts: list[Location], removals: _Removal
     elif isinstance(op, ClusteredDedup):
         quarantined = _resolve_clustered(op, op_index, parts, removals, workers)
     elif isinstance(op, Dedup):
-        quarantined = _resolve_dedup(op, op_index, concat_parts([read_parquet(p) for p in parts]), removals)
+        quarantined = _resolve_dedup(op, op_index, _whole_table(parts), removals)
     elif isinstance(op, Selector):
-        quarantined = _resolve_selector(op, op_index, concat_parts([read_parquet(p) for p in parts]), seed, removals)
+        quarantined = _resolve_selector(op, op_index, _whole_table(parts), seed, removals)
     else:
         raise TypeError(f"op {op.name!r} is not a global op")
     dropped = len(removals.rows) - before - quarantined
@@ -115,6 +115,11 @@ def _resolve_op(op: Op, op_index: int, parts: list[Location], removals: _Removal
 
 def _parts(rundir: RunDir, stage: Stage, op_index: int, shard_count: int) -> list[Location]:
     return [rundir.keys_part(stage.index, op_index, j) for j in range(shard_count)]
+
+
+def _whole_table(parts: list[Location]) -> pa.Table:
+    """Every row of the parts, for the ops that read their key or candidate tables whole."""
+    return concat_parts([read_parquet(part) for part in parts])
 
 
 def _stage_offsets(parts: list[Location], workers: Workers) -> np.ndarray:

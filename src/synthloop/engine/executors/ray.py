@@ -193,11 +193,8 @@ class RayExecutor(Executor):
         pools = [(self.ops[i].name, {"CPU": r.num_cpus, "GPU": r.num_gpus}, r.replicas)
                  for i in range(len(self.ops)) if (r := self._resources(i)) is not None]
         download = {self.spec.download_resource: 1} if self.spec.download_resource else {}
-        problem = unplaceable(pools, {"CPU": self.spec.num_cpus, **download}, nodes)
-        if problem and not self.spec.autoscaling:
-            raise ValueError(problem)
-        if problem:
-            logger.warning("%s; waiting for the autoscaler to add nodes (executor.autoscaling)", problem)
+        if problem := unplaceable(pools, {"CPU": self.spec.num_cpus, **download}, nodes):
+            _refuse(self.spec, problem)
 
     def _pool(self, index: int) -> list[Any]:
         if index not in self.pools:
@@ -271,12 +268,17 @@ def _download_resources(ray: Any, spec: RaySpec) -> dict[str, Any]:
         return {}
     name = spec.download_resource
     if not any(node["Alive"] and node["Resources"].get(name, 0) >= 1 for node in ray.nodes()):
-        problem = (f"executor.download_resource: no node of the Ray cluster has a unit of {name!r}; start nodes "
-                   f"with ray start --resources='{{\"{name}\": K}}' to download K shards at once on each")
-        if not spec.autoscaling:
-            raise ValueError(problem)
-        logger.warning("%s; waiting for the autoscaler to add nodes (executor.autoscaling)", problem)
+        _refuse(spec, f"executor.download_resource: no node of the Ray cluster has a unit of {name!r}; start nodes "
+                      f"with ray start --resources='{{\"{name}\": K}}' to download K shards at once on each")
     return {"resources": {name: 1}}
+
+
+def _refuse(spec: RaySpec, problem: str) -> None:
+    """A request no node can hold now: an error, or on an autoscaling cluster a warning (Ray waits for the
+    nodes its autoscaler adds)."""
+    if not spec.autoscaling:
+        raise ValueError(problem)
+    logger.warning("%s; waiting for the autoscaler to add nodes (executor.autoscaling)", problem)
 
 
 _workers: dict[str, Any] = {}  # run token -> this Ray worker process's engine worker

@@ -183,13 +183,18 @@ class HFClipModel:
         self.processor = AutoProcessor.from_pretrained(target)
         self.model = AutoModel.from_pretrained(target).to(self.device).eval()
 
+    def _batches(self, items: list[Any]) -> list[list[Any]]:
+        """`batch_size` items per forward pass; all of them in one when it is None."""
+        step = self.batch_size or len(items)
+        return [items[start:start + step] for start in range(0, len(items), step)]
+
     @torch.inference_mode()
     def embed_images(self, images: list[Image.Image]) -> np.ndarray:
         if not images:
             return np.zeros((0, self.model.config.projection_dim), np.float32)
-        chunks, step = [], self.batch_size or len(images)
-        for start in range(0, len(images), step):
-            pixels = self.processor(images=images[start:start + step], return_tensors="pt")["pixel_values"]
+        chunks = []
+        for batch in self._batches(images):
+            pixels = self.processor(images=batch, return_tensors="pt")["pixel_values"]
             chunks.append(_as_tensor(self.model.get_image_features(pixel_values=pixels.to(self.device))))
         return torch.nn.functional.normalize(torch.cat(chunks).float(), dim=-1).cpu().numpy()
 
@@ -197,10 +202,9 @@ class HFClipModel:
     def embed_texts(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.model.config.projection_dim), np.float32)
-        chunks, step = [], self.batch_size or len(texts)
-        for start in range(0, len(texts), step):
-            inputs = self.processor(text=texts[start:start + step], padding=True, truncation=True,
-                                    return_tensors="pt").to(self.device)
+        chunks = []
+        for batch in self._batches(texts):
+            inputs = self.processor(text=batch, padding=True, truncation=True, return_tensors="pt").to(self.device)
             chunks.append(_as_tensor(self.model.get_text_features(**inputs)))
         return torch.nn.functional.normalize(torch.cat(chunks).float(), dim=-1).cpu().numpy()
 
